@@ -1,0 +1,39 @@
+# consul-sim: every install step lives here, so a fresh clone needs only Python 3.11 and pip.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install test lint format demo bench fuzz clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check consul_sim tests benchmarks scenarios
+	$(BIN)/ruff format --check consul_sim tests benchmarks scenarios
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format consul_sim tests benchmarks scenarios
+	$(BIN)/ruff check --fix consul_sim tests benchmarks scenarios
+
+demo: install
+	$(BIN)/consul-sim scenario seed --serve
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+fuzz: install
+	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -q tests/stateful tests/unit
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

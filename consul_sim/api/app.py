@@ -1,0 +1,44 @@
+"""The app factory: one FastAPI app per simulated cluster."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from consul_sim.api import agent, catalog, errors, health, kv, status
+
+if TYPE_CHECKING:
+    from consul_sim.world import Cluster
+
+
+class RunDueTimers:
+    """Fire due timers (TTL expiry, heartbeats) before each request sees the state.
+
+    A pure ASGI middleware: Starlette's BaseHTTPMiddleware costs a task per request.
+    """
+
+    def __init__(self, app: ASGIApp, cluster: Cluster) -> None:
+        self.app = app
+        self.cluster = cluster
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.cluster.world.run_due()
+        await self.app(scope, receive, send)
+
+
+def create_app(cluster: Cluster) -> FastAPI:
+    app = FastAPI(
+        title=f"consul-sim {cluster.name}",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.cluster = cluster
+    errors.install(app)
+    for module in (catalog, health, agent, kv, status):
+        app.include_router(module.router)
+    app.add_middleware(RunDueTimers, cluster=cluster)
+    return app

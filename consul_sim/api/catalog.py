@@ -1,0 +1,215 @@
+"""/v1/catalog: register, deregister and the catalog reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from starlette.responses import Response
+
+from consul_sim.api.http import (
+    ConsulRouter,
+    apply_filter,
+    blocking,
+    check_dc,
+    cluster_of,
+    flag,
+    json_response,
+    query_options,
+    read_json,
+)
+from consul_sim.catalog import queries
+from consul_sim.catalog.register import deregister as catalog_deregister
+from consul_sim.catalog.register import register as catalog_register
+from consul_sim.errors import NO_PATH_TO_DATACENTER, BadRequest, ConsulError
+from consul_sim.models.base import DecodeError, decode_body
+from consul_sim.models.catalog import DeregisterRequest, Node, NodeService, RegisterRequest
+
+router = ConsulRouter()
+
+NODE_FIELDS = ("ID", "Node", "Address", "Datacenter", "TaggedAddresses", "Meta", "PeerName")
+SERVICE_NODE_FIELDS = (
+    "ID", "Node", "Address", "Datacenter", "TaggedAddresses", "NodeMeta", "ServiceKind",
+    "ServiceID", "ServiceName", "ServiceTags", "ServiceAddress", "ServiceTaggedAddresses",
+    "ServiceWeights", "ServiceMeta", "ServicePort", "ServiceSocketPath",
+    "ServiceEnableTagOverride", "ServiceProxy", "ServiceConnect", "PeerName",
+)
+NODE_SERVICE_FIELDS = (
+    "Kind", "ID", "Service", "Tags", "Address", "TaggedAddresses", "Meta", "Port", "SocketPath",
+    "Weights", "EnableTagOverride", "Proxy", "Connect", "PeerName",
+)
+
+
+def _decode_error(exc: DecodeError) -> BadRequest:
+    return BadRequest(f"Request decode failed: {exc}")
+
+
+def _datacenter(request: Request, body_dc: str) -> str:
+    cluster = cluster_of(request)
+    check_dc(request, cluster)
+    dc = body_dc or cluster.datacenter
+    if dc != cluster.datacenter:
+        raise ConsulError(NO_PATH_TO_DATACENTER, 500)
+    return dc
+
+
+def _node_meta_ok(node: Node, wanted: dict[str, str]) -> bool:
+    return all(node.meta.get(k) == v for k, v in wanted.items())
+
+
+@router.endpoint("/v1/catalog/register", "PUT")
+async def register(request: Request) -> Response:
+    data = await read_json(request)
+    try:
+        req = decode_body(RegisterRequest, data)
+    except DecodeError as exc:
+        raise _decode_error(exc) from None
+    dc = _datacenter(request, req.datacenter)
+    catalog_register(cluster_of(request).store, dc, req)
+    return json_response(True)
+
+
+@router.endpoint("/v1/catalog/deregister", "PUT")
+async def deregister(request: Request) -> Response:
+    data = await read_json(request)
+    try:
+        req = decode_body(DeregisterRequest, data)
+    except DecodeError as exc:
+        raise _decode_error(exc) from None
+    _datacenter(request, req.datacenter)
+    catalog_deregister(cluster_of(request).store, req)
+    return json_response(True)
+
+
+@router.endpoint("/v1/catalog/datacenters", "GET")
+async def datacenters(request: Request) -> Response:
+    cluster = cluster_of(request)
+    return json_response([cluster.datacenter], pretty=flag(request, "pretty"))
+
+
+@router.endpoint("/v1/catalog/nodes", "GET")
+async def nodes(request: Request) -> Response:
+    cluster = cluster_of(request)
+    opts = query_options(request, cluster)
+
+    def read() -> tuple[int, list[Node]]:
+        index, found = queries.nodes(cluster.store)
+        found = [n for n in found if _node_meta_ok(n, opts.node_meta)]
+        return index, apply_filter(opts.filter, found, Node.render, NODE_FIELDS)
+
+    index, found = await blocking(request, cluster, opts, read)
+    return json_response(
+        [n.render() for n in found], pretty=opts.pretty, index=index,
+        consistency=opts.consistency,
+    )
+
+
+@router.endpoint("/v1/catalog/services", "GET")
+async def services(request: Request) -> Response:
+    cluster = cluster_of(request)
+    opts = query_options(request, cluster)
+
+    def read() -> tuple[int, dict[str, list[str]]]:
+        if not opts.filter and not opts.node_meta:
+            return queries.services(cluster.store)
+        index, names = queries.services(cluster.store)
+        out: dict[str, list[str]] = {}
+        for name in names:
+            _, pairs = queries.service_nodes(cluster.store, name)
+            pairs = [p for p in pairs if _node_meta_ok(p[0], opts.node_meta)]
+            kept = apply_filter(
+                opts.filter, pairs, lambda p: p[1].render_service_node(p[0]), SERVICE_NODE_FIELDS
+            )
+            if kept:
+                tags: list[str] = []
+                for _, svc in kept:
+                    tags.extend(t for t in svc.tags if t not in tags)
+                out[name] = tags
+        return index, out
+
+    index, found = await blocking(request, cluster, opts, read)
+    return json_response(found, pretty=opts.pretty, index=index, consistency=opts.consistency)
+
+
+def _service_nodes_response(request: Request, connect: bool) -> Any:
+    cluster = cluster_of(request)
+    name = request.path_params["name"]
+    opts = query_options(request, cluster)
+    if not name:
+        raise BadRequest("Missing service name")
+    tags = request.query_params.getlist("tag")
+
+    def read() -> tuple[int, list[tuple[Node, NodeService]]]:
+        if connect:
+            index, pairs = connect_capable(cluster, name, opts.peer)
+        else:
+            index, pairs = queries.service_nodes(cluster.store, name, peer=opts.peer, tags=tags)
+        pairs = [p for p in pairs if _node_meta_ok(p[0], opts.node_meta)]
+        return index, apply_filter(
+            opts.filter, pairs, lambda p: p[1].render_service_node(p[0]), SERVICE_NODE_FIELDS
+        )
+
+    return cluster, opts, read
+
+
+def connect_capable(cluster: Any, name: str, peer: str) -> tuple[int, list[tuple[Node, NodeService]]]:
+    """Instances that can take mesh traffic for ``name``: its sidecar proxies and native apps."""
+    store = cluster.store
+    with store.lock:
+        index = 1
+        out: list[tuple[Node, NodeService]] = []
+        native_index, natives = queries.service_nodes(store, name, peer=peer)
+        out.extend(p for p in natives if p[1].connect.get("Native"))
+        index = max(index, native_index)
+        for row in store.catalog.rows(peer):
+            for svc in row.services.values():
+                if svc.kind == "connect-proxy" and (
+                    svc.proxy.get("DestinationServiceName") == name
+                ):
+                    out.append((row.node, svc))
+                    index = max(index, store.catalog.service_index.get((peer, svc.service), 1))
+        out.sort(key=lambda p: (p[0].node, p[1].id))
+        return index, out
+
+
+@router.endpoint("/v1/catalog/service/{name:path}", "GET")
+async def service(request: Request) -> Response:
+    cluster, opts, read = _service_nodes_response(request, connect=False)
+    index, pairs = await blocking(request, cluster, opts, read)
+    return json_response(
+        [svc.render_service_node(node) for node, svc in pairs],
+        pretty=opts.pretty, index=index, consistency=opts.consistency,
+    )
+
+
+@router.endpoint("/v1/catalog/connect/{name:path}", "GET")
+async def connect(request: Request) -> Response:
+    cluster, opts, read = _service_nodes_response(request, connect=True)
+    index, pairs = await blocking(request, cluster, opts, read)
+    return json_response(
+        [svc.render_service_node(node) for node, svc in pairs],
+        pretty=opts.pretty, index=index, consistency=opts.consistency,
+    )
+
+
+@router.endpoint("/v1/catalog/node/{node:path}", "GET")
+async def node(request: Request) -> Response:
+    cluster = cluster_of(request)
+    name = request.path_params["node"]
+    opts = query_options(request, cluster)
+    if not name:
+        raise BadRequest("Missing node name")
+
+    def read() -> tuple[int, dict[str, Any] | None]:
+        index, found = queries.node_services(cluster.store, name)
+        if found is None:
+            return index, None
+        node_obj, svcs = found
+        svcs = apply_filter(opts.filter, svcs, NodeService.render, NODE_SERVICE_FIELDS)
+        return index, {
+            "Node": node_obj.render(),
+            "Services": {s.id: s.render() for s in svcs},
+        }
+
+    index, body = await blocking(request, cluster, opts, read)
+    return json_response(body, pretty=opts.pretty, index=index, consistency=opts.consistency)

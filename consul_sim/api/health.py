@@ -1,0 +1,144 @@
+"""/v1/health: checks by node, service and state, and the service health view."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.responses import Response
+
+from consul_sim.api.catalog import connect_capable
+from consul_sim.api.http import (
+    ConsulRouter,
+    apply_filter,
+    blocking,
+    bool_param,
+    cluster_of,
+    json_response,
+    query_options,
+)
+from consul_sim.catalog import queries
+from consul_sim.catalog.queries import CheckServiceNode, _checks_for
+from consul_sim.errors import BadRequest
+from consul_sim.models.catalog import HealthCheck
+
+router = ConsulRouter()
+
+CHECK_FIELDS = (
+    "Node", "CheckID", "Name", "Status", "Notes", "Output", "ServiceID", "ServiceName",
+    "ServiceTags", "Type", "Interval", "Timeout", "ExposedPort", "PeerName", "Definition",
+)
+CSN_FIELDS = ("Node", "Service", "Checks")
+
+
+
+
+@router.endpoint("/v1/health/node/{node:path}", "GET")
+async def node_health(request: Request) -> Response:
+    cluster = cluster_of(request)
+    name = request.path_params["node"]
+    opts = query_options(request, cluster)
+    if not name:
+        raise BadRequest("Missing node name")
+
+    def read() -> tuple[int, list[HealthCheck]]:
+        index, checks = queries.node_checks(cluster.store, name)
+        return index, apply_filter(opts.filter, checks, HealthCheck.render, CHECK_FIELDS)
+
+    index, checks = await blocking(request, cluster, opts, read)
+    return json_response(
+        [c.render() for c in checks], pretty=opts.pretty, index=index,
+        consistency=opts.consistency,
+    )
+
+
+@router.endpoint("/v1/health/checks/{service:path}", "GET")
+async def service_checks(request: Request) -> Response:
+    cluster = cluster_of(request)
+    name = request.path_params["service"]
+    opts = query_options(request, cluster)
+    if not name:
+        raise BadRequest("Missing service name")
+
+    def read() -> tuple[int, list[HealthCheck]]:
+        index, checks = queries.service_checks(cluster.store, name)
+        if opts.node_meta:
+            keep = {
+                n.node
+                for n in queries.nodes(cluster.store)[1]
+                if all(n.meta.get(k) == v for k, v in opts.node_meta.items())
+            }
+            checks = [c for c in checks if c.node in keep]
+        return index, apply_filter(opts.filter, checks, HealthCheck.render, CHECK_FIELDS)
+
+    index, checks = await blocking(request, cluster, opts, read)
+    return json_response(
+        [c.render() for c in checks], pretty=opts.pretty, index=index,
+        consistency=opts.consistency,
+    )
+
+
+@router.endpoint("/v1/health/state/{state:path}", "GET")
+async def checks_in_state(request: Request) -> Response:
+    cluster = cluster_of(request)
+    state = request.path_params["state"]
+    opts = query_options(request, cluster)
+    if not state:
+        raise BadRequest("Missing check state")
+
+    def read() -> tuple[int, list[HealthCheck]]:
+        index, checks = queries.checks_in_state(cluster.store, state)
+        return index, apply_filter(opts.filter, checks, HealthCheck.render, CHECK_FIELDS)
+
+    index, checks = await blocking(request, cluster, opts, read)
+    return json_response(
+        [c.render() for c in checks], pretty=opts.pretty, index=index,
+        consistency=opts.consistency,
+    )
+
+
+async def _service_health(request: Request, connect: bool) -> Response:
+    cluster = cluster_of(request)
+    name = request.path_params["service"]
+    opts = query_options(request, cluster)
+    if not name:
+        raise BadRequest("Missing service name")
+    tags = request.query_params.getlist("tag")
+    passing = bool_param(request, "passing", "Invalid value for ?passing")
+
+    def read() -> tuple[int, list[CheckServiceNode]]:
+        if connect:
+            index, pairs = connect_capable(cluster, name, opts.peer)
+            with cluster.store.lock:
+                csns = []
+                for node, svc in pairs:
+                    row = cluster.store.catalog.row(svc.peer_name, node.node)
+                    if row is not None:
+                        csns.append(CheckServiceNode(node, svc, _checks_for(row, svc.id)))
+        else:
+            index, csns = queries.check_service_nodes(
+                cluster.store, name, peer=opts.peer, tags=tags
+            )
+        if opts.node_meta:
+            csns = [
+                c for c in csns
+                if all(c.node.meta.get(k) == v for k, v in opts.node_meta.items())
+            ]
+        csns = apply_filter(opts.filter, csns, CheckServiceNode.render, CSN_FIELDS)
+        if passing:
+            csns = [c for c in csns if c.passing()]
+        return index, csns
+
+    index, csns = await blocking(request, cluster, opts, read)
+    return json_response(
+        [c.render() for c in csns], pretty=opts.pretty, index=index,
+        consistency=opts.consistency, headers={"X-Consul-Query-Backend": "blocking-query"},
+    )
+
+
+@router.endpoint("/v1/health/service/{service:path}", "GET")
+async def service_health(request: Request) -> Response:
+    return await _service_health(request, connect=False)
+
+
+@router.endpoint("/v1/health/connect/{service:path}", "GET")
+async def connect_health(request: Request) -> Response:
+    return await _service_health(request, connect=True)

@@ -1,0 +1,272 @@
+"""What every Consul endpoint shares: query options, blocking reads, JSON and headers, routing.
+
+Consul parses its query string by hand (``?recurse`` has no value, ``?passing=maybe`` is an
+error of its own), so handlers take the raw ``Request`` and these helpers do what Consul's
+``parseWait``/``parseConsistency``/``parseDC`` do, with Consul's wording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from consul_sim.durations import DurationError, parse_duration
+from consul_sim.errors import NO_PATH_TO_DATACENTER, BadRequest, ConsulError, MethodNotAllowed
+from consul_sim.models.base import DecodeError, parse_json
+
+if TYPE_CHECKING:
+    from consul_sim.world import Cluster
+
+T = TypeVar("T")
+Handler = Callable[[Request], Awaitable[Response]]
+
+ALL_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS")
+MAX_QUERY_TIME = 600.0
+DEFAULT_QUERY_TIME = 300.0
+
+
+def cluster_of(request: Request) -> Cluster:
+    cluster: Cluster = request.app.state.cluster
+    return cluster
+
+
+class ConsulRouter(APIRouter):
+    """An APIRouter whose routes guard their methods the way Consul's mux does."""
+
+    def endpoint(self, path: str, *methods: str) -> Callable[[Handler], Handler]:
+        allowed = tuple(methods)
+
+        def register(fn: Handler) -> Handler:
+            async def guarded(request: Request) -> Response:
+                if request.method == "OPTIONS":
+                    return Response(status_code=200, headers={"Allow": ",".join(("OPTIONS", *allowed))})
+                if request.method not in allowed:
+                    raise MethodNotAllowed(request.method, allowed)
+                return await fn(request)
+
+            guarded.__name__ = fn.__name__
+            guarded.__doc__ = fn.__doc__
+            self.add_route(path, guarded, methods=list(ALL_METHODS), include_in_schema=False)
+            return fn
+
+        return register
+
+
+def flag(request: Request, name: str) -> bool:
+    """Consul's presence flags: ``?recurse`` and ``?recurse=anything`` both count."""
+    return name in request.query_params
+
+
+def bool_param(request: Request, name: str, error: str) -> bool:
+    """A ``?passing``-style flag: present means true unless it parses as a false value."""
+    if name not in request.query_params:
+        return False
+    raw = request.query_params[name]
+    if raw == "":
+        return True
+    value = parse_go_bool(raw)
+    if value is None:
+        raise BadRequest(error)
+    return value
+
+
+def parse_go_bool(raw: str) -> bool | None:
+    """Go's strconv.ParseBool."""
+    if raw in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if raw in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    return None
+
+
+@dataclass
+class QueryOptions:
+    index: int = 0
+    wait: float = 0.0
+    stale: bool = False
+    consistent: bool = False
+    pretty: bool = False
+    filter: str = ""
+    node_meta: dict[str, str] = field(default_factory=dict)
+    peer: str = ""
+
+    @property
+    def consistency(self) -> str:
+        if self.stale:
+            return "stale"
+        if self.consistent:
+            return "consistent"
+        return "leader"
+
+
+def check_dc(request: Request, cluster: Cluster) -> None:
+    dc = request.query_params.get("dc", "")
+    if dc and dc != cluster.datacenter:
+        raise ConsulError(NO_PATH_TO_DATACENTER, 500)
+
+
+def query_options(request: Request, cluster: Cluster) -> QueryOptions:
+    """Parse what parseWait, parseConsistency, parseDC and parseFilter parse, in Consul's order."""
+    q = request.query_params
+    opts = QueryOptions(pretty=flag(request, "pretty"))
+    if "wait" in q:
+        try:
+            opts.wait = parse_duration(q["wait"])
+        except DurationError:
+            raise BadRequest("Invalid wait time") from None
+    if "index" in q:
+        try:
+            opts.index = int(q["index"])
+            if opts.index < 0 or opts.index >= 2**64:
+                raise ValueError
+        except ValueError:
+            raise BadRequest("Invalid index") from None
+    opts.stale = flag(request, "stale")
+    opts.consistent = flag(request, "consistent")
+    if opts.stale and opts.consistent:
+        raise BadRequest("Cannot specify ?stale with ?consistent, conflicting semantics.")
+    if "max_stale" in q:
+        try:
+            parse_duration(q["max_stale"])
+        except DurationError:
+            raise BadRequest(f'Invalid max_stale value "{q["max_stale"]}"') from None
+    if flag(request, "cached") and opts.consistent:
+        raise BadRequest("Cannot specify ?cached with ?consistent, conflicting semantics.")
+    check_dc(request, cluster)
+    opts.filter = q.get("filter", "")
+    opts.peer = q.get("peer", "")
+    for pair in q.getlist("node-meta"):
+        key, _, value = pair.partition(":")
+        opts.node_meta[key] = value
+    return opts
+
+
+# -- rendering ----------------------------------------------------------------------------------
+_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                             "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def encode_json(obj: Any, pretty: bool = False) -> bytes:
+    """Go's json.Marshal (compact, HTML-escaped) or MarshalIndent with 4 spaces and a newline."""
+    if pretty:
+        text = json.dumps(obj, indent=4, ensure_ascii=False) + "\n"
+    else:
+        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return text.translate(_GO_ESCAPES).encode()
+
+
+def meta_headers(index: int | None, consistency: str | None = None) -> dict[str, str]:
+    headers = {"X-Consul-Default-Acl-Policy": "allow"}
+    if index is not None:
+        headers["X-Consul-Index"] = str(max(index, 1))
+        headers["X-Consul-Knownleader"] = "true"
+        headers["X-Consul-Lastcontact"] = "0"
+    if consistency is not None:
+        headers["X-Consul-Effective-Consistency"] = consistency
+    return headers
+
+
+def json_response(
+    obj: Any,
+    *,
+    pretty: bool = False,
+    index: int | None = None,
+    consistency: str | None = None,
+    headers: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    all_headers = meta_headers(index, consistency)
+    if headers:
+        all_headers.update(headers)
+    return Response(
+        content=encode_json(obj, pretty),
+        status_code=status_code,
+        headers=all_headers,
+        media_type="application/json",
+    )
+
+
+def empty_response() -> Response:
+    """Agent writes answer 200 with no body."""
+    return Response(status_code=200, headers=meta_headers(None))
+
+
+async def read_json(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return parse_json(raw)
+    except DecodeError as exc:
+        raise BadRequest(f"Request decode failed: {exc}") from None
+
+
+# -- blocking queries ----------------------------------------------------------------------------
+async def blocking(
+    request: Request,
+    cluster: Cluster,
+    opts: QueryOptions,
+    read: Callable[[], tuple[int, T]],
+) -> tuple[int, T]:
+    """Consul's blocking query: answer at once, or when the index passes ``opts.index``, or at
+    the wait deadline (clamped to 10 min, 5 min by default, plus up to 1/16 jitter)."""
+    index, result = read()
+    if opts.index == 0 or index > opts.index:
+        return index, result
+    world = cluster.world
+    wait = opts.wait if opts.wait > 0 else DEFAULT_QUERY_TIME
+    wait = min(wait, MAX_QUERY_TIME)
+    wait += cluster.rand.uniform(0, wait / 16)
+    deadline = world.clock.now() + wait
+    loop = asyncio.get_running_loop()
+    while True:
+        woken = asyncio.Event()
+        handle = cluster.store.watches.add(lambda: loop.call_soon_threadsafe(woken.set))
+        try:
+            world.run_due()
+            index, result = read()
+            now = world.clock.now()
+            if index > opts.index or now >= deadline:
+                return index, result
+            timeout: float | None = None
+            if not world.clock.virtual:
+                next_timer = world.scheduler.next_deadline()
+                wake_at = deadline if next_timer is None else min(deadline, next_timer)
+                timeout = max(wake_at - now, 0.0)
+            try:
+                await asyncio.wait_for(woken.wait(), timeout)
+            except TimeoutError:
+                pass
+        finally:
+            cluster.store.watches.remove(handle)
+
+
+def unique(items: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+# -- ?filter= -----------------------------------------------------------------------------------
+def apply_filter(
+    expression: str,
+    items: list[T],
+    render: Callable[[T], Any],
+    fields: Iterable[str] | None = None,
+) -> list[T]:
+    """Consul's ``?filter=`` over rendered objects; a malformed expression is Consul's error."""
+    if not expression:
+        return items
+    from consul_sim.filter import FilterError, compile_filter
+
+    try:
+        compiled = compile_filter(expression, valid_fields=set(fields) if fields else None)
+    except FilterError as exc:
+        raise ConsulError(exc.message, exc.status_code) from None
+    return [item for item in items if compiled.matches(render(item))]

@@ -1,0 +1,24 @@
+"""/v1/status: the Raft leader and peers of the (single-server) cluster."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.responses import Response
+
+from consul_sim.api.http import ConsulRouter, check_dc, cluster_of, flag, json_response
+
+router = ConsulRouter()
+
+
+@router.endpoint("/v1/status/leader", "GET")
+async def leader(request: Request) -> Response:
+    cluster = cluster_of(request)
+    check_dc(request, cluster)
+    return json_response(cluster.leader_address, pretty=flag(request, "pretty"))
+
+
+@router.endpoint("/v1/status/peers", "GET")
+async def peers(request: Request) -> Response:
+    cluster = cluster_of(request)
+    check_dc(request, cluster)
+    return json_response([cluster.leader_address], pretty=flag(request, "pretty"))

@@ -1,0 +1,127 @@
+"""Health and catalog reads: each returns its result and the index a blocking query compares.
+
+The index rules follow Consul's state store: a read about one service reports that service's
+index when it exists, else the catalog tables' max, so an empty answer still wakes a watcher when
+the service appears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consul_sim.models.catalog import HealthCheck, Node, NodeService
+from consul_sim.store import Store
+from consul_sim.store.catalog import CHECKS, NODES, SERVICES, NodeRow
+
+
+@dataclass(frozen=True)
+class CheckServiceNode:
+    node: Node
+    service: NodeService
+    checks: list[HealthCheck]
+
+    def render(self) -> dict[str, object]:
+        return {
+            "Node": self.node.render(),
+            "Service": self.service.render(),
+            "Checks": [c.render() for c in self.checks],
+        }
+
+    def passing(self) -> bool:
+        return all(c.status == "passing" for c in self.checks)
+
+
+def _service_index(store: Store, peer: str, name: str) -> int:
+    idx = store.catalog.service_index.get((peer, name))
+    if idx:
+        return idx
+    return store.max_index((NODES, SERVICES, CHECKS))
+
+
+def _has_tags(svc: NodeService, tags: list[str]) -> bool:
+    return all(t in svc.tags for t in tags)
+
+
+def _checks_for(row: NodeRow, service_id: str) -> list[HealthCheck]:
+    node_checks = sorted(
+        (c for c in row.checks.values() if not c.service_id), key=lambda c: c.check_id
+    )
+    svc_checks = sorted(
+        (c for c in row.checks.values() if c.service_id == service_id), key=lambda c: c.check_id
+    )
+    return node_checks + svc_checks
+
+
+def service_nodes(
+    store: Store, name: str, *, peer: str = "", tags: list[str] | None = None
+) -> tuple[int, list[tuple[Node, NodeService]]]:
+    with store.lock:
+        out = [
+            (row.node, svc)
+            for row, svc in store.catalog.instances(peer, name)
+            if not tags or _has_tags(svc, tags)
+        ]
+        return _service_index(store, peer, name), out
+
+
+def check_service_nodes(
+    store: Store, name: str, *, peer: str = "", tags: list[str] | None = None
+) -> tuple[int, list[CheckServiceNode]]:
+    with store.lock:
+        out = [
+            CheckServiceNode(row.node, svc, _checks_for(row, svc.id))
+            for row, svc in store.catalog.instances(peer, name)
+            if not tags or _has_tags(svc, tags)
+        ]
+        return _service_index(store, peer, name), out
+
+
+def service_checks(store: Store, name: str, *, peer: str = "") -> tuple[int, list[HealthCheck]]:
+    with store.lock:
+        out: list[HealthCheck] = []
+        for row, svc in store.catalog.instances(peer, name):
+            out.extend(
+                sorted(
+                    (c for c in row.checks.values() if c.service_id == svc.id),
+                    key=lambda c: c.check_id,
+                )
+            )
+        return _service_index(store, peer, name), out
+
+
+def node_checks(store: Store, node: str, *, peer: str = "") -> tuple[int, list[HealthCheck]]:
+    with store.lock:
+        row = store.catalog.row(peer, node)
+        checks = sorted(row.checks.values(), key=lambda c: c.check_id) if row else []
+        return store.max_index((CHECKS,)), checks
+
+
+def checks_in_state(store: Store, state: str, *, peer: str = "") -> tuple[int, list[HealthCheck]]:
+    with store.lock:
+        out: list[HealthCheck] = []
+        for row in store.catalog.rows(peer):
+            for check in sorted(row.checks.values(), key=lambda c: c.check_id):
+                if state == "any" or check.status == state:
+                    out.append(check)
+        return store.max_index((CHECKS,)), out
+
+
+def nodes(store: Store, *, peer: str = "") -> tuple[int, list[Node]]:
+    with store.lock:
+        return store.max_index((NODES,)), [r.node for r in store.catalog.rows(peer)]
+
+
+def services(store: Store, *, peer: str = "") -> tuple[int, dict[str, list[str]]]:
+    with store.lock:
+        return store.max_index((SERVICES,)), store.catalog.service_names(peer)
+
+
+def node_services(
+    store: Store, node: str, *, peer: str = ""
+) -> tuple[int, tuple[Node, list[NodeService]] | None]:
+    with store.lock:
+        idx = store.max_index((NODES, SERVICES))
+        row = store.catalog.row(peer, node)
+        if row is None:
+            return idx, None
+        return idx, (row.node, sorted(row.services.values(), key=lambda s: s.id))

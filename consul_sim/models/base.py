@@ -1,0 +1,309 @@
+"""The model base: Consul's PascalCase JSON names, and decoding the way Go's encoding/json does.
+
+Consul decodes request bodies with Go's ``encoding/json``: keys match fields case-insensitively,
+unknown keys are ignored (strict endpoints refuse them), ``null`` leaves a field at its zero value,
+and a wrong type fails with ``json: cannot unmarshal <kind> into Go struct field <Path> of type
+<type>``. pydantic's own validation speaks differently, so bodies go through :func:`decode_body`
+first and reach pydantic only once they already have Go's shape.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict
+
+# Words Consul spells in capitals inside field names; pydantic's to_pascal would say Id, Ca, Ttl.
+_ACRONYMS = {
+    "id": "ID",
+    "ids": "IDs",
+    "ca": "CA",
+    "ttl": "TTL",
+    "http": "HTTP",
+    "tcp": "TCP",
+    "udp": "UDP",
+    "grpc": "GRPC",
+    "tls": "TLS",
+    "dns": "DNS",
+    "acl": "ACL",
+    "url": "URL",
+    "ip": "IP",
+    "h2ping": "H2PING",
+    "pems": "Pems",
+}
+
+
+def consul_alias(name: str) -> str:
+    """``peer_ca_pems`` -> ``PeerCAPems``, ``service_id`` -> ``ServiceID``."""
+    return "".join(_ACRONYMS.get(part, part[:1].upper() + part[1:]) for part in name.split("_"))
+
+
+class ConsulModel(BaseModel):
+    """A Consul object; JSON names are Consul's, Python names are snake_case."""
+
+    model_config = ConfigDict(
+        alias_generator=consul_alias,
+        populate_by_name=True,
+        extra="ignore",
+        validate_assignment=False,
+    )
+    # The Go type name used in decode errors ("Go struct field RegisterRequest.Node").
+    go_name: ClassVar[str] = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+M = TypeVar("M", bound="ConsulModel")
+
+
+class DecodeError(ValueError):
+    """A body Go's encoding/json would refuse; ``str()`` is Go's sentence."""
+
+
+class GoDuration:
+    """Marker for fields Consul decodes as time.Duration: a Go duration string or nanoseconds."""
+
+
+Duration = Annotated[str, GoDuration]
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse a body as Go does, translating Python's JSON errors into Go's wording."""
+    text = raw.decode("utf-8", errors="replace")
+    if not text.strip():
+        raise DecodeError("EOF")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DecodeError(_go_syntax_error(text, exc)) from None
+
+
+def _go_syntax_error(text: str, exc: json.JSONDecodeError) -> str:
+    pos = exc.pos
+    if pos >= len(text.rstrip()):
+        return "unexpected EOF"
+    ch = text[pos]
+    if exc.msg.startswith("Extra data"):
+        return f"invalid character {_go_quote_char(ch)} after top-level value"
+    if exc.msg.startswith("Expecting property name"):
+        return f"invalid character {_go_quote_char(ch)} looking for beginning of object key string"
+    if exc.msg.startswith("Expecting ':'"):
+        return f"invalid character {_go_quote_char(ch)} after object key"
+    if exc.msg.startswith("Expecting ',' delimiter"):
+        before = text[:pos].rstrip()
+        where = "object key:value pair" if _inside_object(before) else "array element"
+        return f"invalid character {_go_quote_char(ch)} after {where}"
+    return f"invalid character {_go_quote_char(ch)} looking for beginning of value"
+
+
+def _inside_object(prefix: str) -> bool:
+    depth: list[str] = []
+    in_str = False
+    esc = False
+    for c in prefix:
+        if in_str:
+            if esc:
+                esc = False
+            elif c == "\\":
+                esc = True
+            elif c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = True
+        elif c in "[{":
+            depth.append(c)
+        elif c in "]}" and depth:
+            depth.pop()
+    return bool(depth) and depth[-1] == "{"
+
+
+def _go_quote_char(ch: str) -> str:
+    if ch == "'":
+        return "'\\''"
+    return f"'{ch}'"
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def _go_type(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Annotated:
+        base, *meta = get_args(tp)
+        if GoDuration in meta:
+            return "time.Duration"
+        return _go_type(base)
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        return "*" + _go_type(args[0]) if len(args) == 1 else "interface {}"
+    if origin is list:
+        return "[]" + _go_type(get_args(tp)[0])
+    if origin is dict:
+        k, v = get_args(tp)
+        return f"map[{_go_type(k)}]{_go_type(v)}"
+    if tp is str:
+        return "string"
+    if tp is int:
+        return "int"
+    if tp is float:
+        return "float64"
+    if tp is bool:
+        return "bool"
+    if isinstance(tp, type) and issubclass(tp, ConsulModel):
+        return "structs." + (tp.go_name or tp.__name__)
+    return "interface {}"
+
+
+class _Decoder:
+    def __init__(self, root: str, strict: bool) -> None:
+        self.root = root
+        self.strict = strict
+
+    def fail(self, value: Any, path: list[str], tp: Any) -> DecodeError:
+        where = ".".join([self.root, *path]) if path else self.root
+        return DecodeError(
+            f"json: cannot unmarshal {_json_kind(value)} into Go struct field {where} "
+            f"of type {_go_type(tp)}"
+        )
+
+    def model(self, cls: type[ConsulModel], data: Any, path: list[str]) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            if path:
+                raise self.fail(data, path, cls)
+            raise DecodeError(
+                f"json: cannot unmarshal {_json_kind(data)} into Go value of type "
+                f"structs.{cls.go_name or cls.__name__}"
+            )
+        lookup = _field_lookup(cls)
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            field = lookup.get(key.lower()) or lookup.get(key.replace("_", "").lower())
+            if field is None:
+                if self.strict:
+                    raise DecodeError(f'json: unknown field "{key}"')
+                continue
+            name, tp = field
+            if value is None:
+                continue
+            out[name] = self.value(tp, value, [*path, consul_alias(name)])
+        return out
+
+    def value(self, tp: Any, value: Any, path: list[str]) -> Any:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            base, *meta = get_args(tp)
+            if GoDuration in meta:
+                return self.duration(value, path, tp)
+            return self.value(base, value, path)
+        if origin in (Union, types.UnionType):
+            args = [a for a in get_args(tp) if a is not type(None)]
+            if value is None:
+                return None
+            if len(args) == 1:
+                return self.value(args[0], value, path)
+            return value
+        if tp is Any or tp is object:
+            return value
+        if origin is list:
+            if not isinstance(value, list):
+                raise self.fail(value, path, tp)
+            (item,) = get_args(tp)
+            return [self.value(item, v, path) for v in value]
+        if origin is dict:
+            if not isinstance(value, dict):
+                raise self.fail(value, path, tp)
+            _, item = get_args(tp)
+            return {k: self.value(item, v, path) for k, v in value.items() if v is not None}
+        if isinstance(tp, type) and issubclass(tp, ConsulModel):
+            return self.model(tp, value, path)
+        if tp is bool:
+            if not isinstance(value, bool):
+                raise self.fail(value, path, tp)
+            return value
+        if tp is int:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise self.fail(value, path, tp)
+            if isinstance(value, float) and not value.is_integer():
+                kind = f"number {_go_number(value)}"
+                where = ".".join([self.root, *path])
+                raise DecodeError(
+                    f"json: cannot unmarshal {kind} into Go struct field {where} of type int"
+                )
+            return int(value)
+        if tp is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise self.fail(value, path, tp)
+            return float(value)
+        if tp is str:
+            if not isinstance(value, str):
+                raise self.fail(value, path, tp)
+            return value
+        return value
+
+    def duration(self, value: Any, path: list[str], tp: Any) -> str:
+        from consul_sim.durations import DurationError, format_duration, parse_duration
+
+        if isinstance(value, bool):
+            raise self.fail(value, path, tp)
+        if isinstance(value, int | float):
+            return format_duration(value / 1e9)
+        if isinstance(value, str):
+            if value == "":
+                return ""
+            try:
+                return format_duration(parse_duration(value))
+            except DurationError as exc:
+                raise DecodeError(str(exc)) from None
+        raise self.fail(value, path, tp)
+
+
+def _go_number(v: float) -> str:
+    return repr(v).rstrip("0").rstrip(".") if "." in repr(v) else repr(v)
+
+
+_LOOKUPS: dict[type, dict[str, tuple[str, Any]]] = {}
+
+
+def _field_lookup(cls: type[ConsulModel]) -> dict[str, tuple[str, Any]]:
+    cached = _LOOKUPS.get(cls)
+    if cached is not None:
+        return cached
+    hints = typing.get_type_hints(cls, include_extras=True)
+    table: dict[str, tuple[str, Any]] = {}
+    for name, info in cls.model_fields.items():
+        tp = hints.get(name, info.annotation)
+        alias = info.alias or consul_alias(name)
+        table[alias.lower()] = (name, tp)
+        table.setdefault(name.replace("_", "").lower(), (name, tp))
+    _LOOKUPS[cls] = table
+    return table
+
+
+def decode_body(
+    cls: type[M], data: Any, *, root: str | None = None, strict: bool = False
+) -> M:
+    """Decode already-parsed JSON into ``cls`` with Go's rules; raises DecodeError."""
+    decoder = _Decoder(root or cls.go_name or cls.__name__, strict)
+    fields = decoder.model(cls, data, [])
+    return cls.model_validate(fields)
+
+
+def omit_empty(d: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """Drop the ``omitempty`` keys whose value is Go's zero value."""
+    return {k: v for k, v in d.items() if not (k in keys and v in ("", 0, None, {}, [], False))}

@@ -1,0 +1,257 @@
+"""Catalog objects: Node, NodeService, HealthCheck, and the shapes the HTTP API renders from them.
+
+Stored objects are treated as immutable (a write stores a new copy), so each one can cache its
+rendered JSON; the same instance is rendered many times by health and catalog reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field, PrivateAttr
+
+from consul_sim.models.base import ConsulModel, Duration
+
+PASSING = "passing"
+WARNING = "warning"
+CRITICAL = "critical"
+MAINTENANCE = "maintenance"
+CHECK_STATUSES = (PASSING, WARNING, CRITICAL)
+
+DEFAULT_WEIGHTS = {"Passing": 1, "Warning": 1}
+TYPICAL_PROXY: dict[str, Any] = {"Mode": "", "MeshGateway": {}, "Expose": {}}
+
+SERF_CHECK_ID = "serfHealth"
+SERF_CHECK_NAME = "Serf Health Status"
+SERF_ALIVE_OUTPUT = "Agent alive and reachable"
+
+
+class Weights(ConsulModel):
+    passing: int = 1
+    warning: int = 1
+
+
+class ServiceAddress(ConsulModel):
+    address: str = ""
+    port: int = 0
+
+
+class Node(ConsulModel):
+    go_name: ClassVar[str] = "Node"
+    id: str = ""
+    node: str = ""
+    address: str = ""
+    datacenter: str = ""
+    partition: str = ""
+    peer_name: str = ""
+    tagged_addresses: dict[str, str] = Field(default_factory=dict)
+    meta: dict[str, str] = Field(default_factory=dict)
+    create_index: int = 0
+    modify_index: int = 0
+
+    _rendered: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def render(self) -> dict[str, Any]:
+        if self._rendered is None:
+            out: dict[str, Any] = {
+                "ID": self.id,
+                "Node": self.node,
+                "Address": self.address,
+                "Datacenter": self.datacenter,
+            }
+            if self.partition:
+                out["Partition"] = self.partition
+            if self.peer_name:
+                out["PeerName"] = self.peer_name
+            out["TaggedAddresses"] = dict(self.tagged_addresses)
+            out["Meta"] = dict(self.meta)
+            out["CreateIndex"] = self.create_index
+            out["ModifyIndex"] = self.modify_index
+            self._rendered = out
+        return self._rendered
+
+
+class NodeService(ConsulModel):
+    go_name: ClassVar[str] = "NodeService"
+    kind: str = ""
+    id: str = ""
+    service: str = ""
+    tags: list[str] = Field(default_factory=list)
+    address: str = ""
+    tagged_addresses: dict[str, ServiceAddress] = Field(default_factory=dict)
+    meta: dict[str, str] = Field(default_factory=dict)
+    port: int = 0
+    socket_path: str = ""
+    weights: Weights | None = None
+    enable_tag_override: bool = False
+    proxy: dict[str, Any] = Field(default_factory=dict)
+    connect: dict[str, Any] = Field(default_factory=dict)
+    peer_name: str = ""
+    create_index: int = 0
+    modify_index: int = 0
+
+    _rendered: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def weights_json(self) -> dict[str, int]:
+        if self.weights is None:
+            return dict(DEFAULT_WEIGHTS)
+        return {"Passing": self.weights.passing, "Warning": self.weights.warning}
+
+    def proxy_json(self) -> dict[str, Any]:
+        return {**TYPICAL_PROXY, **self.proxy}
+
+    def tagged_addresses_json(self) -> dict[str, Any]:
+        return {k: {"Address": v.address, "Port": v.port} for k, v in self.tagged_addresses.items()}
+
+    def render(self) -> dict[str, Any]:
+        """The NodeService shape of /v1/health/service and /v1/catalog/node."""
+        if self._rendered is None:
+            out: dict[str, Any] = {}
+            if self.kind:
+                out["Kind"] = self.kind
+            out["ID"] = self.id
+            out["Service"] = self.service
+            out["Tags"] = list(self.tags)
+            out["Address"] = self.address
+            if self.tagged_addresses:
+                out["TaggedAddresses"] = self.tagged_addresses_json()
+            out["Meta"] = dict(self.meta)
+            if self.port:
+                out["Port"] = self.port
+            if self.socket_path:
+                out["SocketPath"] = self.socket_path
+            out["Weights"] = self.weights_json()
+            out["EnableTagOverride"] = self.enable_tag_override
+            out["Proxy"] = self.proxy_json()
+            out["Connect"] = dict(self.connect)
+            out["PeerName"] = self.peer_name
+            out["CreateIndex"] = self.create_index
+            out["ModifyIndex"] = self.modify_index
+            self._rendered = out
+        return self._rendered
+
+    def render_service_node(self, node: Node) -> dict[str, Any]:
+        """The ServiceNode shape of /v1/catalog/service/:name."""
+        out: dict[str, Any] = {
+            "ID": node.id,
+            "Node": node.node,
+            "Address": node.address,
+            "Datacenter": node.datacenter,
+            "TaggedAddresses": dict(node.tagged_addresses),
+            "NodeMeta": dict(node.meta),
+            "ServiceKind": self.kind,
+            "ServiceID": self.id,
+            "ServiceName": self.service,
+            "ServiceTags": list(self.tags),
+            "ServiceAddress": self.address,
+        }
+        if self.tagged_addresses:
+            out["ServiceTaggedAddresses"] = self.tagged_addresses_json()
+        out.update(
+            {
+                "ServiceWeights": self.weights_json(),
+                "ServiceMeta": dict(self.meta),
+                "ServicePort": self.port,
+                "ServiceSocketPath": self.socket_path,
+                "ServiceEnableTagOverride": self.enable_tag_override,
+                "ServiceProxy": self.proxy_json(),
+                "ServiceConnect": dict(self.connect),
+                "ServiceLocality": None,
+            }
+        )
+        if self.peer_name:
+            out["PeerName"] = self.peer_name
+        out["CreateIndex"] = self.create_index
+        out["ModifyIndex"] = self.modify_index
+        return out
+
+
+class CheckDefinitionView(ConsulModel):
+    """The ``Definition`` object on a HealthCheck: only what the check's type uses."""
+
+    http: str = ""
+    tcp: str = ""
+    udp: str = ""
+    grpc: str = ""
+    interval: Duration = ""
+    timeout: Duration = ""
+    deregister_critical_service_after: Duration = ""
+
+
+class HealthCheck(ConsulModel):
+    go_name: ClassVar[str] = "HealthCheck"
+    node: str = ""
+    check_id: str = ""
+    name: str = ""
+    status: str = ""
+    notes: str = ""
+    output: str = ""
+    service_id: str = ""
+    service_name: str = ""
+    service_tags: list[str] = Field(default_factory=list)
+    type: str = ""
+    interval: str = ""
+    timeout: str = ""
+    exposed_port: int = 0
+    peer_name: str = ""
+    definition: CheckDefinitionView | None = None
+    create_index: int = 0
+    modify_index: int = 0
+
+    _rendered: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def render(self) -> dict[str, Any]:
+        if self._rendered is None:
+            out: dict[str, Any] = {
+                "Node": self.node,
+                "CheckID": self.check_id,
+                "Name": self.name,
+                "Status": self.status,
+                "Notes": self.notes,
+                "Output": self.output,
+                "ServiceID": self.service_id,
+                "ServiceName": self.service_name,
+                "ServiceTags": list(self.service_tags),
+                "Type": self.type,
+                "Interval": self.interval,
+                "Timeout": self.timeout,
+                "ExposedPort": self.exposed_port,
+            }
+            if self.peer_name:
+                out["PeerName"] = self.peer_name
+            definition: dict[str, Any] = {}
+            if self.definition is not None:
+                definition = {
+                    k: v
+                    for k, v in self.definition.model_dump(by_alias=True).items()
+                    if v not in ("", None)
+                }
+            out["Definition"] = definition
+            out["CreateIndex"] = self.create_index
+            out["ModifyIndex"] = self.modify_index
+            self._rendered = out
+        return self._rendered
+
+
+class RegisterRequest(ConsulModel):
+    """The body of PUT /v1/catalog/register."""
+
+    go_name: ClassVar[str] = "RegisterRequest"
+    datacenter: str = ""
+    id: str = ""
+    node: str = ""
+    address: str = ""
+    tagged_addresses: dict[str, str] = Field(default_factory=dict)
+    node_meta: dict[str, str] = Field(default_factory=dict)
+    service: NodeService | None = None
+    check: HealthCheck | None = None
+    checks: list[HealthCheck] = Field(default_factory=list)
+    skip_node_update: bool = False
+
+
+class DeregisterRequest(ConsulModel):
+    go_name: ClassVar[str] = "DeregisterRequest"
+    datacenter: str = ""
+    node: str = ""
+    service_id: str = ""
+    check_id: str = ""

@@ -1,0 +1,226 @@
+"""Catalog tables: nodes, service instances and checks, local and imported.
+
+Every row is keyed by the peer it came from ("" for local data), so imported copies of a peer's
+nodes live beside local ones with the same names and never show without ``?peer=``. A by-name
+service index keeps health queries proportional to the instances of that service, not to the
+size of the catalog (10,000 exported services must not slow a single-service read).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from consul_sim.models.catalog import HealthCheck, Node, NodeService
+
+if TYPE_CHECKING:
+    from consul_sim.store.state import Txn
+
+NODES = "nodes"
+SERVICES = "services"
+CHECKS = "checks"
+
+NodeKey = tuple[str, str]  # (peer, lower-cased node name)
+
+
+@dataclass
+class NodeRow:
+    node: Node
+    services: dict[str, NodeService] = field(default_factory=dict)
+    checks: dict[str, HealthCheck] = field(default_factory=dict)
+
+
+def node_key(peer: str, node: str) -> NodeKey:
+    return (peer, node.lower())
+
+
+class CatalogTables:
+    def __init__(self) -> None:
+        self.nodes: dict[NodeKey, NodeRow] = {}
+        # (peer, service name) -> {(node key, service id)}
+        self.by_name: dict[tuple[str, str], set[tuple[NodeKey, str]]] = defaultdict(set)
+        # (peer, service name) -> index of the last write that changed that service's result
+        self.service_index: dict[tuple[str, str], int] = {}
+
+    # -- lookups --------------------------------------------------------------------------
+    def row(self, peer: str, node: str) -> NodeRow | None:
+        return self.nodes.get(node_key(peer, node))
+
+    def rows(self, peer: str) -> list[NodeRow]:
+        rows = [r for (p, _), r in self.nodes.items() if p == peer]
+        rows.sort(key=lambda r: r.node.node)
+        return rows
+
+    def instances(self, peer: str, name: str) -> list[tuple[NodeRow, NodeService]]:
+        """Instances of a service ordered by node name, then service ID, as Consul returns."""
+        out: list[tuple[NodeRow, NodeService]] = []
+        for nk, sid in self.by_name.get((peer, name), ()):
+            row = self.nodes[nk]
+            out.append((row, row.services[sid]))
+        out.sort(key=lambda pair: (pair[0].node.node, pair[1].id))
+        return out
+
+    def service_names(self, peer: str) -> dict[str, list[str]]:
+        """Service name -> de-duplicated union of its instances' tags."""
+        names: dict[str, list[str]] = {}
+        for (p, name), members in self.by_name.items():
+            if p != peer or not members:
+                continue
+            tags: list[str] = []
+            for nk, sid in sorted(members):
+                for tag in self.nodes[nk].services[sid].tags:
+                    if tag not in tags:
+                        tags.append(tag)
+            names[name] = tags
+        return dict(sorted(names.items()))
+
+    def peers(self) -> set[str]:
+        return {p for p, _ in self.nodes}
+
+    # -- index bookkeeping ------------------------------------------------------------------
+    def bump_service(self, peer: str, name: str, index: int) -> None:
+        self.service_index[(peer, name)] = index
+
+    def bump_node_services(self, row: NodeRow, index: int) -> None:
+        for svc in row.services.values():
+            self.bump_service(svc.peer_name, svc.service, index)
+
+    def add_instance(self, nk: NodeKey, svc: NodeService) -> None:
+        self.by_name[(nk[0], svc.service)].add((nk, svc.id))
+
+    def drop_instance(self, nk: NodeKey, svc: NodeService) -> None:
+        members = self.by_name.get((nk[0], svc.service))
+        if members is not None:
+            members.discard((nk, svc.id))
+            if not members:
+                del self.by_name[(nk[0], svc.service)]
+
+    # -- writes -------------------------------------------------------------------------------
+    def ensure_node(self, txn: Txn, node: Node) -> Node:
+        nk = node_key(node.peer_name, node.node)
+        row = self.nodes.get(nk)
+        if row is not None and _same(row.node, node):
+            return row.node
+        stamped = node.model_copy(
+            update={
+                "create_index": row.node.create_index if row else txn.index,
+                "modify_index": txn.index,
+            }
+        )
+        if row is None:
+            self.nodes[nk] = NodeRow(stamped)
+        else:
+            row.node = stamped
+            self.bump_node_services(row, txn.index)
+            # checks carry the node's name as registered; keep them in step with a rename in case
+        txn.touch(NODES)
+        return stamped
+
+    def ensure_service(self, txn: Txn, node: str, svc: NodeService) -> NodeService:
+        nk = node_key(svc.peer_name, node)
+        row = self.nodes[nk]
+        existing = row.services.get(svc.id)
+        if existing is not None and _same(existing, svc):
+            return existing
+        stamped = svc.model_copy(
+            update={
+                "create_index": existing.create_index if existing else txn.index,
+                "modify_index": txn.index,
+            }
+        )
+        if existing is not None and existing.service != svc.service:
+            self.drop_instance(nk, existing)
+            self.bump_service(nk[0], existing.service, txn.index)
+        row.services[svc.id] = stamped
+        self.add_instance(nk, stamped)
+        self.bump_service(nk[0], svc.service, txn.index)
+        # Service checks carry the service's name and tags; keep them in step.
+        for cid, check in list(row.checks.items()):
+            if check.service_id == svc.id and (
+                check.service_name != svc.service or check.service_tags != svc.tags
+            ):
+                row.checks[cid] = check.model_copy(
+                    update={
+                        "service_name": svc.service,
+                        "service_tags": list(svc.tags),
+                        "modify_index": txn.index,
+                    }
+                )
+                txn.touch(CHECKS)
+        txn.touch(SERVICES)
+        return stamped
+
+    def ensure_check(self, txn: Txn, check: HealthCheck) -> HealthCheck:
+        nk = node_key(check.peer_name, check.node)
+        row = self.nodes[nk]
+        existing = row.checks.get(check.check_id)
+        if existing is not None and _same(existing, check):
+            return existing
+        stamped = check.model_copy(
+            update={
+                "create_index": existing.create_index if existing else txn.index,
+                "modify_index": txn.index,
+            }
+        )
+        row.checks[check.check_id] = stamped
+        self._bump_for_check(row, stamped, txn.index)
+        if existing is not None and existing.service_id != check.service_id:
+            self._bump_for_check(row, existing, txn.index)
+        txn.touch(CHECKS)
+        return stamped
+
+    def delete_node(self, txn: Txn, peer: str, node: str) -> bool:
+        nk = node_key(peer, node)
+        row = self.nodes.pop(nk, None)
+        if row is None:
+            return False
+        for svc in row.services.values():
+            self.drop_instance(nk, svc)
+        self.bump_node_services(row, txn.index)
+        txn.touch(NODES)
+        if row.services:
+            txn.touch(SERVICES)
+        if row.checks:
+            txn.touch(CHECKS)
+        return True
+
+    def delete_service(self, txn: Txn, peer: str, node: str, service_id: str) -> bool:
+        nk = node_key(peer, node)
+        row = self.nodes.get(nk)
+        if row is None or service_id not in row.services:
+            return False
+        svc = row.services.pop(service_id)
+        self.drop_instance(nk, svc)
+        self.bump_service(peer, svc.service, txn.index)
+        for cid in [cid for cid, c in row.checks.items() if c.service_id == service_id]:
+            del row.checks[cid]
+            txn.touch(CHECKS)
+        txn.touch(SERVICES)
+        return True
+
+    def delete_check(self, txn: Txn, peer: str, node: str, check_id: str) -> bool:
+        nk = node_key(peer, node)
+        row = self.nodes.get(nk)
+        if row is None or check_id not in row.checks:
+            return False
+        check = row.checks.pop(check_id)
+        self._bump_for_check(row, check, txn.index)
+        txn.touch(CHECKS)
+        return True
+
+    def _bump_for_check(self, row: NodeRow, check: HealthCheck, index: int) -> None:
+        if check.service_id:
+            svc = row.services.get(check.service_id)
+            if svc is not None:
+                self.bump_service(svc.peer_name, svc.service, index)
+        else:
+            self.bump_node_services(row, index)
+
+
+_INDEX_FIELDS = {"create_index", "modify_index"}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal apart from Raft indexes: a write that changes nothing does not move the index."""
+    return bool(a.model_dump(exclude=_INDEX_FIELDS) == b.model_dump(exclude=_INDEX_FIELDS))
