@@ -1,0 +1,111 @@
+"""Server mode: every cluster of a world on its own loopback port, in one process.
+
+All uvicorn servers run on the world's single event-loop thread (the same loop in-process clients
+use), beside a ticker that fires due timers, so TTL checks expire and, later, replication moves
+even when no request arrives. ``ServedWorld`` is used both by ``consul-sim serve`` (which waits
+for Ctrl-C in the foreground) and by tests that need a real socket (which stop it when done).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from types import TracebackType
+
+import uvicorn
+
+from consul_sim.world import World
+
+DEFAULT_CLUSTERS = (("cluster-01", 8500), ("cluster-02", 8501))
+TICK_MAX = 0.25
+
+
+class ServedWorld:
+    """Serve ``{cluster name: port}`` on ``host``; port 0 picks a free port."""
+
+    def __init__(self, world: World, ports: dict[str, int], host: str = "127.0.0.1") -> None:
+        self.world = world
+        self.host = host
+        self.requested = dict(ports)
+        self.ports: dict[str, int] = {}
+        self._servers: dict[str, uvicorn.Server] = {}
+        self._futures: list[concurrent.futures.Future[None]] = []
+        self._stopping = False
+
+    def start(self, timeout: float = 10.0) -> ServedWorld:
+        loop = self.world.loop
+        for name, port in self.requested.items():
+            cluster = self.world.cluster(name)
+            config = uvicorn.Config(
+                cluster.app,
+                host=self.host,
+                port=port,
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
+            )
+            server = uvicorn.Server(config)
+            self._servers[name] = server
+            self._futures.append(asyncio.run_coroutine_threadsafe(server.serve(), loop.loop))
+        self._futures.append(asyncio.run_coroutine_threadsafe(self._tick(), loop.loop))
+        waited = 0.0
+        while not all(s.started for s in self._servers.values()):
+            for future in self._futures:
+                if future.done() and future.exception() is not None:
+                    self.stop()
+                    raise RuntimeError(f"server failed to start: {future.exception()}")
+                if future.done() and not self._stopping:
+                    self.stop()
+                    raise RuntimeError("server failed to start (is the port in use?)")
+            if waited > timeout:
+                self.stop()
+                raise TimeoutError("servers did not start in time")
+            concurrent.futures.wait(self._futures, timeout=0.02)
+            waited += 0.02
+        for name, server in self._servers.items():
+            sock = server.servers[0].sockets[0]
+            self.ports[name] = int(sock.getsockname()[1])
+            self.world.cluster(name).http_address = f"{self.host}:{self.ports[name]}"
+        return self
+
+    async def _tick(self) -> None:
+        while not self._stopping:
+            self.world.run_due()
+            next_at = self.world.scheduler.next_deadline()
+            delay = TICK_MAX
+            if next_at is not None:
+                delay = min(max(next_at - self.world.clock.now(), 0.001), TICK_MAX)
+            await asyncio.sleep(delay)
+
+    def url(self, name: str) -> str:
+        return f"http://{self.host}:{self.ports[name]}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping = True
+        for server in self._servers.values():
+            server.should_exit = True
+        concurrent.futures.wait(self._futures, timeout=timeout)
+        for name in self._servers:
+            self.world.cluster(name).http_address = None
+
+    def __enter__(self) -> ServedWorld:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def serve_world(
+    clusters: list[tuple[str, int]], *, clock: str = "wall", seed: int | None = None
+) -> tuple[World, ServedWorld]:
+    """Create a world with the named clusters and start serving them."""
+    world = World(clock="virtual" if clock == "virtual" else "wall", seed=seed)
+    for name, _ in clusters:
+        world.add_cluster(name)
+    served = ServedWorld(world, dict(clusters)).start()
+    return world, served
