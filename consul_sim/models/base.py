@@ -98,7 +98,21 @@ def _go_syntax_error(text: str, exc: json.JSONDecodeError) -> str:
         before = text[:pos].rstrip()
         where = "object key:value pair" if _inside_object(before) else "array element"
         return f"invalid character {_go_quote_char(ch)} after {where}"
+    literal = _LITERALS.get(ch)
+    if literal is not None:
+        for i, want in enumerate(literal):
+            if pos + i >= len(text):
+                return "unexpected EOF"
+            got = text[pos + i]
+            if got != want:
+                return (
+                    f"invalid character {_go_quote_char(got)} in literal {literal} "
+                    f"(expecting {_go_quote_char(want)})"
+                )
     return f"invalid character {_go_quote_char(ch)} looking for beginning of value"
+
+
+_LITERALS = {"t": "true", "f": "false", "n": "null"}
 
 
 def _inside_object(prefix: str) -> bool:
