@@ -59,6 +59,14 @@ BAD_INPUTS = [
      "Cannot specify ?stale with ?consistent, conflicting semantics."),
     ("GET", "/v1/catalog/nodes?max_stale=soon", b"", 400, 'Invalid max_stale value "soon"'),
     ("GET", "/v1/not/an/endpoint", b"", 404, "Invalid URL path: not a recognized HTTP API endpoint"),
+    ("GET", "/v1/catalog/nodes?filter=Node%20==", b"", 500,
+     'Failed to create boolean expression evaluator: 1:8 (7): no match found, expected: '
+     '"-", "0", "\\"", "`", [ \\t\\r\\n], [1-9] or [a-zA-Z]'),
+    ("GET", "/v1/health/service/web?filter=Nope%20==%20x", b"", 500,
+     'Failed to create boolean expression evaluator: Selector "Nope" is not valid'),
+    ("GET", "/v1/catalog/service/web?filter=(ServiceName%20==%20web", b"", 500,
+     "Failed to create boolean expression evaluator: 1:20 (19): rule \"grouping\": "
+     "Unmatched parentheses"),
 ]
 
 
@@ -178,3 +186,16 @@ def test_index_ahead_of_the_store_blocks_until_timeout(world: World, dc1: Cluste
     world.advance(11)
     reader.join(timeout=5)
     assert results[0].status_code == 200
+
+
+def test_filter_selects_with_consuls_expression_language(client: httpx.Client) -> None:
+    register(client, {"Node": "n1", "Address": "a", "Service": {"ID": "w1", "Service": "web", "Tags": ["v1"], "Port": 80}})
+    register(client, {"Node": "n2", "Address": "b", "Service": {"ID": "w2", "Service": "web", "Tags": ["v2"], "Port": 81}})
+    picked = client.get("/v1/health/service/web", params={"filter": '"v2" in Service.Tags'}).json()
+    assert [e["Service"]["ID"] for e in picked] == ["w2"]
+    picked = client.get(
+        "/v1/catalog/service/web", params={"filter": "ServicePort == 80 or Node == n2"}
+    ).json()
+    assert [e["ServiceID"] for e in picked] == ["w1", "w2"]
+    picked = client.get("/v1/catalog/nodes", params={"filter": 'Node matches "^n[0-9]$" and not (Address == b)'}).json()
+    assert [n["Node"] for n in picked] == ["n1"]
