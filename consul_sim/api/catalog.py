@@ -29,14 +29,42 @@ router = ConsulRouter()
 
 NODE_FIELDS = ("ID", "Node", "Address", "Datacenter", "TaggedAddresses", "Meta", "PeerName")
 SERVICE_NODE_FIELDS = (
-    "ID", "Node", "Address", "Datacenter", "TaggedAddresses", "NodeMeta", "ServiceKind",
-    "ServiceID", "ServiceName", "ServiceTags", "ServiceAddress", "ServiceTaggedAddresses",
-    "ServiceWeights", "ServiceMeta", "ServicePort", "ServiceSocketPath",
-    "ServiceEnableTagOverride", "ServiceProxy", "ServiceConnect", "PeerName",
+    "ID",
+    "Node",
+    "Address",
+    "Datacenter",
+    "TaggedAddresses",
+    "NodeMeta",
+    "ServiceKind",
+    "ServiceID",
+    "ServiceName",
+    "ServiceTags",
+    "ServiceAddress",
+    "ServiceTaggedAddresses",
+    "ServiceWeights",
+    "ServiceMeta",
+    "ServicePort",
+    "ServiceSocketPath",
+    "ServiceEnableTagOverride",
+    "ServiceProxy",
+    "ServiceConnect",
+    "PeerName",
 )
 NODE_SERVICE_FIELDS = (
-    "Kind", "ID", "Service", "Tags", "Address", "TaggedAddresses", "Meta", "Port", "SocketPath",
-    "Weights", "EnableTagOverride", "Proxy", "Connect", "PeerName",
+    "Kind",
+    "ID",
+    "Service",
+    "Tags",
+    "Address",
+    "TaggedAddresses",
+    "Meta",
+    "Port",
+    "SocketPath",
+    "Weights",
+    "EnableTagOverride",
+    "Proxy",
+    "Connect",
+    "PeerName",
 )
 
 
@@ -99,7 +127,9 @@ async def nodes(request: Request) -> Response:
 
     index, found = await blocking(request, cluster, opts, read)
     return json_response(
-        [n.render() for n in found], pretty=opts.pretty, index=index,
+        [n.render() for n in found],
+        pretty=opts.pretty,
+        index=index,
         consistency=opts.consistency,
     )
 
@@ -152,7 +182,9 @@ def _service_nodes_response(request: Request, connect: bool) -> Any:
     return cluster, opts, read
 
 
-def connect_capable(cluster: Any, name: str, peer: str) -> tuple[int, list[tuple[Node, NodeService]]]:
+def connect_capable(
+    cluster: Any, name: str, peer: str
+) -> tuple[int, list[tuple[Node, NodeService]]]:
     """Instances that can take mesh traffic for ``name``: its sidecar proxies and native apps."""
     store = cluster.store
     with store.lock:
@@ -178,7 +210,9 @@ async def service(request: Request) -> Response:
     index, pairs = await blocking(request, cluster, opts, read)
     return json_response(
         [svc.render_service_node(node) for node, svc in pairs],
-        pretty=opts.pretty, index=index, consistency=opts.consistency,
+        pretty=opts.pretty,
+        index=index,
+        consistency=opts.consistency,
     )
 
 
@@ -188,7 +222,9 @@ async def connect(request: Request) -> Response:
     index, pairs = await blocking(request, cluster, opts, read)
     return json_response(
         [svc.render_service_node(node) for node, svc in pairs],
-        pretty=opts.pretty, index=index, consistency=opts.consistency,
+        pretty=opts.pretty,
+        index=index,
+        consistency=opts.consistency,
     )
 
 

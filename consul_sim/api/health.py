@@ -23,12 +23,23 @@ from consul_sim.models.catalog import HealthCheck
 router = ConsulRouter()
 
 CHECK_FIELDS = (
-    "Node", "CheckID", "Name", "Status", "Notes", "Output", "ServiceID", "ServiceName",
-    "ServiceTags", "Type", "Interval", "Timeout", "ExposedPort", "PeerName", "Definition",
+    "Node",
+    "CheckID",
+    "Name",
+    "Status",
+    "Notes",
+    "Output",
+    "ServiceID",
+    "ServiceName",
+    "ServiceTags",
+    "Type",
+    "Interval",
+    "Timeout",
+    "ExposedPort",
+    "PeerName",
+    "Definition",
 )
 CSN_FIELDS = ("Node", "Service", "Checks")
-
-
 
 
 @router.endpoint("/v1/health/node/{node:path}", "GET")
@@ -45,7 +56,9 @@ async def node_health(request: Request) -> Response:
 
     index, checks = await blocking(request, cluster, opts, read)
     return json_response(
-        [c.render() for c in checks], pretty=opts.pretty, index=index,
+        [c.render() for c in checks],
+        pretty=opts.pretty,
+        index=index,
         consistency=opts.consistency,
     )
 
@@ -71,7 +84,9 @@ async def service_checks(request: Request) -> Response:
 
     index, checks = await blocking(request, cluster, opts, read)
     return json_response(
-        [c.render() for c in checks], pretty=opts.pretty, index=index,
+        [c.render() for c in checks],
+        pretty=opts.pretty,
+        index=index,
         consistency=opts.consistency,
     )
 
@@ -90,7 +105,9 @@ async def checks_in_state(request: Request) -> Response:
 
     index, checks = await blocking(request, cluster, opts, read)
     return json_response(
-        [c.render() for c in checks], pretty=opts.pretty, index=index,
+        [c.render() for c in checks],
+        pretty=opts.pretty,
+        index=index,
         consistency=opts.consistency,
     )
 
@@ -119,8 +136,7 @@ async def _service_health(request: Request, connect: bool) -> Response:
             )
         if opts.node_meta:
             csns = [
-                c for c in csns
-                if all(c.node.meta.get(k) == v for k, v in opts.node_meta.items())
+                c for c in csns if all(c.node.meta.get(k) == v for k, v in opts.node_meta.items())
             ]
         csns = apply_filter(opts.filter, csns, CheckServiceNode.render, CSN_FIELDS)
         if passing:
@@ -129,8 +145,11 @@ async def _service_health(request: Request, connect: bool) -> Response:
 
     index, csns = await blocking(request, cluster, opts, read)
     return json_response(
-        [c.render() for c in csns], pretty=opts.pretty, index=index,
-        consistency=opts.consistency, headers={"X-Consul-Query-Backend": "blocking-query"},
+        [c.render() for c in csns],
+        pretty=opts.pretty,
+        index=index,
+        consistency=opts.consistency,
+        headers={"X-Consul-Query-Backend": "blocking-query"},
     )
 
 

@@ -8,6 +8,7 @@ error of its own), so handlers take the raw ``Request`` and these helpers do wha
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -45,7 +46,9 @@ class ConsulRouter(APIRouter):
         def register(fn: Handler) -> Handler:
             async def guarded(request: Request) -> Response:
                 if request.method == "OPTIONS":
-                    return Response(status_code=200, headers={"Allow": ",".join(("OPTIONS", *allowed))})
+                    return Response(
+                        status_code=200, headers={"Allow": ",".join(("OPTIONS", *allowed))}
+                    )
                 if request.method not in allowed:
                     raise MethodNotAllowed(request.method, allowed)
                 return await fn(request)
@@ -148,8 +151,9 @@ def query_options(request: Request, cluster: Cluster) -> QueryOptions:
 
 
 # -- rendering ----------------------------------------------------------------------------------
-_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-                             "\u2028": "\\u2028", "\u2029": "\\u2029"})
+_GO_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
 
 
 def encode_json(obj: Any, pretty: bool = False) -> bytes:
@@ -225,7 +229,7 @@ async def blocking(
     loop = asyncio.get_running_loop()
     while True:
         woken = asyncio.Event()
-        handle = cluster.store.watches.add(lambda: loop.call_soon_threadsafe(woken.set))
+        handle = cluster.store.watches.add(functools.partial(loop.call_soon_threadsafe, woken.set))
         try:
             world.run_due()
             index, result = read()

@@ -309,11 +309,9 @@ def _field_lookup(cls: type[ConsulModel]) -> dict[str, tuple[str, Any]]:
     return table
 
 
-def decode_body(
-    cls: type[M], data: Any, *, root: str | None = None, strict: bool = False
-) -> M:
+def decode_body(cls: type[M], data: Any, *, root: str | None = None, strict: bool = False) -> M:
     """Decode already-parsed JSON into ``cls`` with Go's rules; raises DecodeError."""
-    decoder = _Decoder(root or cls.go_name or cls.__name__, strict)
+    decoder = _Decoder(root if root is not None else (cls.go_name or cls.__name__), strict)
     fields = decoder.model(cls, data, [])
     return cls.model_validate(fields)
 

@@ -14,11 +14,11 @@ from collections.abc import Callable
 
 class WatchSet:
     def __init__(self) -> None:
-        self._callbacks: dict[int, Callable[[], None]] = {}
+        self._callbacks: dict[int, Callable[[], object]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def add(self, callback: Callable[[], None]) -> int:
+    def add(self, callback: Callable[[], object]) -> int:
         with self._lock:
             handle = next(self._ids)
             self._callbacks[handle] = callback

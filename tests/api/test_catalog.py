@@ -9,7 +9,9 @@ from tests.api.conftest import register
 
 
 def test_register_then_list_shows_service_without_peer_name(client: httpx.Client) -> None:
-    register(client, {"Node": "n1", "Address": "10.0.0.1", "Service": {"Service": "web", "Port": 80}})
+    register(
+        client, {"Node": "n1", "Address": "10.0.0.1", "Service": {"Service": "web", "Port": 80}}
+    )
     services = client.get("/v1/catalog/services").json()
     assert services["web"] == []
     [entry] = client.get("/v1/catalog/service/web").json()
@@ -55,8 +57,18 @@ def test_deregister_service_keeps_node_and_other_services(client: httpx.Client) 
 
 
 def test_tag_filter_requires_all_tags(client: httpx.Client) -> None:
-    register(client, {"Node": "n1", "Address": "a", "Service": {"ID": "web-1", "Service": "web", "Tags": ["a", "b"]}})
-    register(client, {"Node": "n2", "Address": "b", "Service": {"ID": "web-2", "Service": "web", "Tags": ["a"]}})
+    register(
+        client,
+        {
+            "Node": "n1",
+            "Address": "a",
+            "Service": {"ID": "web-1", "Service": "web", "Tags": ["a", "b"]},
+        },
+    )
+    register(
+        client,
+        {"Node": "n2", "Address": "b", "Service": {"ID": "web-2", "Service": "web", "Tags": ["a"]}},
+    )
     both = client.get("/v1/catalog/service/web", params=[("tag", "a"), ("tag", "b")]).json()
     assert [e["ServiceID"] for e in both] == ["web-1"]
     only_a = client.get("/v1/catalog/service/web?tag=a").json()
@@ -64,8 +76,22 @@ def test_tag_filter_requires_all_tags(client: httpx.Client) -> None:
 
 
 def test_service_tags_are_the_union_over_instances(client: httpx.Client) -> None:
-    register(client, {"Node": "n1", "Address": "a", "Service": {"ID": "w1", "Service": "web", "Tags": ["a", "b"]}})
-    register(client, {"Node": "n2", "Address": "b", "Service": {"ID": "w2", "Service": "web", "Tags": ["b", "c"]}})
+    register(
+        client,
+        {
+            "Node": "n1",
+            "Address": "a",
+            "Service": {"ID": "w1", "Service": "web", "Tags": ["a", "b"]},
+        },
+    )
+    register(
+        client,
+        {
+            "Node": "n2",
+            "Address": "b",
+            "Service": {"ID": "w2", "Service": "web", "Tags": ["b", "c"]},
+        },
+    )
     assert sorted(client.get("/v1/catalog/services").json()["web"]) == ["a", "b", "c"]
 
 
@@ -109,7 +135,10 @@ def test_reregistering_identical_service_does_not_move_the_index(client: httpx.C
 
 
 def test_catalog_node_lists_services_by_id(client: httpx.Client) -> None:
-    register(client, {"Node": "n1", "Address": "a", "Service": {"ID": "web-1", "Service": "web", "Port": 8080}})
+    register(
+        client,
+        {"Node": "n1", "Address": "a", "Service": {"ID": "web-1", "Service": "web", "Port": 8080}},
+    )
     body = client.get("/v1/catalog/node/n1").json()
     assert body["Node"]["Node"] == "n1"
     svc = body["Services"]["web-1"]
@@ -119,17 +148,22 @@ def test_catalog_node_lists_services_by_id(client: httpx.Client) -> None:
     assert svc["Proxy"] == {"Mode": "", "MeshGateway": {}, "Expose": {}}
 
 
-@pytest.mark.parametrize("path, message", [
-    ("/v1/catalog/service/", "Missing service name"),
-    ("/v1/catalog/node/", "Missing node name"),
-])
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("/v1/catalog/service/", "Missing service name"),
+        ("/v1/catalog/node/", "Missing node name"),
+    ],
+)
 def test_empty_names_are_bad_requests(client: httpx.Client, path: str, message: str) -> None:
     r = client.get(path)
     assert (r.status_code, r.text) == (400, message)
 
 
 def test_service_with_id_but_no_name_is_refused(client: httpx.Client) -> None:
-    r = client.put("/v1/catalog/register", json={"Node": "n1", "Address": "a", "Service": {"ID": "x"}})
+    r = client.put(
+        "/v1/catalog/register", json={"Node": "n1", "Address": "a", "Service": {"ID": "x"}}
+    )
     assert (r.status_code, r.text) == (500, "Must provide service name with ID")
     assert client.get("/v1/catalog/node/n1").text == "null"
 

@@ -14,7 +14,12 @@ def _web(client: httpx.Client, node: str, sid: str, status: str) -> None:
             "Node": node,
             "Address": "10.0.0.1",
             "Service": {"ID": sid, "Service": "web"},
-            "Check": {"CheckID": f"{sid}-check", "Name": "alive", "ServiceID": sid, "Status": status},
+            "Check": {
+                "CheckID": f"{sid}-check",
+                "Name": "alive",
+                "ServiceID": sid,
+                "Status": status,
+            },
         },
     )
 
@@ -34,7 +39,11 @@ def test_node_checks_count_toward_service_health(client: httpx.Client) -> None:
     _web(client, "n1", "web-1", "passing")
     register(
         client,
-        {"Node": "n1", "Address": "10.0.0.1", "Check": {"CheckID": "serfHealth", "Name": "Serf Health Status", "Status": "critical"}},
+        {
+            "Node": "n1",
+            "Address": "10.0.0.1",
+            "Check": {"CheckID": "serfHealth", "Name": "Serf Health Status", "Status": "critical"},
+        },
     )
     assert client.get("/v1/health/service/web?passing").json() == []
     [entry] = client.get("/v1/health/service/web").json()

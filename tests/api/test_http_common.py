@@ -27,27 +27,74 @@ BAD_INPUTS = [
     # (method, path, body, status, exact body)
     ("PUT", "/v1/catalog/register", b"{", 400, "Request decode failed: unexpected EOF"),
     ("PUT", "/v1/catalog/register", b"", 400, "Request decode failed: EOF"),
-    ("PUT", "/v1/catalog/register", b"nope", 400,
-     "Request decode failed: invalid character 'o' in literal null (expecting 'u')"),
-    ("PUT", "/v1/catalog/register", b'{"Node": 5, "Address": "a"}', 400,
-     "Request decode failed: json: cannot unmarshal number into Go struct field "
-     "RegisterRequest.Node of type string"),
-    ("PUT", "/v1/catalog/register", b'{"Node": "n", "Address": "a", "Service": {"Service": "w", "Port": "80"}}',
-     400, "Request decode failed: json: cannot unmarshal string into Go struct field "
-     "RegisterRequest.Service.Port of type int"),
-    ("PUT", "/v1/catalog/register", b'{"Node": "n", "Address": "a", "Service": {"Service": "w", "Tags": "x"}}',
-     400, "Request decode failed: json: cannot unmarshal string into Go struct field "
-     "RegisterRequest.Service.Tags of type []string"),
-    ("PUT", "/v1/catalog/register", b'[]', 400,
-     "Request decode failed: json: cannot unmarshal array into Go value of type structs.RegisterRequest"),
+    (
+        "PUT",
+        "/v1/catalog/register",
+        b"nope",
+        400,
+        "Request decode failed: invalid character 'o' in literal null (expecting 'u')",
+    ),
+    (
+        "PUT",
+        "/v1/catalog/register",
+        b'{"Node": 5, "Address": "a"}',
+        400,
+        "Request decode failed: json: cannot unmarshal number into Go struct field "
+        "RegisterRequest.Node of type string",
+    ),
+    (
+        "PUT",
+        "/v1/catalog/register",
+        b'{"Node": "n", "Address": "a", "Service": {"Service": "w", "Port": "80"}}',
+        400,
+        "Request decode failed: json: cannot unmarshal string into Go struct field "
+        "RegisterRequest.Service.Port of type int",
+    ),
+    (
+        "PUT",
+        "/v1/catalog/register",
+        b'{"Node": "n", "Address": "a", "Service": {"Service": "w", "Tags": "x"}}',
+        400,
+        "Request decode failed: json: cannot unmarshal string into Go struct field "
+        "RegisterRequest.Service.Tags of type []string",
+    ),
+    (
+        "PUT",
+        "/v1/catalog/register",
+        b"[]",
+        400,
+        "Request decode failed: json: cannot unmarshal array into Go value of type "
+        "structs.RegisterRequest",
+    ),
     ("PUT", "/v1/catalog/register", b'{"Address": "a"}', 500, "Must provide node"),
-    ("PUT", "/v1/catalog/register", b'{"Node": "n", "Address": "a", "Datacenter": "dc9"}', 500,
-     "No path to datacenter"),
-    ("PUT", "/v1/catalog/register?dc=dc9", b'{"Node": "n", "Address": "a"}', 500, "No path to datacenter"),
-    ("PUT", "/v1/catalog/register", b'{"Node": "n", "Address": "a", "Check": {"Name": "c", "Status": "ok"}}',
-     500, "Invalid check status: 'ok'"),
-    ("PUT", "/v1/catalog/register", b'{"Node": "n", "Address": "a", "Service": {"Service": "w", "Address": "0.0.0.0"}}',
-     500, "Invalid service address"),
+    (
+        "PUT",
+        "/v1/catalog/register",
+        b'{"Node": "n", "Address": "a", "Datacenter": "dc9"}',
+        500,
+        "No path to datacenter",
+    ),
+    (
+        "PUT",
+        "/v1/catalog/register?dc=dc9",
+        b'{"Node": "n", "Address": "a"}',
+        500,
+        "No path to datacenter",
+    ),
+    (
+        "PUT",
+        "/v1/catalog/register",
+        b'{"Node": "n", "Address": "a", "Check": {"Name": "c", "Status": "ok"}}',
+        500,
+        "Invalid check status: 'ok'",
+    ),
+    (
+        "PUT",
+        "/v1/catalog/register",
+        b'{"Node": "n", "Address": "a", "Service": {"Service": "w", "Address": "0.0.0.0"}}',
+        500,
+        "Invalid service address",
+    ),
     ("PUT", "/v1/catalog/deregister", b"{}", 500, "Must provide node"),
     ("POST", "/v1/catalog/register", b"{}", 405, "method POST not allowed"),
     ("DELETE", "/v1/catalog/services", b"", 405, "method DELETE not allowed"),
@@ -55,18 +102,44 @@ BAD_INPUTS = [
     ("GET", "/v1/health/service/web?index=abc", b"", 400, "Invalid index"),
     ("GET", "/v1/health/service/web?index=-1", b"", 400, "Invalid index"),
     ("GET", "/v1/health/service/web?wait=xyz", b"", 400, "Invalid wait time"),
-    ("GET", "/v1/catalog/nodes?stale&consistent", b"", 400,
-     "Cannot specify ?stale with ?consistent, conflicting semantics."),
+    (
+        "GET",
+        "/v1/catalog/nodes?stale&consistent",
+        b"",
+        400,
+        "Cannot specify ?stale with ?consistent, conflicting semantics.",
+    ),
     ("GET", "/v1/catalog/nodes?max_stale=soon", b"", 400, 'Invalid max_stale value "soon"'),
-    ("GET", "/v1/not/an/endpoint", b"", 404, "Invalid URL path: not a recognized HTTP API endpoint"),
-    ("GET", "/v1/catalog/nodes?filter=Node%20==", b"", 500,
-     'Failed to create boolean expression evaluator: 1:8 (7): no match found, expected: '
-     '"-", "0", "\\"", "`", [ \\t\\r\\n], [1-9] or [a-zA-Z]'),
-    ("GET", "/v1/health/service/web?filter=Nope%20==%20x", b"", 500,
-     'Failed to create boolean expression evaluator: Selector "Nope" is not valid'),
-    ("GET", "/v1/catalog/service/web?filter=(ServiceName%20==%20web", b"", 500,
-     "Failed to create boolean expression evaluator: 1:20 (19): rule \"grouping\": "
-     "Unmatched parentheses"),
+    (
+        "GET",
+        "/v1/not/an/endpoint",
+        b"",
+        404,
+        "Invalid URL path: not a recognized HTTP API endpoint",
+    ),
+    (
+        "GET",
+        "/v1/catalog/nodes?filter=Node%20==",
+        b"",
+        500,
+        "Failed to create boolean expression evaluator: 1:8 (7): no match found, expected: "
+        '"-", "0", "\\"", "`", [ \\t\\r\\n], [1-9] or [a-zA-Z]',
+    ),
+    (
+        "GET",
+        "/v1/health/service/web?filter=Nope%20==%20x",
+        b"",
+        500,
+        'Failed to create boolean expression evaluator: Selector "Nope" is not valid',
+    ),
+    (
+        "GET",
+        "/v1/catalog/service/web?filter=(ServiceName%20==%20web",
+        b"",
+        500,
+        'Failed to create boolean expression evaluator: 1:20 (19): rule "grouping": '
+        "Unmatched parentheses",
+    ),
 ]
 
 
@@ -97,8 +170,13 @@ def test_paths_outside_the_api_get_go_mux_404(client: httpx.Client) -> None:
 
 def test_every_read_has_an_index_of_at_least_one(world: World) -> None:
     fresh = world.add_cluster("fresh")
-    for path in ("/v1/catalog/nodes", "/v1/catalog/services", "/v1/health/service/none",
-                 "/v1/catalog/service/none", "/v1/health/state/any"):
+    for path in (
+        "/v1/catalog/nodes",
+        "/v1/catalog/services",
+        "/v1/health/service/none",
+        "/v1/catalog/service/none",
+        "/v1/health/state/any",
+    ):
         r = fresh.client.get(path)
         assert int(r.headers["X-Consul-Index"]) >= 1, path
 
@@ -189,13 +267,29 @@ def test_index_ahead_of_the_store_blocks_until_timeout(world: World, dc1: Cluste
 
 
 def test_filter_selects_with_consuls_expression_language(client: httpx.Client) -> None:
-    register(client, {"Node": "n1", "Address": "a", "Service": {"ID": "w1", "Service": "web", "Tags": ["v1"], "Port": 80}})
-    register(client, {"Node": "n2", "Address": "b", "Service": {"ID": "w2", "Service": "web", "Tags": ["v2"], "Port": 81}})
+    register(
+        client,
+        {
+            "Node": "n1",
+            "Address": "a",
+            "Service": {"ID": "w1", "Service": "web", "Tags": ["v1"], "Port": 80},
+        },
+    )
+    register(
+        client,
+        {
+            "Node": "n2",
+            "Address": "b",
+            "Service": {"ID": "w2", "Service": "web", "Tags": ["v2"], "Port": 81},
+        },
+    )
     picked = client.get("/v1/health/service/web", params={"filter": '"v2" in Service.Tags'}).json()
     assert [e["Service"]["ID"] for e in picked] == ["w2"]
     picked = client.get(
         "/v1/catalog/service/web", params={"filter": "ServicePort == 80 or Node == n2"}
     ).json()
     assert [e["ServiceID"] for e in picked] == ["w1", "w2"]
-    picked = client.get("/v1/catalog/nodes", params={"filter": 'Node matches "^n[0-9]$" and not (Address == b)'}).json()
+    picked = client.get(
+        "/v1/catalog/nodes", params={"filter": 'Node matches "^n[0-9]$" and not (Address == b)'}
+    ).json()
     assert [n["Node"] for n in picked] == ["n1"]

@@ -13,29 +13,50 @@ from consul_sim.store import Store
 from consul_sim.world import World
 
 
-@pytest.mark.parametrize("text, seconds", [
-    ("10s", 10.0), ("500ms", 0.5), ("1m30s", 90.0), ("2h", 7200.0), ("1.5s", 1.5), ("0", 0.0),
-    ("-3s", -3.0), ("100us", 1e-4), ("1h2m3s4ms", 3723.004),
-])
+@pytest.mark.parametrize(
+    "text, seconds",
+    [
+        ("10s", 10.0),
+        ("500ms", 0.5),
+        ("1m30s", 90.0),
+        ("2h", 7200.0),
+        ("1.5s", 1.5),
+        ("0", 0.0),
+        ("-3s", -3.0),
+        ("100us", 1e-4),
+        ("1h2m3s4ms", 3723.004),
+    ],
+)
 def test_parse_duration_reads_go_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("xyz", 'time: invalid duration "xyz"'),
-    ("10", 'time: missing unit in duration "10"'),
-    ("", 'time: invalid duration ""'),
-    ("5 s", 'time: invalid duration "5 s"'),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("xyz", 'time: invalid duration "xyz"'),
+        ("10", 'time: missing unit in duration "10"'),
+        ("", 'time: invalid duration ""'),
+        ("5 s", 'time: invalid duration "5 s"'),
+    ],
+)
 def test_parse_duration_refuses_what_go_refuses(text: str, message: str) -> None:
     with pytest.raises(DurationError) as err:
         parse_duration(text)
     assert str(err.value) == message
 
 
-@pytest.mark.parametrize("seconds, text", [
-    (0, "0s"), (10, "10s"), (0.5, "500ms"), (90, "1m30s"), (7200, "2h0m0s"), (1.5, "1.5s"),
-])
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        (0, "0s"),
+        (10, "10s"),
+        (0.5, "500ms"),
+        (90, "1m30s"),
+        (7200, "2h0m0s"),
+        (1.5, "1.5s"),
+    ],
+)
 def test_format_duration_writes_go_durations(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
 
