@@ -1,7 +1,285 @@
-"""/v1/kv (being written)."""
+"""/v1/kv: Consul's KVSEndpoint, with its checks in Consul's order.
+
+Consul reaches a KV handler through Go's ServeMux, which answers first: a path with an empty,
+``.`` or ``..`` segment (``/v1/kv//x``) gets a 301 to its cleaned form, and ``/v1/kv`` a 301 to
+``/v1/kv/``; before that, go-cleanhttp refuses a path holding a non-printable character with an
+empty 400. Only then does the handler guard its methods and parse. An unknown ``?dc`` is only
+noticed when the handler forwards its RPC, so every check of the handler's own comes first.
+"""
 
 from __future__ import annotations
 
-from consul_sim.api.http import ConsulRouter
+from urllib.parse import quote_plus
+
+from fastapi import Request
+from starlette.convertors import PathConvertor, register_url_convertor
+from starlette.responses import Response
+
+from consul_sim import kvs
+from consul_sim.api.http import (
+    ALL_METHODS,
+    ConsulRouter,
+    QueryOptions,
+    blocking,
+    cluster_of,
+    flag,
+    json_response,
+    meta_headers,
+    query_options,
+)
+from consul_sim.errors import (
+    NO_PATH_TO_DATACENTER,
+    BadRequest,
+    ConsulError,
+    MethodNotAllowed,
+)
+from consul_sim.filter import go_quote
+from consul_sim.models.kv import DirEntry
 
 router = ConsulRouter()
+
+
+class KeyConvertor(PathConvertor):
+    """Starlette's ``path`` stops at a newline; a KV key must reach the handler whole, so that a
+    newline in it gets the printable-path check's 400, not a 404 for an unknown endpoint."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("kvkey", KeyConvertor())
+
+KV_METHODS = ("GET", "PUT", "DELETE")
+MAX_UINT64 = 2**64 - 1
+
+
+# -- Go's ServeMux, in front of the handler ------------------------------------------------------
+def _go_clean(path: str) -> str:
+    """Go's path.Clean for a rooted path."""
+    out: list[str] = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if out:
+                out.pop()
+            continue
+        out.append(segment)
+    return "/" + "/".join(out)
+
+
+def _mux_clean(path: str) -> str:
+    """ServeMux's cleanPath: path.Clean, keeping a trailing slash."""
+    cleaned = _go_clean(path)
+    if path.endswith("/") and cleaned != "/":
+        cleaned += "/"
+    return cleaned
+
+
+def _html_escape(text: str) -> str:
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&#34;")
+        .replace("'", "&#39;")
+    )
+
+
+def _moved_permanently(request: Request, path: str) -> Response:
+    """Go's http.Redirect with 301: a link body for GET only, a content type for GET and HEAD."""
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    location = path + ("?" + query if query else "")
+    headers = {"Location": location}
+    body = b""
+    if request.method in ("GET", "HEAD"):
+        headers["Content-Type"] = "text/html; charset=utf-8"
+    if request.method == "GET":
+        body = f'<a href="{_html_escape(location)}">Moved Permanently</a>.\n\n'.encode()
+    return Response(content=body, status_code=301, headers=headers)
+
+
+def _refuse_unprintable(request: Request) -> None:
+    """go-cleanhttp's PrintablePathCheckHandler: 400 with no body."""
+    if not request.scope["path"].isprintable():
+        raise BadRequest("")
+
+
+async def kv_root(request: Request) -> Response:
+    return _moved_permanently(request, "/v1/kv/")
+
+
+async def kv_endpoint(request: Request) -> Response:
+    """Routed by hand rather than with ConsulRouter.endpoint: Go's mux redirects an unclean path
+    whatever its method, before Consul's method guard (same Allow list) ever runs."""
+    _refuse_unprintable(request)
+    raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+    escaped = raw_path.decode("latin-1")
+    cleaned = _mux_clean(escaped)
+    if cleaned != escaped:
+        return _moved_permanently(request, cleaned)
+    if request.method == "OPTIONS":
+        return Response(status_code=200, headers={"Allow": ",".join(("OPTIONS", *KV_METHODS))})
+    if request.method not in KV_METHODS:
+        raise MethodNotAllowed(request.method, KV_METHODS)
+    opts = _parse(request)
+    key = request.path_params["key"]
+    if request.method == "GET":
+        if "keys" in request.query_params:
+            return await _get_keys(request, key, opts)
+        return await _get(request, key, opts)
+    if request.method == "PUT":
+        return await _put(request, key, opts)
+    return await _delete(request, key, opts)
+
+
+router.add_route("/v1/kv", kv_root, methods=list(ALL_METHODS), include_in_schema=False)
+router.add_route(
+    "/v1/kv/{key:kvkey}", kv_endpoint, methods=list(ALL_METHODS), include_in_schema=False
+)
+
+
+# -- parsing -------------------------------------------------------------------------------------
+def _parse(request: Request) -> QueryOptions | None:
+    """Consul's parse(); None when ?dc names a datacenter this agent cannot reach, which Consul
+    only reports when it forwards the RPC."""
+    cluster = cluster_of(request)
+    try:
+        return query_options(request, cluster)
+    except ConsulError as exc:
+        if type(exc) is ConsulError and exc.message == NO_PATH_TO_DATACENTER:
+            return None
+        raise
+
+
+def _forward(opts: QueryOptions | None) -> QueryOptions:
+    if opts is None:
+        raise ConsulError(NO_PATH_TO_DATACENTER, 500)
+    return opts
+
+
+def _first(request: Request, name: str) -> str:
+    """Go's url.Values.Get: the first value, "" when absent."""
+    values = request.query_params.getlist(name)
+    return values[0] if values else ""
+
+
+def _parse_uint(raw: str) -> int:
+    """Go's strconv.ParseUint(raw, 10, 64); the handler returns its error as a 500."""
+    syntax = ConsulError(f"strconv.ParseUint: parsing {go_quote(raw)}: invalid syntax")
+    if raw == "":
+        raise syntax
+    value = 0
+    for ch in raw:
+        if not "0" <= ch <= "9":
+            raise syntax
+        value = value * 10 + ord(ch) - ord("0")
+        if value > MAX_UINT64:
+            raise ConsulError(f"strconv.ParseUint: parsing {go_quote(raw)}: value out of range")
+    return value
+
+
+def _encoded_query(request: Request) -> str:
+    """Go's url.Values.Encode: keys sorted, each value query-escaped."""
+    pairs = request.query_params.multi_items()
+    return "&".join(
+        f"{quote_plus(name, safe='')}={quote_plus(value, safe='')}"
+        for name in sorted({name for name, _ in pairs})
+        for other, value in pairs
+        if other == name
+    )
+
+
+def _refuse_conflicting(request: Request, *names: str) -> None:
+    if sum(1 for name in names if name in request.query_params) > 1:
+        raise BadRequest(f"Conflicting flags: {_encoded_query(request)}\n")
+
+
+# -- handlers ------------------------------------------------------------------------------------
+def _not_found(index: int) -> Response:
+    return Response(status_code=404, headers=meta_headers(index))
+
+
+async def _get(request: Request, key: str, opts: QueryOptions | None) -> Response:
+    recurse = flag(request, "recurse")
+    if not recurse and key == "":
+        raise BadRequest("Missing key name")
+    opts = _forward(opts)
+    cluster = cluster_of(request)
+    store = cluster.store
+
+    def read() -> tuple[int, list[DirEntry]]:
+        if recurse:
+            return kvs.list_entries(store, key)
+        index, entry = kvs.get(store, key)
+        return index, [entry] if entry is not None else []
+
+    index, entries = await blocking(request, cluster, opts, read)
+    if not entries:
+        return _not_found(index)
+    if flag(request, "raw") and not recurse:
+        headers = meta_headers(index)
+        headers.update(
+            {
+                "Content-Type": "text/plain",
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "sandbox",
+            }
+        )
+        return Response(content=entries[0].value, status_code=200, headers=headers)
+    return json_response([e.render() for e in entries], pretty=opts.pretty, index=index)
+
+
+async def _get_keys(request: Request, prefix: str, opts: QueryOptions | None) -> Response:
+    separator = ""
+    if "seperator" in request.query_params:  # Consul still honours its old misspelling
+        separator = _first(request, "seperator")
+    if "separator" in request.query_params:
+        separator = _first(request, "separator")
+    opts = _forward(opts)
+    cluster = cluster_of(request)
+    store = cluster.store
+    index, keys = await blocking(
+        request, cluster, opts, lambda: kvs.list_keys(store, prefix, separator)
+    )
+    if not keys and prefix != "":
+        return _not_found(index)
+    return json_response(keys, pretty=opts.pretty, index=index)
+
+
+async def _put(request: Request, key: str, opts: QueryOptions | None) -> Response:
+    if key == "":
+        raise BadRequest("Missing key name")
+    _refuse_conflicting(request, "cas", "acquire", "release")
+    op, flags, cas, session = kvs.Op.SET, 0, 0, ""
+    if "flags" in request.query_params:
+        flags = _parse_uint(_first(request, "flags"))
+    if "cas" in request.query_params:
+        cas = _parse_uint(_first(request, "cas"))
+        op = kvs.Op.CAS
+    if "acquire" in request.query_params:
+        session, op = _first(request, "acquire"), kvs.Op.LOCK
+    if "release" in request.query_params:
+        session, op = _first(request, "release"), kvs.Op.UNLOCK
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit():
+        kvs.check_value_size(int(declared))
+    value = await request.body()
+    _forward(opts)
+    req = kvs.KVSRequest(op=op, key=key, value=value, flags=flags, index=cas, session=session)
+    done = kvs.apply(cluster_of(request).store, req)
+    return json_response(True if op is kvs.Op.SET else done, pretty=flag(request, "pretty"))
+
+
+async def _delete(request: Request, key: str, opts: QueryOptions | None) -> Response:
+    _refuse_conflicting(request, "recurse", "cas")
+    op, cas = kvs.Op.DELETE, 0
+    if flag(request, "recurse"):
+        op = kvs.Op.DELETE_TREE
+    elif key == "":
+        raise BadRequest("Missing key name")
+    if "cas" in request.query_params:
+        cas = _parse_uint(_first(request, "cas"))
+        op = kvs.Op.DELETE_CAS
+    _forward(opts)
+    done = kvs.apply(cluster_of(request).store, kvs.KVSRequest(op=op, key=key, index=cas))
+    return json_response(done if op is kvs.Op.DELETE_CAS else True, pretty=flag(request, "pretty"))

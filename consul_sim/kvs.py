@@ -1,0 +1,204 @@
+"""The KV store's rules: what Consul's ``KVS.Apply`` does to the state store, and which index
+each KV read reports.
+
+The facts follow Consul's ``agent/consul/state/kvs.go`` and ``agent/consul/kvs_endpoint.go``:
+
+* a set whose entry equals the stored one (same value, flags, session and lock index) writes
+  nothing, so ModifyIndex stays and blocking readers sleep on (Consul >= 1.6);
+* ``cas`` with index 0 only creates; with another index it only replaces that exact revision;
+* a CAS delete of a key that is already gone answers true;
+* a plain set never changes the key's session, and carries lock index 0 from the HTTP handler;
+* deletes leave tombstones, so an index never slides backwards when a key goes away;
+* a single-key read reports the key's ModifyIndex, or the table's index when it is missing; a
+  prefix read reports the highest ModifyIndex or tombstone under the prefix, else the table's.
+
+Sessions are not simulated yet: every named session is unknown, so ``acquire`` fails with
+Consul's error for an unknown session and ``release`` answers false.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from consul_sim.errors import ConsulError, RequestTooLarge
+from consul_sim.filter import go_quote
+from consul_sim.models.kv import DirEntry
+from consul_sim.store import Store, Txn
+from consul_sim.store.kv import KVS
+
+MAX_VALUE_SIZE = 512 * 1024
+"""``kv_max_value_size``'s default."""
+
+MAX_VALUE_SIZE_DOCS = (
+    "https://developer.hashicorp.com/docs/agent/config/config-files#kv_max_value_size"
+)
+
+
+class Op(StrEnum):
+    """Consul's ``api.KVOp`` values that ``KVS.Apply`` accepts."""
+
+    SET = "set"
+    CAS = "cas"
+    LOCK = "lock"
+    UNLOCK = "unlock"
+    DELETE = "delete"
+    DELETE_CAS = "delete-cas"
+    DELETE_TREE = "delete-tree"
+
+
+@dataclass(frozen=True)
+class KVSRequest:
+    """One ``KVS.Apply``: ``index`` is the CAS index, ``session`` the lock holder."""
+
+    op: Op
+    key: str
+    value: bytes = b""
+    flags: int = 0
+    index: int = 0
+    session: str = ""
+
+
+def check_value_size(length: int, limit: int = MAX_VALUE_SIZE) -> None:
+    """Consul refuses a value by its declared Content-Length, before reading the body."""
+    if length > limit:
+        raise RequestTooLarge(
+            f"Request body({length} bytes) too large, max size: {limit} bytes. "
+            f"See {MAX_VALUE_SIZE_DOCS}."
+        )
+
+
+# -- writes --------------------------------------------------------------------------------------
+def apply(store: Store, req: KVSRequest) -> bool:
+    """Apply one KV operation in its own transaction; the bool is what Consul's RPC answers."""
+    if req.key == "" and req.op is not Op.DELETE_TREE:
+        raise ConsulError("Must provide key")
+    with store.txn() as txn:
+        if req.op is Op.SET:
+            _set(store, txn, req, session=None)
+            return True
+        if req.op is Op.CAS:
+            return _set_cas(store, txn, req)
+        if req.op is Op.LOCK:
+            return _lock(req)
+        if req.op is Op.UNLOCK:
+            return _unlock(store, txn, req)
+        if req.op is Op.DELETE:
+            _delete(store, txn, req.key)
+            return True
+        if req.op is Op.DELETE_CAS:
+            return _delete_cas(store, txn, req)
+        _delete_tree(store, txn, req.key)
+        return True
+
+
+def _set(
+    store: Store, txn: Txn, req: KVSRequest, *, session: str | None, lock_index: int = 0
+) -> None:
+    """Write unless nothing would change; ``session=None`` keeps the stored entry's session."""
+    existing = store.kv.get(req.key)
+    if session is None:
+        session = existing.session if existing is not None else ""
+    if existing is not None and (
+        existing.value == req.value
+        and existing.flags == req.flags
+        and existing.session == session
+        and existing.lock_index == lock_index
+    ):
+        return
+    index = txn.touch(KVS)
+    store.kv.put(
+        DirEntry(
+            key=req.key,
+            value=req.value,
+            flags=req.flags,
+            session=session,
+            lock_index=lock_index,
+            create_index=existing.create_index if existing is not None else index,
+            modify_index=index,
+        )
+    )
+
+
+def _set_cas(store: Store, txn: Txn, req: KVSRequest) -> bool:
+    existing = store.kv.get(req.key)
+    if req.index == 0:
+        if existing is not None:
+            return False
+    elif existing is None or existing.modify_index != req.index:
+        return False
+    _set(store, txn, req, session=None)
+    return True
+
+
+def _lock(req: KVSRequest) -> bool:
+    if not req.session:
+        raise ConsulError("missing session")
+    # No sessions exist until the session endpoints are simulated.
+    raise ConsulError(f"invalid session {go_quote(req.session)}")
+
+
+def _unlock(store: Store, txn: Txn, req: KVSRequest) -> bool:
+    if not req.session:
+        raise ConsulError("missing session")
+    existing = store.kv.get(req.key)
+    if existing is None or existing.session != req.session:
+        return False
+    _set(store, txn, req, session="", lock_index=existing.lock_index)
+    return True
+
+
+def _delete(store: Store, txn: Txn, key: str) -> None:
+    if store.kv.delete(key):
+        store.kv.bury(key, txn.touch(KVS))
+
+
+def _delete_cas(store: Store, txn: Txn, req: KVSRequest) -> bool:
+    existing = store.kv.get(req.key)
+    if existing is None:
+        return True
+    if existing.modify_index != req.index:
+        return False
+    _delete(store, txn, req.key)
+    return True
+
+
+def _delete_tree(store: Store, txn: Txn, prefix: str) -> None:
+    if not store.kv.delete_prefix(prefix):
+        return
+    index = txn.touch(KVS)
+    if prefix:
+        # Deleting everything needs no tombstone: the table's index already covers every key.
+        store.kv.bury(prefix, index)
+
+
+# -- reads ---------------------------------------------------------------------------------------
+def get(store: Store, key: str) -> tuple[int, DirEntry | None]:
+    with store.lock:
+        entry = store.kv.get(key)
+        if entry is not None:
+            return entry.modify_index, entry
+        return store.max_index((KVS,)), None
+
+
+def list_entries(store: Store, prefix: str) -> tuple[int, list[DirEntry]]:
+    """Entries under prefix, sorted by key."""
+    with store.lock:
+        entries = store.kv.with_prefix(prefix)
+        return _prefix_index(store, prefix, entries), entries
+
+
+def list_keys(store: Store, prefix: str, separator: str = "") -> tuple[int, list[str]]:
+    """Keys under prefix, cut after the first separator past it; keys left out still count in
+    the index."""
+    with store.lock:
+        entries = store.kv.with_prefix(prefix)
+        return _prefix_index(store, prefix, entries), store.kv.keys(prefix, separator)
+
+
+def _prefix_index(store: Store, prefix: str, entries: list[DirEntry]) -> int:
+    table = store.max_index((KVS,))
+    if not prefix:
+        return table
+    highest = max([e.modify_index for e in entries] + [store.kv.graveyard_index(prefix)])
+    return highest or table
