@@ -6,7 +6,8 @@ rendered JSON; the same instance is rendered many times by health and catalog re
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
 
 from pydantic import Field, PrivateAttr
 
@@ -26,6 +27,18 @@ SERF_CHECK_NAME = "Serf Health Status"
 SERF_ALIVE_OUTPUT = "Agent alive and reachable"
 
 
+class RenderCached(ConsulModel):
+    """A stored object that caches its JSON; a copy (the way writes derive new versions) must
+    not inherit the cache, since pydantic's model_copy carries private attributes along."""
+
+    _rendered: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copy = super().model_copy(update=update, deep=deep)
+        copy._rendered = None
+        return copy
+
+
 class Weights(ConsulModel):
     passing: int = 1
     warning: int = 1
@@ -36,7 +49,7 @@ class ServiceAddress(ConsulModel):
     port: int = 0
 
 
-class Node(ConsulModel):
+class Node(RenderCached):
     go_name: ClassVar[str] = "Node"
     id: str = ""
     node: str = ""
@@ -71,7 +84,7 @@ class Node(ConsulModel):
         return self._rendered
 
 
-class NodeService(ConsulModel):
+class NodeService(RenderCached):
     go_name: ClassVar[str] = "NodeService"
     kind: str = ""
     id: str = ""
@@ -178,7 +191,7 @@ class CheckDefinitionView(ConsulModel):
     deregister_critical_service_after: Duration = ""
 
 
-class HealthCheck(ConsulModel):
+class HealthCheck(RenderCached):
     go_name: ClassVar[str] = "HealthCheck"
     node: str = ""
     check_id: str = ""
