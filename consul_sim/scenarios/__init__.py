@@ -4,6 +4,7 @@ Each scenario talks to the clusters over real HTTP, exactly as a student's curl 
 what it prints is what anyone pointing a client at the same ports sees.
 """
 
+from consul_sim.scenarios import seed
 from consul_sim.scenarios.base import SCENARIOS, Scenario, Step
 
-__all__ = ["SCENARIOS", "Scenario", "Step"]
+__all__ = ["SCENARIOS", "Scenario", "Step", "seed"]
