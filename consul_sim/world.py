@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from consul_sim.catalog.agent import LocalAgent
 from consul_sim.clock import Clock, VirtualClock, WallClock
+from consul_sim.config.service import ConfigEntries
 from consul_sim.models.catalog import (
     PASSING,
     SERF_ALIVE_OUTPUT,
@@ -24,6 +25,8 @@ from consul_sim.models.catalog import (
     Node,
     NodeService,
 )
+from consul_sim.net import Network
+from consul_sim.peering.service import PeeringService
 from consul_sim.rand import SimRandom
 from consul_sim.scheduler import Scheduler
 from consul_sim.store import Store
@@ -56,7 +59,14 @@ class Cluster:
         self.started_at = world.clock.now()
         self.store = Store(world.lock)
         self.agent = LocalAgent(self.store, world.scheduler, self.datacenter, self.node_name)
+        self.config = ConfigEntries(self.store)
+        """Config entries: ``write(entry | dict | hcl_text)``, ``read``, ``list``, ``delete``."""
         self.http_address: str | None = None
+        # Peering identity: no Connect CA yet, so the trust domain is a seeded UUID of its own.
+        self.trust_domain = f"{world.rand.derive(f'cluster/{name}/peering').uuid()}.consul"
+        self.peering_server_name = f"server.{self.datacenter}.peering.{self.trust_domain}"
+        self.peering = PeeringService(self)
+        self.peering_address = world.network.attach(name, self.peering)
         self._app: FastAPI | None = None
         self._client: httpx.Client | None = None
         self._bootstrap()
@@ -157,6 +167,7 @@ class World:
         self.lock = threading.RLock()
         self.scheduler = Scheduler(self.clock)
         self.clusters: dict[str, Cluster] = {}
+        self.network = Network(self.clock)
         self._loop: LoopThread | None = None
 
     @property

@@ -1,7 +1,148 @@
-"""/v1/peering (being written)."""
+"""/v1/peering and /v1/peerings: thin handlers over ``cluster.peering``.
+
+The handler checks what Consul's ``agent/peering_endpoint.go`` checks itself (body, required
+fields, CE partition) and answers 400; everything else comes from the service as a 500
+``rpc error: ...`` string, as the gRPC client hands it to Consul's HTTP layer.
+"""
 
 from __future__ import annotations
 
-from consul_sim.api.http import ConsulRouter
+from typing import Any, TypeVar
+
+from fastapi import Request
+from starlette.responses import Response
+
+from consul_sim.api.http import (
+    ConsulRouter,
+    QueryOptions,
+    blocking,
+    cluster_of,
+    empty_response,
+    flag,
+    json_response,
+)
+from consul_sim.durations import DurationError, parse_duration
+from consul_sim.errors import BadRequest
+from consul_sim.models.base import ConsulModel, DecodeError, decode_body, parse_json
+from consul_sim.models.peering import EstablishRequest, GenerateTokenRequest
+from consul_sim.peering.service import not_found
 
 router = ConsulRouter()
+
+M = TypeVar("M", bound=ConsulModel)
+
+NO_NAME = "Must specify a name to fetch."
+PARTITION_HEADER = (
+    'Invalid header: "X-Consul-Partition" - Partitions are a Consul Enterprise feature'
+)
+PARTITION_QUERY = (
+    'Invalid query parameter: "partition" - Partitions are a Consul Enterprise feature'
+)
+
+
+async def _body(request: Request, cls: type[M]) -> M:
+    raw = await request.body()
+    try:
+        return decode_body(cls, parse_json(raw), strict=True)
+    except DecodeError as exc:
+        raise BadRequest(f"Body decoding failed: {exc}") from None
+
+
+def _check_partition(request: Request) -> None:
+    """CE refuses any partition, in the header first, then in the query."""
+    if request.headers.get("X-Consul-Partition", ""):
+        raise BadRequest(PARTITION_HEADER)
+    if request.query_params.get("partition", ""):
+        raise BadRequest(PARTITION_QUERY)
+
+
+def _read_options(request: Request) -> QueryOptions:
+    """Blocking and ``?pretty`` only: peering reads ignore ``?dc`` and always go to the
+    leader, so ``?stale``/``?consistent`` change nothing."""
+    q = request.query_params
+    opts = QueryOptions(pretty=flag(request, "pretty"))
+    if "wait" in q:
+        try:
+            opts.wait = parse_duration(q["wait"])
+        except DurationError:
+            raise BadRequest("Invalid wait time") from None
+    if "index" in q:
+        try:
+            opts.index = int(q["index"])
+            if opts.index < 0 or opts.index >= 2**64:
+                raise ValueError
+        except ValueError:
+            raise BadRequest("Invalid index") from None
+    return opts
+
+
+@router.endpoint("/v1/peering/token", "POST")
+async def generate_token(request: Request) -> Response:
+    req = await _body(request, GenerateTokenRequest)
+    if not req.peer_name:
+        raise BadRequest("PeerName is required in the payload when generating a new peering token.")
+    _check_partition(request)
+    token = cluster_of(request).peering.generate_token(
+        req.peer_name,
+        meta=req.meta,
+        partition=req.partition or request.query_params.get("partition", ""),
+        server_external_addresses=req.server_external_addresses,
+    )
+    return json_response({"PeeringToken": token}, pretty=flag(request, "pretty"))
+
+
+@router.endpoint("/v1/peering/establish", "POST")
+async def establish(request: Request) -> Response:
+    req = await _body(request, EstablishRequest)
+    if not req.peer_name:
+        raise BadRequest("PeerName is required in the payload when establishing a peering.")
+    if not req.peering_token:
+        raise BadRequest("PeeringToken is required in the payload when establishing a peering.")
+    _check_partition(request)
+    cluster_of(request).peering.establish(req.peer_name, req.peering_token, meta=req.meta)
+    return json_response({}, pretty=flag(request, "pretty"))
+
+
+@router.endpoint("/v1/peering/", "GET", "DELETE")
+async def empty_name(request: Request) -> Response:
+    raise BadRequest(NO_NAME)
+
+
+@router.endpoint("/v1/peering/{name:path}", "GET", "DELETE")
+async def peering(request: Request) -> Response:
+    name = request.path_params["name"]
+    if not name:
+        raise BadRequest(NO_NAME)
+    _check_partition(request)
+    cluster = cluster_of(request)
+    service = cluster.peering
+    if request.method == "DELETE":
+        service.delete(name)
+        return empty_response()
+    opts = _read_options(request)
+    service.check_enabled()
+
+    def read() -> tuple[int, dict[str, Any] | None]:
+        index, record = service.read_record(name)
+        return index, service.render(record) if record is not None else None
+
+    index, found = await blocking(request, cluster, opts, read)
+    if found is None:
+        raise not_found(name)
+    return json_response(found, pretty=opts.pretty, index=index)
+
+
+@router.endpoint("/v1/peerings", "GET")
+async def peerings(request: Request) -> Response:
+    _check_partition(request)
+    cluster = cluster_of(request)
+    service = cluster.peering
+    opts = _read_options(request)
+    service.check_enabled()
+
+    def read() -> tuple[int, list[dict[str, Any]]]:
+        index, records = service.list_records()
+        return index, [service.render(r) for r in records]
+
+    index, found = await blocking(request, cluster, opts, read)
+    return json_response(found, pretty=opts.pretty, index=index)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from consul_sim.store.catalog import CatalogTables
+from consul_sim.store.config import ConfigEntriesTable
 from consul_sim.store.kv import KVTable
 from consul_sim.store.watch import WatchSet
 
@@ -41,6 +42,7 @@ class Store:
         self.watches = WatchSet()
         self.catalog = CatalogTables()
         self.kv = KVTable()
+        self.config = ConfigEntriesTable()
         self._in_txn = False
 
     @contextmanager

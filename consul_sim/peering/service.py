@@ -1,0 +1,437 @@
+"""The peering domain of one cluster: generate a token, establish, read, list, delete.
+
+It plays both of Consul's roles. As **acceptor** it writes a PENDING record, signs an
+establishment secret and, when a dialer calls through the network, verifies and consumes that
+secret and hands back a stream secret. As **dialer** it validates the token, writes its record
+(before the exchange, as Consul does, so a failed exchange still leaves a PENDING record), calls
+the acceptor through :mod:`consul_sim.net`, then stores ESTABLISHING and opens the stream.
+Streams carry nothing yet (replication comes later); opening one marks both ends connected in
+their trackers, so both sides show ACTIVE. A local delete marks the record DELETING, tells the
+other end ``Terminated`` over the open stream, and removes the record shortly after on a timer.
+
+Errors are Consul's: plain Go errors cross the gRPC boundary as ``code = Unknown``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from consul_sim.errors import NotFound, RPCError
+from consul_sim.meta import validate_meta
+from consul_sim.models.peering import Peering, PeeringToken, Remote, TokenRemote
+from consul_sim.net import Unreachable
+from consul_sim.peering.states import PeeringState, StreamTracker
+from consul_sim.peering.tokens import (
+    KEY_BYTES,
+    SecretRefused,
+    decode_token,
+    encode_token,
+    envelope_digest,
+    sign_secret,
+    unknown,
+    validate_peer_name,
+    validate_token,
+    verify_secret,
+)
+from consul_sim.store.peering import PeeringSecrets, PeeringTable, PeeringWriteError
+
+if TYPE_CHECKING:
+    from consul_sim.world import Cluster
+
+DELETION_DELAY = 0.1
+"""Seconds between a local DELETE and the leader routine removing the record (then 404)."""
+
+PEERING_DISABLED = "peering must be enabled to use this endpoint"
+ENTERPRISE_PARTITIONS = "Partitions are a Consul Enterprise feature"
+
+
+# -- messages between clusters ------------------------------------------------------------------
+@dataclass(frozen=True)
+class ExchangeSecret:
+    peer_id: str
+    establishment_secret: str
+    envelope_digest: str
+    dialer: str
+
+
+@dataclass(frozen=True)
+class ExchangeSecretResponse:
+    stream_secret: str
+
+
+@dataclass(frozen=True)
+class OpenStream:
+    peer_id: str
+    stream_secret: str
+    remote: Remote
+    dialer_peering_id: str
+
+
+@dataclass(frozen=True)
+class StreamOpened:
+    pass
+
+
+@dataclass(frozen=True)
+class Terminated:
+    """Sent over an open stream when one side deletes: ``peering_id`` is the receiver's."""
+
+    peering_id: str
+
+
+def not_found(name: str) -> NotFound:
+    return NotFound(f'Peering not found for "{name}"')
+
+
+def go_multierror(errors: list[str]) -> str:
+    """hashicorp/go-multierror's default list format."""
+    if len(errors) == 1:
+        return f"1 error occurred:\n\t* {errors[0]}\n\n"
+    points = "\n\t".join(f"* {e}" for e in errors)
+    return f"{len(errors)} errors occurred:\n\t{points}\n\n"
+
+
+class PeeringService:
+    """``cluster.peering``: the Python API and the server side of this cluster's peerings."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.world = cluster.world
+        self.table = PeeringTable(cluster.store)
+        self.tracker = StreamTracker()
+        self.rand = cluster.world.rand.derive(f"cluster/{cluster.name}/peering/secrets")
+        self._key = self.rand.token_bytes(KEY_BYTES)
+        self._consumed: set[str] = set()
+        self.enabled = True
+        self.token_ttl: float | None = None
+        """Seconds a new token stays valid; None (Consul's behaviour) means no limit."""
+        self.verify_peer_name = True
+        """Refuse a token presented by a cluster whose name is not the peer name it was made
+        for. Turn off for people who peer under aliases, as Consul allows."""
+        self.deletion_delay = DELETION_DELAY
+
+    # -- identity -------------------------------------------------------------------------------
+    @property
+    def address(self) -> str:
+        return self.cluster.peering_address
+
+    @property
+    def server_name(self) -> str:
+        return self.cluster.peering_server_name
+
+    def _now(self) -> float:
+        return self.world.clock.now()
+
+    def check_enabled(self) -> None:
+        if not self.enabled:
+            raise RPCError("FailedPrecondition", PEERING_DISABLED)
+
+    def _new_id(self) -> str:
+        while True:
+            candidate = self.rand.uuid()
+            if self.table.get_by_id(candidate) is None:
+                return candidate
+
+    def _write(self, record: Peering) -> Peering:
+        try:
+            with self.cluster.store.txn() as txn:
+                return self.table.write(txn, record)
+        except PeeringWriteError as exc:
+            raise unknown(f"failed to write peering: {exc}") from None
+
+    # -- acceptor: generate a token -------------------------------------------------------------
+    def generate_token(
+        self,
+        peer: str,
+        *,
+        meta: Mapping[str, str] | None = None,
+        partition: str = "",
+        server_external_addresses: list[str] | None = None,
+    ) -> str:
+        with self.world.lock:
+            self.check_enabled()
+            if partition not in ("", "default"):
+                raise RPCError("InvalidArgument", ENTERPRISE_PARTITIONS)
+            validate_peer_name(peer)
+            problem = validate_meta(meta or {})
+            if problem:
+                raise unknown(f"meta tags failed validation: {problem}")
+            existing = self.table.get(peer)
+            if existing is None:
+                record = Peering(id=self._new_id(), name=peer, meta=dict(meta or {}))
+            else:
+                if existing.should_dial:
+                    raise unknown(
+                        f'cannot create peering with name: "{existing.name}"; '
+                        "there is already an established peering"
+                    )
+                # Meta is kept only from the call that created the peering.
+                record = existing.model_copy(deep=True)
+                record.state = PeeringState.UNDEFINED
+            jti = self.rand.uuid()
+            if existing is not None and existing.state == PeeringState.TERMINATED:
+                # Consul's state store ignores this write: the new secret is never stored,
+                # so the token answers 200 yet cannot be used. Delete and recreate instead.
+                pass
+            else:
+                record = self._write(record)
+                self.table.set_establishment_secret(record.id, jti)
+            now = self._now()
+            envelope = PeeringToken(
+                ca=None,
+                manual_server_addresses=list(server_external_addresses or []) or None,
+                server_addresses=[self.address],
+                server_name=self.server_name,
+                peer_id=record.id,
+                remote=TokenRemote(partition="default", datacenter=self.cluster.datacenter),
+            )
+            envelope.establishment_secret = sign_secret(
+                self._key,
+                peer_name=peer,
+                peer_id=record.id,
+                jti=jti,
+                issued_at=now,
+                expires_at=now + self.token_ttl if self.token_ttl is not None else None,
+                digest=envelope_digest(envelope),
+            )
+            return encode_token(envelope)
+
+    # -- dialer: establish ----------------------------------------------------------------------
+    def establish(
+        self,
+        peer: str,
+        token: str,
+        *,
+        meta: Mapping[str, str] | None = None,
+        partition: str = "",
+    ) -> None:
+        with self.world.lock:
+            self.check_enabled()
+            validate_peer_name(peer)
+            envelope = decode_token(token)
+            validate_token(envelope)
+            problem = validate_meta(meta or {})
+            if problem:
+                raise unknown(f"meta tags failed validation: {problem}")
+            existing = self.table.get(peer)
+            if envelope.server_name == self.server_name:
+                raise unknown(
+                    f'cannot create a peering within the same cluster "{self.server_name}". '
+                    "Refer to the `exported-services` documentation if you want to export "
+                    "between partitions without peering"
+                )
+            server_addresses = list(envelope.server_addresses or [])
+            if existing is not None:
+                peering_id = existing.id
+                stream = self.tracker.get(peering_id)
+                if stream is not None and stream.connected:
+                    server_addresses = list(existing.peer_server_addresses)
+            else:
+                peering_id = self._new_id()
+            if existing is not None and not existing.should_dial:
+                raise unknown(
+                    f'cannot create peering with name: "{existing.name}"; '
+                    "there is an existing peering expecting to be dialed"
+                )
+            record = Peering(
+                id=peering_id,
+                name=peer,
+                meta=dict(meta or {}),
+                state=PeeringState.UNDEFINED,
+                peer_id=envelope.peer_id,
+                peer_ca_pems=list(envelope.ca or []),
+                peer_server_name=envelope.server_name,
+                peer_server_addresses=server_addresses,
+                manual_server_addresses=list(envelope.manual_server_addresses or []),
+                remote=Remote(
+                    partition=envelope.remote.partition, datacenter=envelope.remote.datacenter
+                ),
+            )
+            record = self._write(record)
+            acceptor, stream_secret = self._exchange(envelope)
+            record = record.model_copy(deep=True)
+            record.state = PeeringState.ESTABLISHING
+            record = self._write(record)
+            secrets = self.table.secrets.setdefault(record.id, PeeringSecrets())
+            secrets.active_stream = stream_secret
+            self._open_stream(record, acceptor, stream_secret)
+
+    def _exchange(self, envelope: PeeringToken) -> tuple[str, str]:
+        """Try each address in turn; a refusal from the acceptor is final, as in Consul."""
+        request = ExchangeSecret(
+            peer_id=envelope.peer_id,
+            establishment_secret=envelope.establishment_secret,
+            envelope_digest=envelope_digest(envelope),
+            dialer=self.cluster.name,
+        )
+        errors: list[str] = []
+        for address in envelope.dial_addresses():
+            try:
+                answer = self.world.network.call(self.address, address, request)
+            except Unreachable as exc:
+                errors.append(
+                    f'failed to exchange peering secret through address "{address}": '
+                    f"rpc error: code = Unavailable desc = {exc.reason}"
+                )
+                continue
+            except SecretRefused as exc:
+                raise exc.as_seen_by_dialer() from None
+            assert isinstance(answer, ExchangeSecretResponse)
+            return address, answer.stream_secret
+        raise unknown(go_multierror(errors))
+
+    def _open_stream(self, record: Peering, acceptor: str, stream_secret: str) -> None:
+        message = OpenStream(
+            peer_id=record.peer_id,
+            stream_secret=stream_secret,
+            remote=Remote(partition="", datacenter=self.cluster.datacenter),
+            dialer_peering_id=record.id,
+        )
+        try:
+            self.world.network.call(self.address, acceptor, message)
+        except (Unreachable, RPCError):
+            return  # the dialer stays ESTABLISHING, as before a first successful connection
+        status = self.tracker.ensure(record.id)
+        status.connect(self._now())
+        status.peer_address = acceptor
+        status.remote_peering_id = record.peer_id
+
+    # -- reads ----------------------------------------------------------------------------------
+    def read_record(self, name: str) -> tuple[int, Peering | None]:
+        with self.world.lock:
+            return self.table.index(), self.table.get(name)
+
+    def render(self, record: Peering) -> dict[str, Any]:
+        return record.render(self.tracker.get(record.id))
+
+    def read(self, name: str) -> dict[str, Any]:
+        """The peering as ``GET /v1/peering/<name>`` shows it; NotFound when there is none."""
+        with self.world.lock:
+            self.check_enabled()
+            record = self.table.get(name)
+            if record is None:
+                raise not_found(name)
+            return self.render(record)
+
+    def list_records(self) -> tuple[int, list[Peering]]:
+        with self.world.lock:
+            return self.table.index(), self.table.list()
+
+    # -- delete ---------------------------------------------------------------------------------
+    def delete(self, name: str) -> None:
+        """Idempotent: a missing or already-deleting peering is a no-op."""
+        with self.world.lock:
+            self.check_enabled()
+            existing = self.table.get(name)
+            if existing is None or existing.state == PeeringState.DELETING:
+                return
+            marked = Peering(
+                id=existing.id,
+                name=existing.name,
+                partition=existing.partition,
+                state=PeeringState.DELETING,
+                deleted_at=self._now(),
+                peer_server_addresses=list(existing.peer_server_addresses),
+                manual_server_addresses=list(existing.manual_server_addresses),
+                remote=existing.remote.model_copy(),
+            )
+            with self.cluster.store.txn() as txn:
+                # The state store refuses writes to DELETING records; this one is the marking.
+                marked.create_index = existing.create_index
+                marked.modify_index = txn.touch("peering")
+                self.table.by_name[existing.name.lower()] = marked
+            self.table.drop_secrets(existing.id)
+            stream = self.tracker.forget(existing.id)
+            if stream is not None and stream.connected and stream.peer_address:
+                try:
+                    self.world.network.call(
+                        self.address, stream.peer_address, Terminated(stream.remote_peering_id)
+                    )
+                except (Unreachable, RPCError):
+                    pass
+            peering_id = existing.id
+            self.world.scheduler.call_later(
+                self.deletion_delay, lambda: self._finish_delete(peering_id)
+            )
+
+    def _finish_delete(self, peering_id: str) -> None:
+        """The leader routine: once imported data is gone, the record itself goes."""
+        with self.world.lock:
+            record = self.table.get_by_id(peering_id)
+            if record is None or record.state != PeeringState.DELETING:
+                return
+            with self.cluster.store.txn() as txn:
+                self.table.remove(txn, record.name)
+
+    # -- the server side: messages from other clusters ------------------------------------------
+    def receive(self, source: str, message: object) -> object:
+        with self.world.lock:
+            if isinstance(message, ExchangeSecret):
+                return self._on_exchange_secret(message)
+            if isinstance(message, OpenStream):
+                return self._on_open_stream(source, message)
+            if isinstance(message, Terminated):
+                return self._on_terminated(message)
+            raise RPCError("Unimplemented", f"unknown message {type(message).__name__}")
+
+    def _on_exchange_secret(self, msg: ExchangeSecret) -> ExchangeSecretResponse:
+        self.check_enabled()
+        claims = verify_secret(
+            self._key,
+            msg.establishment_secret,
+            now=self._now(),
+            peer_id=msg.peer_id,
+            digest=msg.envelope_digest,
+            dialer=msg.dialer if self.verify_peer_name else None,
+        )
+        record = self.table.get_by_id(claims.peer_id)
+        if record is None or record.state in (PeeringState.DELETING, PeeringState.TERMINATED):
+            raise SecretRefused("deleted")
+        secrets = self.table.secrets_for(record.id)
+        if secrets is None or secrets.establishment != claims.jti:
+            raise SecretRefused("used" if claims.jti in self._consumed else "superseded")
+        self._consumed.add(claims.jti)
+        secrets.establishment = ""
+        secrets.pending_stream = self.rand.uuid()
+        return ExchangeSecretResponse(stream_secret=secrets.pending_stream)
+
+    def _on_open_stream(self, source: str, msg: OpenStream) -> StreamOpened:
+        record = self.table.get_by_id(msg.peer_id)
+        secrets = self.table.secrets_for(msg.peer_id)
+        if record is None or secrets is None or record.state == PeeringState.DELETING:
+            raise RPCError("NotFound", "peering does not exist")
+        if msg.stream_secret == secrets.pending_stream:
+            secrets.active_stream, secrets.pending_stream = secrets.pending_stream, ""
+        elif msg.stream_secret != secrets.active_stream:
+            raise RPCError("PermissionDenied", "invalid peering stream secret")
+        if record.remote != msg.remote:
+            updated = record.model_copy(deep=True)
+            updated.remote = msg.remote.model_copy()
+            updated.state = PeeringState.UNDEFINED
+            self._write(updated)
+        status = self.tracker.ensure(record.id)
+        status.connect(self._now())
+        status.peer_address = source
+        status.remote_peering_id = msg.dialer_peering_id
+        return StreamOpened()
+
+    def _on_terminated(self, msg: Terminated) -> StreamOpened:
+        record = self.table.get_by_id(msg.peering_id)
+        if record is None or record.state == PeeringState.DELETING:
+            return StreamOpened()
+        updated = record.model_copy(deep=True)
+        updated.state = PeeringState.TERMINATED
+        self._write(updated)
+        self.table.drop_secrets(record.id)
+        status = self.tracker.get(record.id)
+        if status is not None:
+            status.disconnect(self._now())
+        return StreamOpened()
+
+    # Last, so the method does not shadow the builtin in the annotations above.
+    def list(self) -> list[dict[str, Any]]:
+        with self.world.lock:
+            self.check_enabled()
+            return [self.render(r) for r in self.table.list()]

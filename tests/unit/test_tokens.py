@@ -1,0 +1,168 @@
+"""The token envelope codec and the signed establishment secret, without clusters."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from consul_sim.errors import RPCError
+from consul_sim.models.peering import PeeringToken, TokenRemote
+from consul_sim.peering.tokens import (
+    SecretRefused,
+    decode_token,
+    encode_token,
+    envelope_digest,
+    sign_secret,
+    validate_peer_name,
+    verify_secret,
+)
+
+KEY = b"a" * 64
+NOW = 1_767_225_600.0
+
+
+def envelope(**changes: object) -> PeeringToken:
+    token = PeeringToken(
+        ca=None,
+        server_addresses=["127.0.0.1:8503"],
+        server_name="server.dc1.peering.td.consul",
+        peer_id="11111111-2222-4333-8444-555555555555",
+        remote=TokenRemote(partition="default", datacenter="dc1"),
+    )
+    return token.model_copy(update=changes)
+
+
+def secret(token: PeeringToken, *, expires_at: float | None = None, key: bytes = KEY) -> str:
+    return sign_secret(
+        key,
+        peer_name="dc2",
+        peer_id=token.peer_id,
+        jti="jti-1",
+        issued_at=NOW,
+        expires_at=expires_at,
+        digest=envelope_digest(token),
+    )
+
+
+def test_encode_is_padded_standard_base64_of_go_ordered_json() -> None:
+    token = envelope(establishment_secret="s")
+    raw = base64.b64decode(encode_token(token), validate=True)
+    assert raw == (
+        b'{"CA":null,"ManualServerAddresses":null,"ServerAddresses":["127.0.0.1:8503"],'
+        b'"ServerName":"server.dc1.peering.td.consul",'
+        b'"PeerID":"11111111-2222-4333-8444-555555555555","EstablishmentSecret":"s",'
+        b'"Remote":{"Partition":"default","Datacenter":"dc1","Locality":null}}'
+    )
+
+
+def test_decode_round_trips() -> None:
+    token = envelope(establishment_secret="s", manual_server_addresses=["10.0.0.1:8503"])
+    assert decode_token(encode_token(token)) == token
+
+
+@pytest.mark.parametrize(
+    ("text", "byte"),
+    [("+++/+++", 4), ("abc", 0), ("ab!d", 2), ("a===", 1), ("ab=c", 2), ("abcd=", 4)],
+)
+def test_decode_reports_gos_illegal_base64_offset(text: str, byte: int) -> None:
+    with pytest.raises(RPCError) as caught:
+        decode_token(text)
+    assert str(caught.value) == (
+        "rpc error: code = Unknown desc = failed to decode token: "
+        f"illegal base64 data at input byte {byte}"
+    )
+
+
+@pytest.mark.parametrize("text", ["e30K", "e30=", "YWJjZA==", "YWI="])
+def test_decode_accepts_valid_padding(text: str) -> None:
+    try:
+        decode_token(text)
+    except RPCError as exc:
+        assert "illegal base64" not in str(exc)
+
+
+def test_decode_of_json_of_the_wrong_shape_is_gos_error() -> None:
+    with pytest.raises(RPCError) as caught:
+        decode_token(base64.b64encode(b"[]").decode())
+    assert str(caught.value) == (
+        "rpc error: code = Unknown desc = "
+        "json: cannot unmarshal array into Go value of type structs.PeeringToken"
+    )
+
+
+@pytest.mark.parametrize("name", ["a", "peer-a", "0abc9", "a" * 63])
+def test_valid_peer_names(name: str) -> None:
+    validate_peer_name(name)
+
+
+@pytest.mark.parametrize("name", ["", "-a", "a-", "A", "a_b", "a.b", "a" * 64])
+def test_invalid_peer_names(name: str) -> None:
+    with pytest.raises(RPCError, match="is not a valid peer name"):
+        validate_peer_name(name)
+
+
+def test_verify_returns_the_claims() -> None:
+    token = envelope()
+    claims = verify_secret(
+        KEY,
+        secret(token),
+        now=NOW,
+        peer_id=token.peer_id,
+        digest=envelope_digest(token),
+        dialer="dc2",
+    )
+    assert (claims.peer_name, claims.peer_id, claims.jti) == ("dc2", token.peer_id, "jti-1")
+    assert claims.expires_at is None
+
+
+def test_verify_refuses_another_key() -> None:
+    token = envelope()
+    with pytest.raises(SecretRefused) as caught:
+        verify_secret(
+            KEY,
+            secret(token, key=b"b" * 64),
+            now=NOW,
+            peer_id=token.peer_id,
+            digest=envelope_digest(token),
+            dialer=None,
+        )
+    assert caught.value.reason == "signature"
+
+
+def test_verify_uses_the_given_clock_not_the_wall_clock() -> None:
+    token = envelope()
+    signed = secret(token, expires_at=NOW + 60)
+    digest = envelope_digest(token)
+    verify_secret(KEY, signed, now=NOW + 59, peer_id=token.peer_id, digest=digest, dialer=None)
+    with pytest.raises(SecretRefused) as caught:
+        verify_secret(KEY, signed, now=NOW + 60, peer_id=token.peer_id, digest=digest, dialer=None)
+    assert caught.value.reason == "expired"
+
+
+def test_digest_covers_addresses_server_name_and_ca() -> None:
+    base = envelope_digest(envelope())
+    assert envelope_digest(envelope(server_addresses=["127.0.0.1:8504"])) != base
+    assert envelope_digest(envelope(manual_server_addresses=["127.0.0.1:8503"])) != base
+    assert envelope_digest(envelope(server_name="server.x")) != base
+    assert envelope_digest(envelope(ca=["pem"])) != base
+    assert envelope_digest(envelope(establishment_secret="other")) == base
+
+
+def test_verify_checks_the_dialer_only_when_asked() -> None:
+    token = envelope()
+    signed = secret(token)
+    digest = envelope_digest(token)
+    verify_secret(KEY, signed, now=NOW, peer_id=token.peer_id, digest=digest, dialer=None)
+    with pytest.raises(SecretRefused) as caught:
+        verify_secret(KEY, signed, now=NOW, peer_id=token.peer_id, digest=digest, dialer="dc3")
+    assert caught.value.reason == "peer-name"
+
+
+def test_refusal_as_seen_by_the_dialer_keeps_permission_denied() -> None:
+    wrapped = SecretRefused("used").as_seen_by_dialer()
+    assert wrapped.status_code == 500
+    assert str(wrapped) == (
+        "rpc error: code = PermissionDenied desc = a new peering token must be generated: "
+        "invalid peering establishment secret"
+    )
