@@ -1,7 +1,131 @@
-"""/v1/config (being written)."""
+"""/v1/config: Consul's config-entry endpoints (``agent/config_endpoint.go``).
+
+Two routes, as Consul registers them: ``/v1/config`` takes only PUT, and ``/v1/config/`` takes
+GET and DELETE on ``<kind>/<name>`` (split once, so a name may hold a slash) or GET on
+``<kind>``. Body and path errors are the HTTP layer's 400s; everything the server RPC refuses,
+validation included, is a 500 with the bare sentence; a failed check-and-set is a 200 ``false``.
+"""
 
 from __future__ import annotations
 
-from consul_sim.api.http import ConsulRouter
+from fastapi import Request
+from starlette.responses import Response
+
+from consul_sim.api.http import (
+    ConsulRouter,
+    apply_filter,
+    blocking,
+    cluster_of,
+    flag,
+    json_response,
+    meta_headers,
+    query_options,
+)
+from consul_sim.config.decode import ConfigDecodeError, decode_entry
+from consul_sim.config.entries import SERVICE_DEFAULTS, ConfigEntryBase
+from consul_sim.config.service import ConfigEntries, make_entry
+from consul_sim.errors import BadRequest, ConsulError
+from consul_sim.filter import go_quote
+from consul_sim.models.base import DecodeError, parse_json
 
 router = ConsulRouter()
+
+MAX_UINT64 = 2**64 - 1
+
+
+def _entries(request: Request) -> ConfigEntries:
+    entries: ConfigEntries = cluster_of(request).config
+    return entries
+
+
+def _refuse_enterprise_meta(request: Request) -> None:
+    """CE's parseEntMeta: a namespace or partition, by header or query, is a 400."""
+    checks = (
+        ("X-Consul-Namespace", "ns", "Namespaces"),
+        ("X-Consul-Partition", "partition", "Partitions"),
+    )
+    for header, param, feature in checks:
+        if request.headers.get(header, ""):
+            raise BadRequest(
+                f'Invalid header: "{header}" - {feature} are a Consul Enterprise feature'
+            )
+        if request.query_params.get(param, ""):
+            raise BadRequest(
+                f'Invalid query parameter: "{param}" - {feature} are a Consul Enterprise feature'
+            )
+
+
+def _cas(request: Request) -> int | None:
+    """``?cas=``: absent or empty means no check-and-set; otherwise Go's ParseUint, whose
+    error the handler returns as a 500."""
+    raw = request.query_params.get("cas", "")
+    if raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit():
+        raise ConsulError(f"strconv.ParseUint: parsing {go_quote(raw)}: invalid syntax")
+    value = int(raw)
+    if value > MAX_UINT64:
+        raise ConsulError(f"strconv.ParseUint: parsing {go_quote(raw)}: value out of range")
+    return value
+
+
+def _render(entry: ConfigEntryBase) -> dict[str, object]:
+    return entry.render()
+
+
+@router.endpoint("/v1/config", "PUT")
+async def config_apply(request: Request) -> Response:
+    try:
+        raw = parse_json(await request.body())
+        entry = decode_entry(raw)
+    except (DecodeError, ConfigDecodeError) as exc:
+        raise BadRequest(f"Request decoding failed: {exc}") from None
+    cas = _cas(request)
+    _refuse_enterprise_meta(request)
+    written = _entries(request).apply(entry, cas=cas)
+    return json_response(written, pretty=flag(request, "pretty"))
+
+
+@router.endpoint("/v1/config/{kind_and_name:path}", "GET", "DELETE")
+async def config_entry(request: Request) -> Response:
+    kind_and_name: str = request.path_params["kind_and_name"]
+    if request.method == "DELETE":
+        return _delete(request, kind_and_name)
+    cluster = cluster_of(request)
+    opts = query_options(request, cluster)
+    _refuse_enterprise_meta(request)
+    entries = _entries(request)
+    kind, slash, name = kind_and_name.partition("/")
+    if slash:
+        index, entry = await blocking(
+            request, cluster, opts, lambda: entries.indexed_get(kind, name)
+        )
+        if entry is None:
+            headers = meta_headers(index, opts.consistency)
+            body = f"Config entry not found for {go_quote(kind)} / {go_quote(name)}"
+            return Response(
+                content=body.encode(),
+                status_code=404,
+                headers=headers,
+                media_type="text/plain; charset=utf-8",
+            )
+        return json_response(
+            _render(entry), pretty=opts.pretty, index=index, consistency=opts.consistency
+        )
+    if opts.filter and kind != SERVICE_DEFAULTS:
+        raise ConsulError(f"filtering not supported for config entry kind={kind}")
+    index, listed = await blocking(request, cluster, opts, lambda: entries.indexed_list(kind))
+    rendered = apply_filter(opts.filter, [_render(e) for e in listed], lambda e: e)
+    return json_response(rendered, pretty=opts.pretty, index=index, consistency=opts.consistency)
+
+
+def _delete(request: Request, kind_and_name: str) -> Response:
+    kind, slash, name = kind_and_name.partition("/")
+    if not slash:
+        raise ConsulError("Must provide both a kind and name to delete", 404)
+    make_entry(kind, name)  # an unknown kind is the handler's own 400
+    _refuse_enterprise_meta(request)
+    cas = _cas(request)
+    deleted = _entries(request).delete(kind, name, cas=cas)
+    body: object = deleted if cas is not None else {}
+    return json_response(body, pretty=flag(request, "pretty"))
