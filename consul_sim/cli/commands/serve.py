@@ -1,0 +1,156 @@
+"""``consul-sim serve``: every simulated cluster on its own loopback port until Ctrl-C.
+
+Not a Consul command: it stands in for running one ``consul agent -dev`` per cluster. Each
+``-cluster NAME:PORT`` becomes a cluster of one world (default ``cluster-01:8500`` and
+``cluster-02:8501``); port 0 picks a free port. It prints one ``NAME serving on URL`` line per
+cluster, then waits for SIGINT or SIGTERM, stops the servers and exits 0. A port that is taken is
+reported before anything starts, and the command exits 1.
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+import socket
+import threading
+from types import FrameType
+
+from consul_sim.cli.command import FlagCommand, register
+from consul_sim.cli.flags import AppendSlice, FlagSet
+
+LOOPBACK = "127.0.0.1"
+
+
+def parse_cluster_spec(spec: str) -> tuple[str, int]:
+    """``NAME:PORT`` -> (name, port); raises ValueError with the sentence to print."""
+    name, sep, port_text = spec.rpartition(":")
+    if not sep or not name or not port_text.isdigit():
+        raise ValueError(f'Invalid -cluster value "{spec}": expected NAME:PORT')
+    port = int(port_text)
+    if port > 65535:
+        raise ValueError(f'Invalid -cluster value "{spec}": port must be between 0 and 65535')
+    return name, port
+
+
+def port_in_use(host: str, port: int) -> OSError | None:
+    """Try the bind uvicorn will do (SO_REUSEADDR, as asyncio sets it); the error if it fails."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc
+    return None
+
+
+@register("serve")
+class Serve(FlagCommand):
+    synopsis = "Serve simulated clusters on loopback ports (consul-sim only)"
+    usage_text = """
+Usage: consul-sim serve [options]
+
+  Serve each simulated cluster's HTTP API on its own 127.0.0.1 port, all from
+  one world, until interrupted (Ctrl-C or SIGTERM). Without -cluster it serves
+  cluster-01 on 8500 and cluster-02 on 8501.
+
+      $ consul-sim serve -cluster dc1:8500 -cluster dc2:8501
+      $ CONSUL_HTTP_ADDR=127.0.0.1:8500 consul-sim kv put app/config hello
+"""
+
+    def define_flags(self, fs: FlagSet) -> None:
+        self.clusters = fs.var(
+            AppendSlice(),
+            "cluster",
+            "A cluster to serve, as `NAME:PORT` (port 0 picks a free one). Repeat the flag "
+            "for several clusters.",
+        )
+        self.clock = fs.string(
+            "clock",
+            "wall",
+            "The world's clock: wall (real time) or virtual (time stands still unless advanced).",
+        )
+        self.seed = fs.integer("seed", 0, "Seed of the world's random source (IDs, jitter).")
+
+    def run(self, args: list[str]) -> int:
+        rest = self.parse(args)
+        if rest is None:
+            return 1
+        if rest:
+            self.ui.error(f"Too many arguments (expected 0, got {len(rest)})")
+            return 1
+        if self.clock.value not in ("wall", "virtual"):
+            self.ui.error(f'Error! -clock must be "wall" or "virtual", got "{self.clock.value}"')
+            return 1
+        from consul_sim.server import DEFAULT_CLUSTERS
+
+        specs: list[tuple[str, int]] = list(DEFAULT_CLUSTERS)
+        if self.clusters.value:
+            specs = []
+            for text in self.clusters.value:
+                try:
+                    specs.append(parse_cluster_spec(text))
+                except ValueError as exc:
+                    self.ui.error(f"Error! {exc}")
+                    return 1
+        names = [name for name, _ in specs]
+        for name in names:
+            if names.count(name) > 1:
+                self.ui.error(f'Error! Cluster "{name}" is given more than once')
+                return 1
+        for name, port in specs:
+            if port == 0:
+                continue
+            failure = port_in_use(LOOPBACK, port)
+            if failure is not None:
+                reason = "address already in use" if failure.errno == errno.EADDRINUSE else failure
+                self.ui.error(f"Error! Cannot serve {name} on {LOOPBACK}:{port}: {reason}")
+                return 1
+        return self._serve(specs)
+
+    def _serve(self, specs: list[tuple[str, int]]) -> int:
+        from consul_sim.server import ServedWorld
+        from consul_sim.world import World
+
+        seed = self.seed.value if self.flags.is_set("seed") else None
+        world = World(clock="virtual" if self.clock.value == "virtual" else "wall", seed=seed)
+        try:
+            for name, _ in specs:
+                world.add_cluster(name)
+            served = ServedWorld(world, dict(specs), host=LOOPBACK)
+            try:
+                served.start()
+            except (OSError, RuntimeError, TimeoutError) as exc:
+                self.ui.error(f"Error! Cannot start serving: {exc}")
+                return 1
+            try:
+                for name, _ in specs:
+                    self.ui.output(f"{name} serving on {served.url(name)}")
+                self.ctx.stdout.flush()
+                _wait_for_signal()
+            finally:
+                served.stop()
+        finally:
+            world.close()
+        return 0
+
+
+def _wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM (or KeyboardInterrupt where handlers cannot be set)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        return
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
