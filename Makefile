@@ -27,7 +27,7 @@ format: install
 	$(BIN)/ruff check --fix consul_sim tests benchmarks scenarios
 
 demo: install
-	$(BIN)/consul-sim scenario seed --serve
+	$(BIN)/consul-sim scenario -serve seed
 
 bench: install
 	$(BIN)/python benchmarks/run.py

@@ -26,3 +26,21 @@ def test_seed_scenario_walks_over_real_http() -> None:
     finally:
         served.stop()
         world.close()
+
+
+def test_scenario_command_walks_seed_and_exits_zero() -> None:
+    from consul_sim.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["scenario", "-port", "0", "seed"], stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    assert "cluster-01 serving on http://127.0.0.1:" in out.getvalue()
+    assert "== done" in out.getvalue()
+
+
+def test_scenario_command_refuses_unknown_names() -> None:
+    from consul_sim.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["scenario", "nope"], stdout=out, stderr=err) == 1
+    assert err.getvalue() == 'Error! Unknown scenario "nope" (known: seed)\n'
