@@ -7,7 +7,6 @@ content hash) and never parse ``?dc``. Every write answers 200 with an empty bod
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,19 +14,19 @@ from fastapi import Request
 from starlette.responses import Response
 
 from consul_sim.api.http import (
-    DEFAULT_QUERY_TIME,
-    MAX_QUERY_TIME,
     ConsulRouter,
+    QueryOptions,
     apply_filter,
     cluster_of,
     empty_response,
     flag,
     json_response,
     parse_go_bool,
+    parse_wait,
     read_json,
+    wait_for,
 )
 from consul_sim.catalog.agent import STATUS_FOR_ENDPOINT, truncate_output
-from consul_sim.durations import DurationError, parse_duration
 from consul_sim.errors import BadRequest, NotFound
 from consul_sim.models.agent import (
     AGENT_SERVICE_FIELDS,
@@ -176,21 +175,9 @@ async def service(request: Request) -> Response:
 
 def _parse_wait(request: Request) -> float:
     """What parseWait checks on an agent endpoint: a Go duration and an unsigned index."""
-    q = request.query_params
-    wait = 0.0
-    if "wait" in q:
-        try:
-            wait = parse_duration(q["wait"])
-        except DurationError:
-            raise BadRequest("Invalid wait time") from None
-    if "index" in q:
-        try:
-            index = int(q["index"])
-            if index < 0 or index >= 2**64:
-                raise ValueError
-        except ValueError:
-            raise BadRequest("Invalid index") from None
-    return wait
+    opts = QueryOptions()
+    parse_wait(request, opts)
+    return opts.wait
 
 
 async def _hash_blocking(
@@ -199,41 +186,8 @@ async def _hash_blocking(
     wait: float,
     read: Callable[[], tuple[str, dict[str, Any]]],
 ) -> tuple[str, dict[str, Any]]:
-    """Consul's LocalBlockingQuery: answer at once unless ``wanted`` is the current hash, then
-    wait for a change or the deadline (clamped like index blocking, plus 1/16 jitter)."""
-    digest, body = read()
-    if not wanted or digest != wanted:
-        return digest, body
-    world = cluster.world
-    wait = wait if wait > 0 else DEFAULT_QUERY_TIME
-    wait = min(wait, MAX_QUERY_TIME)
-    wait += cluster.rand.uniform(0, wait / 16)
-    deadline = world.clock.now() + wait
-    loop = asyncio.get_running_loop()
-    while True:
-        woken = asyncio.Event()
-
-        def wake(event: asyncio.Event = woken) -> None:
-            loop.call_soon_threadsafe(event.set)
-
-        handle = cluster.store.watches.add(wake)
-        try:
-            world.run_due()
-            digest, body = read()
-            now = world.clock.now()
-            if digest != wanted or now >= deadline:
-                return digest, body
-            timeout: float | None = None
-            if not world.clock.virtual:
-                next_timer = world.scheduler.next_deadline()
-                wake_at = deadline if next_timer is None else min(deadline, next_timer)
-                timeout = max(wake_at - now, 0.0)
-            try:
-                await asyncio.wait_for(woken.wait(), timeout)
-            except TimeoutError:
-                pass
-        finally:
-            cluster.store.watches.remove(handle)
+    """Consul's LocalBlockingQuery: answer at once unless ``wanted`` is the current hash."""
+    return await wait_for(cluster, wait, read, lambda result: not wanted or result[0] != wanted)
 
 
 # -- checks --------------------------------------------------------------------------------------

@@ -204,9 +204,8 @@ def connect_capable(
         return index, out
 
 
-@router.endpoint("/v1/catalog/service/{name:path}", "GET")
-async def service(request: Request) -> Response:
-    cluster, opts, read = _service_nodes_response(request, connect=False)
+async def _service_nodes(request: Request, connect: bool) -> Response:
+    cluster, opts, read = _service_nodes_response(request, connect=connect)
     index, pairs = await blocking(request, cluster, opts, read)
     return json_response(
         [svc.render_service_node(node) for node, svc in pairs],
@@ -214,18 +213,16 @@ async def service(request: Request) -> Response:
         index=index,
         consistency=opts.consistency,
     )
+
+
+@router.endpoint("/v1/catalog/service/{name:path}", "GET")
+async def service(request: Request) -> Response:
+    return await _service_nodes(request, connect=False)
 
 
 @router.endpoint("/v1/catalog/connect/{name:path}", "GET")
 async def connect(request: Request) -> Response:
-    cluster, opts, read = _service_nodes_response(request, connect=True)
-    index, pairs = await blocking(request, cluster, opts, read)
-    return json_response(
-        [svc.render_service_node(node) for node, svc in pairs],
-        pretty=opts.pretty,
-        index=index,
-        consistency=opts.consistency,
-    )
+    return await _service_nodes(request, connect=True)
 
 
 @router.endpoint("/v1/catalog/node/{node:path}", "GET")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from fastapi import Request
 from starlette.responses import Response
 
 from consul_sim.api.catalog import connect_capable
 from consul_sim.api.http import (
     ConsulRouter,
+    QueryOptions,
     apply_filter,
     blocking,
     bool_param,
@@ -19,6 +23,9 @@ from consul_sim.catalog import queries
 from consul_sim.catalog.queries import CheckServiceNode, _checks_for
 from consul_sim.errors import BadRequest
 from consul_sim.models.catalog import HealthCheck
+
+if TYPE_CHECKING:
+    from consul_sim.world import Cluster
 
 router = ConsulRouter()
 
@@ -42,16 +49,19 @@ CHECK_FIELDS = (
 CSN_FIELDS = ("Node", "Service", "Checks")
 
 
-@router.endpoint("/v1/health/node/{node:path}", "GET")
-async def node_health(request: Request) -> Response:
+CheckReader = Callable[["Cluster", str, QueryOptions], tuple[int, list[HealthCheck]]]
+
+
+async def _checks(request: Request, param: str, missing: str, read_checks: CheckReader) -> Response:
+    """The three endpoints that answer a list of checks: same options, filter and blocking."""
     cluster = cluster_of(request)
-    name = request.path_params["node"]
+    name = request.path_params[param]
     opts = query_options(request, cluster)
     if not name:
-        raise BadRequest("Missing node name")
+        raise BadRequest(missing)
 
     def read() -> tuple[int, list[HealthCheck]]:
-        index, checks = queries.node_checks(cluster.store, name)
+        index, checks = read_checks(cluster, name, opts)
         return index, apply_filter(opts.filter, checks, HealthCheck.render, CHECK_FIELDS)
 
     index, checks = await blocking(request, cluster, opts, read)
@@ -61,55 +71,45 @@ async def node_health(request: Request) -> Response:
         index=index,
         consistency=opts.consistency,
     )
+
+
+def _node_checks(cluster: Cluster, node: str, opts: QueryOptions) -> tuple[int, list[HealthCheck]]:
+    return queries.node_checks(cluster.store, node)
+
+
+def _service_checks(
+    cluster: Cluster, name: str, opts: QueryOptions
+) -> tuple[int, list[HealthCheck]]:
+    index, checks = queries.service_checks(cluster.store, name)
+    if opts.node_meta:
+        keep = {
+            n.node
+            for n in queries.nodes(cluster.store)[1]
+            if all(n.meta.get(k) == v for k, v in opts.node_meta.items())
+        }
+        checks = [c for c in checks if c.node in keep]
+    return index, checks
+
+
+def _state_checks(
+    cluster: Cluster, state: str, opts: QueryOptions
+) -> tuple[int, list[HealthCheck]]:
+    return queries.checks_in_state(cluster.store, state)
+
+
+@router.endpoint("/v1/health/node/{node:path}", "GET")
+async def node_health(request: Request) -> Response:
+    return await _checks(request, "node", "Missing node name", _node_checks)
 
 
 @router.endpoint("/v1/health/checks/{service:path}", "GET")
 async def service_checks(request: Request) -> Response:
-    cluster = cluster_of(request)
-    name = request.path_params["service"]
-    opts = query_options(request, cluster)
-    if not name:
-        raise BadRequest("Missing service name")
-
-    def read() -> tuple[int, list[HealthCheck]]:
-        index, checks = queries.service_checks(cluster.store, name)
-        if opts.node_meta:
-            keep = {
-                n.node
-                for n in queries.nodes(cluster.store)[1]
-                if all(n.meta.get(k) == v for k, v in opts.node_meta.items())
-            }
-            checks = [c for c in checks if c.node in keep]
-        return index, apply_filter(opts.filter, checks, HealthCheck.render, CHECK_FIELDS)
-
-    index, checks = await blocking(request, cluster, opts, read)
-    return json_response(
-        [c.render() for c in checks],
-        pretty=opts.pretty,
-        index=index,
-        consistency=opts.consistency,
-    )
+    return await _checks(request, "service", "Missing service name", _service_checks)
 
 
 @router.endpoint("/v1/health/state/{state:path}", "GET")
 async def checks_in_state(request: Request) -> Response:
-    cluster = cluster_of(request)
-    state = request.path_params["state"]
-    opts = query_options(request, cluster)
-    if not state:
-        raise BadRequest("Missing check state")
-
-    def read() -> tuple[int, list[HealthCheck]]:
-        index, checks = queries.checks_in_state(cluster.store, state)
-        return index, apply_filter(opts.filter, checks, HealthCheck.render, CHECK_FIELDS)
-
-    index, checks = await blocking(request, cluster, opts, read)
-    return json_response(
-        [c.render() for c in checks],
-        pretty=opts.pretty,
-        index=index,
-        consistency=opts.consistency,
-    )
+    return await _checks(request, "state", "Missing check state", _state_checks)
 
 
 async def _service_health(request: Request, connect: bool) -> Response:

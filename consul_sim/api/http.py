@@ -114,10 +114,9 @@ def check_dc(request: Request, cluster: Cluster) -> None:
         raise ConsulError(NO_PATH_TO_DATACENTER, 500)
 
 
-def query_options(request: Request, cluster: Cluster) -> QueryOptions:
-    """Parse what parseWait, parseConsistency, parseDC and parseFilter parse, in Consul's order."""
+def parse_wait(request: Request, opts: QueryOptions) -> None:
+    """Consul's parseWait: ``?wait`` is a Go duration and ``?index`` an unsigned 64-bit int."""
     q = request.query_params
-    opts = QueryOptions(pretty=flag(request, "pretty"))
     if "wait" in q:
         try:
             opts.wait = parse_duration(q["wait"])
@@ -130,6 +129,13 @@ def query_options(request: Request, cluster: Cluster) -> QueryOptions:
                 raise ValueError
         except ValueError:
             raise BadRequest("Invalid index") from None
+
+
+def query_options(request: Request, cluster: Cluster) -> QueryOptions:
+    """Parse what parseWait, parseConsistency, parseDC and parseFilter parse, in Consul's order."""
+    q = request.query_params
+    opts = QueryOptions(pretty=flag(request, "pretty"))
+    parse_wait(request, opts)
     opts.stale = flag(request, "stale")
     opts.consistent = flag(request, "consistent")
     if opts.stale and opts.consistent:
@@ -210,19 +216,20 @@ async def read_json(request: Request) -> Any:
 
 
 # -- blocking queries ----------------------------------------------------------------------------
-async def blocking(
-    request: Request,
+async def wait_for(
     cluster: Cluster,
-    opts: QueryOptions,
-    read: Callable[[], tuple[int, T]],
-) -> tuple[int, T]:
-    """Consul's blocking query: answer at once, or when the index passes ``opts.index``, or at
-    the wait deadline (clamped to 10 min, 5 min by default, plus up to 1/16 jitter)."""
-    index, result = read()
-    if opts.index == 0 or index > opts.index:
-        return index, result
+    wait: float,
+    read: Callable[[], T],
+    done: Callable[[T], bool],
+) -> T:
+    """Re-read on every store change until ``done`` or the deadline: Consul's blocking wait,
+    clamped to 10 min (5 min when absent) plus up to 1/16 jitter. Timers due meanwhile fire
+    (a TTL expiry is a change), and under the virtual clock the deadline is virtual time."""
+    result = read()
+    if done(result):
+        return result
     world = cluster.world
-    wait = opts.wait if opts.wait > 0 else DEFAULT_QUERY_TIME
+    wait = wait if wait > 0 else DEFAULT_QUERY_TIME
     wait = min(wait, MAX_QUERY_TIME)
     wait += cluster.rand.uniform(0, wait / 16)
     deadline = world.clock.now() + wait
@@ -232,10 +239,10 @@ async def blocking(
         handle = cluster.store.watches.add(functools.partial(loop.call_soon_threadsafe, woken.set))
         try:
             world.run_due()
-            index, result = read()
+            result = read()
             now = world.clock.now()
-            if index > opts.index or now >= deadline:
-                return index, result
+            if done(result) or now >= deadline:
+                return result
             timeout: float | None = None
             if not world.clock.virtual:
                 next_timer = world.scheduler.next_deadline()
@@ -247,6 +254,18 @@ async def blocking(
                 pass
         finally:
             cluster.store.watches.remove(handle)
+
+
+async def blocking(
+    request: Request,
+    cluster: Cluster,
+    opts: QueryOptions,
+    read: Callable[[], tuple[int, T]],
+) -> tuple[int, T]:
+    """An index-based blocking query: answers once the result index passes ``?index``."""
+    return await wait_for(
+        cluster, opts.wait, read, lambda result: opts.index == 0 or result[0] > opts.index
+    )
 
 
 def unique(items: Iterable[str]) -> list[str]:

@@ -20,8 +20,8 @@ from consul_sim.api.http import (
     empty_response,
     flag,
     json_response,
+    parse_wait,
 )
-from consul_sim.durations import DurationError, parse_duration
 from consul_sim.errors import BadRequest
 from consul_sim.models.base import ConsulModel, DecodeError, decode_body, parse_json
 from consul_sim.models.peering import EstablishRequest, GenerateTokenRequest
@@ -59,20 +59,8 @@ def _check_partition(request: Request) -> None:
 def _read_options(request: Request) -> QueryOptions:
     """Blocking and ``?pretty`` only: peering reads ignore ``?dc`` and always go to the
     leader, so ``?stale``/``?consistent`` change nothing."""
-    q = request.query_params
     opts = QueryOptions(pretty=flag(request, "pretty"))
-    if "wait" in q:
-        try:
-            opts.wait = parse_duration(q["wait"])
-        except DurationError:
-            raise BadRequest("Invalid wait time") from None
-    if "index" in q:
-        try:
-            opts.index = int(q["index"])
-            if opts.index < 0 or opts.index >= 2**64:
-                raise ValueError
-        except ValueError:
-            raise BadRequest("Invalid index") from None
+    parse_wait(request, opts)
     return opts
 
 

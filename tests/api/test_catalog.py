@@ -180,3 +180,33 @@ def test_check_on_unknown_service_is_refused_and_writes_nothing(client: httpx.Cl
 def test_catalog_service_with_peer_returns_only_that_peers_copy(client: httpx.Client) -> None:
     register(client, {"Node": "n1", "Address": "a", "Service": {"Service": "web"}})
     assert client.get("/v1/catalog/service/web?peer=cluster-02").json() == []
+
+
+def test_connect_endpoints_return_sidecar_proxies_and_native_services(
+    client: httpx.Client,
+) -> None:
+    register(client, {"Node": "n1", "Address": "a", "Service": {"ID": "web-1", "Service": "web"}})
+    register(
+        client,
+        {
+            "Node": "n1",
+            "Address": "a",
+            "Service": {
+                "Kind": "connect-proxy",
+                "ID": "web-1-sidecar-proxy",
+                "Service": "web-sidecar-proxy",
+                "Port": 21000,
+                "Proxy": {"DestinationServiceName": "web", "DestinationServiceID": "web-1"},
+            },
+        },
+    )
+    register(
+        client,
+        {"Node": "n2", "Address": "b", "Service": {"Service": "api", "Connect": {"Native": True}}},
+    )
+    [proxy] = client.get("/v1/catalog/connect/web").json()
+    assert (proxy["ServiceKind"], proxy["ServiceID"]) == ("connect-proxy", "web-1-sidecar-proxy")
+    [entry] = client.get("/v1/health/connect/web").json()
+    assert entry["Service"]["Kind"] == "connect-proxy"
+    assert [e["ServiceName"] for e in client.get("/v1/catalog/connect/api").json()] == ["api"]
+    assert client.get("/v1/catalog/connect/db").json() == []
