@@ -15,6 +15,7 @@ from consul_sim.api.http import (
     apply_filter,
     blocking,
     bool_param,
+    bytes_response,
     cluster_of,
     json_response,
     query_options,
@@ -144,6 +145,13 @@ async def _service_health(request: Request, connect: bool) -> Response:
         return index, csns
 
     index, csns = await blocking(request, cluster, opts, read)
+    if not opts.pretty:
+        return bytes_response(
+            b"[" + b",".join(c.json_bytes for c in csns) + b"]",
+            index=index,
+            consistency=opts.consistency,
+            headers={"X-Consul-Query-Backend": "blocking-query"},
+        )
     return json_response(
         [c.render() for c in csns],
         pretty=opts.pretty,

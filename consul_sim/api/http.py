@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,6 +18,7 @@ from starlette.responses import Response
 
 from consul_sim.durations import DurationError, parse_duration
 from consul_sim.errors import NO_PATH_TO_DATACENTER, BadRequest, ConsulError, MethodNotAllowed
+from consul_sim.jsonenc import encode_json
 from consul_sim.models.base import DecodeError, parse_json
 
 if TYPE_CHECKING:
@@ -157,20 +157,6 @@ def query_options(request: Request, cluster: Cluster) -> QueryOptions:
 
 
 # -- rendering ----------------------------------------------------------------------------------
-_GO_ESCAPES = str.maketrans(
-    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-)
-
-
-def encode_json(obj: Any, pretty: bool = False) -> bytes:
-    """Go's json.Marshal (compact, HTML-escaped) or MarshalIndent with 4 spaces and a newline."""
-    if pretty:
-        text = json.dumps(obj, indent=4, ensure_ascii=False) + "\n"
-    else:
-        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-    return text.translate(_GO_ESCAPES).encode()
-
-
 def meta_headers(index: int | None, consistency: str | None = None) -> dict[str, str]:
     headers = {"X-Consul-Default-Acl-Policy": "allow"}
     if index is not None:
@@ -191,11 +177,29 @@ def json_response(
     headers: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
+    return bytes_response(
+        encode_json(obj, pretty),
+        index=index,
+        consistency=consistency,
+        headers=headers,
+        status_code=status_code,
+    )
+
+
+def bytes_response(
+    body: bytes,
+    *,
+    index: int | None = None,
+    consistency: str | None = None,
+    headers: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """A JSON answer already encoded (hot reads join cached bytes instead of encoding)."""
     all_headers = meta_headers(index, consistency)
     if headers:
         all_headers.update(headers)
     return Response(
-        content=encode_json(obj, pretty),
+        content=body,
         status_code=status_code,
         headers=all_headers,
         media_type="application/json",

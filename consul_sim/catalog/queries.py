@@ -8,6 +8,8 @@ the service appears.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import cast
 
 from consul_sim.models.catalog import HealthCheck, Node, NodeService
 from consul_sim.store import Store
@@ -26,6 +28,20 @@ class CheckServiceNode:
             "Service": self.service.render(),
             "Checks": [c.render() for c in self.checks],
         }
+
+    @cached_property
+    def json_bytes(self) -> bytes:
+        """The compact JSON of this entry, joined from its parts' cached encodings."""
+        checks = b",".join(c.json_bytes for c in self.checks)
+        return (
+            b'{"Node":'
+            + self.node.json_bytes
+            + b',"Service":'
+            + self.service.json_bytes
+            + b',"Checks":['
+            + checks
+            + b"]}"
+        )
 
     def passing(self) -> bool:
         return all(c.status == "passing" for c in self.checks)
@@ -67,12 +83,21 @@ def service_nodes(
 def check_service_nodes(
     store: Store, name: str, *, peer: str = "", tags: list[str] | None = None
 ) -> tuple[int, list[CheckServiceNode]]:
+    """The health view of a service. The result is cached against the service's index: every
+    write that changes it (instance, its checks, its node or the node's checks) bumps that."""
     with store.lock:
+        key = ("health", peer, name, tuple(tags or ()))
+        current = store.catalog.service_index.get((peer, name), 0)
+        cached = store.catalog.read_cache.get(key)
+        if current and cached is not None and cached[0] == current:
+            return current, cast(list[CheckServiceNode], cached[1])
         out = [
             CheckServiceNode(row.node, svc, _checks_for(row, svc.id))
             for row, svc in store.catalog.instances(peer, name)
             if not tags or _has_tags(svc, tags)
         ]
+        if current:
+            store.catalog.read_cache[key] = (current, out)
         return _service_index(store, peer, name), out
 
 

@@ -42,6 +42,12 @@ class CatalogTables:
         self.by_name: dict[tuple[str, str], set[tuple[NodeKey, str]]] = defaultdict(set)
         # (peer, service name) -> index of the last write that changed that service's result
         self.service_index: dict[tuple[str, str], int] = {}
+        # Read results keyed by query, each valid while its service's index is unchanged.
+        self.read_cache: dict[tuple[object, ...], tuple[int, object]] = {}
+        # Local service names in the order their results changed, for incremental replication:
+        # each peering stream keeps a cursor into it. ``change_base`` is how many were trimmed.
+        self.changes: list[str] = []
+        self.change_base = 0
 
     # -- lookups --------------------------------------------------------------------------
     def row(self, peer: str, node: str) -> NodeRow | None:
@@ -81,6 +87,23 @@ class CatalogTables:
     # -- index bookkeeping ------------------------------------------------------------------
     def bump_service(self, peer: str, name: str, index: int) -> None:
         self.service_index[(peer, name)] = index
+        if peer == "":
+            self.changes.append(name)
+
+    @property
+    def change_position(self) -> int:
+        return self.change_base + len(self.changes)
+
+    def changed_since(self, position: int) -> list[str]:
+        """Local service names changed since ``position`` (a past ``change_position``)."""
+        return self.changes[max(position - self.change_base, 0) :]
+
+    def trim_changes(self, position: int) -> None:
+        """Forget changes every reader has seen (all positions are at least ``position``)."""
+        drop = min(max(position - self.change_base, 0), len(self.changes))
+        if drop:
+            del self.changes[:drop]
+            self.change_base += drop
 
     def bump_node_services(self, row: NodeRow, index: int) -> None:
         for svc in row.services.values():
