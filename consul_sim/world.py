@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 from consul_sim.catalog.agent import LocalAgent
 from consul_sim.clock import Clock, VirtualClock, WallClock
 from consul_sim.config.service import ConfigEntries
+from consul_sim.connect.ca import ConnectCA
 from consul_sim.models.catalog import (
     PASSING,
     SERF_ALIVE_OUTPUT,
@@ -64,6 +65,12 @@ class Cluster:
         self.http_address: str | None = None
         # Peering identity: no Connect CA yet, so the trust domain is a seeded UUID of its own.
         self.trust_domain = f"{world.rand.derive(f'cluster/{name}/peering').uuid()}.consul"
+        self.ca = ConnectCA(
+            self.store,
+            world.clock,
+            world.rand.derive(f"cluster/{name}/connect-ca"),
+            self.trust_domain,
+        )
         self.peering_server_name = f"server.{self.datacenter}.peering.{self.trust_domain}"
         self.peering = PeeringService(self)
         self.peering_address = world.network.attach(name, self.peering)

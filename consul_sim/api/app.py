@@ -7,7 +7,18 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from consul_sim.api import agent, catalog, config, connect, errors, health, kv, peering, status
+from consul_sim.api import (
+    agent,
+    catalog,
+    config,
+    connect,
+    connect_ca,
+    errors,
+    health,
+    kv,
+    peering,
+    status,
+)
 
 if TYPE_CHECKING:
     from consul_sim.world import Cluster
@@ -38,7 +49,7 @@ def create_app(cluster: Cluster) -> FastAPI:
     )
     app.state.cluster = cluster
     errors.install(app)
-    for module in (catalog, health, agent, kv, status, peering, config, connect):
+    for module in (catalog, health, agent, kv, status, peering, config, connect, connect_ca):
         app.include_router(module.router)
     app.add_middleware(RunDueTimers, cluster=cluster)
     return app
