@@ -1,29 +1,46 @@
 """The simulated network between clusters.
 
-Clusters never call each other's HTTP API: a cluster's server-to-server traffic (the peering
-secret exchange, the stream open, ``Terminated``) is a message handed to the ``Network``, which
-finds the receiving cluster by the address the sender dialed and delivers it. Like Maelstrom's
-network, messages are data and each one is written to a journal, so a run can be inspected and
-replayed.
+Clusters never call each other's HTTP API: a cluster's server-to-server traffic is a message
+handed to the ``Network``, which finds the receiving cluster by the address the sender dialed.
+Like Maelstrom's network, messages are data, and each one is written to a journal (sent,
+delivered, dropped, held), so a run can be inspected, taught from, and replayed.
 
-Delivery is synchronous today (a call returns the receiver's answer or raises
-:class:`Unreachable`). Latency, partitions and held messages belong to the replication work;
-they slot in at :meth:`Network.call`, which is the one place a message crosses.
+Two ways across:
+
+* :meth:`Network.call` is a synchronous request/answer, for what Consul does as one unary RPC or
+  a connection handshake (the secret exchange, a stream open, ``Terminated`` on close). It
+  honours partitions and crashes by raising :class:`Unreachable`, but has no latency.
+* :meth:`Network.send` queues a message on the link for delivery at ``now + latency``; the world
+  delivers queued messages in ``(deliver_at, seq)`` order (SimPy's event heap), so the same seed
+  replays the same run. Stream traffic (resources, ACKs, heartbeats) goes this way.
+
+Every link is the unordered pair of cluster names, with its own latency, loss and duplication
+probabilities, a partition flag, and a hold flag (messages wait until released, as turmoil's
+``hold``). All randomness comes from one stream derived from the world seed.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from consul_sim.clock import Clock
+    from consul_sim.rand import SimRandom
 
 LOOPBACK = "127.0.0.1"
 FIRST_PEERING_PORT = 8503
 """Consul's default ``grpc_tls_port``, the port a peering token advertises."""
 PORT_STRIDE = 100
+
+LinkKey = tuple[str, str]
+
+
+def link_key(a: str, b: str) -> LinkKey:
+    """Links are undirected: a partition between a and b cuts both directions."""
+    return (a, b) if a <= b else (b, a)
 
 
 class Unreachable(Exception):
@@ -43,23 +60,94 @@ class Receiver(Protocol):
 
 @dataclass(frozen=True)
 class JournalEntry:
+    """One line of the teaching log. ``source``/``destination`` are peering addresses;
+    ``source_cluster``/``destination_cluster`` the names behind them ("" when nobody)."""
+
     seq: int
     at: float
     source: str
     destination: str
     kind: str
     outcome: str
+    summary: str = ""
+    source_cluster: str = ""
+    destination_cluster: str = ""
+    message_seq: int = 0
+    """The queued message this line is about (0 for synchronous calls)."""
+
+    def render(self) -> dict[str, object]:
+        return {
+            "Seq": self.seq,
+            "At": self.at,
+            "Source": self.source_cluster or self.source,
+            "Destination": self.destination_cluster or self.destination,
+            "Kind": self.kind,
+            "Outcome": self.outcome,
+            "Summary": self.summary,
+            "Message": self.message_seq,
+        }
+
+
+@dataclass
+class LinkSettings:
+    latency: float = 0.0
+    loss: float = 0.0
+    duplicate: float = 0.0
+    partitioned: bool = False
+    held: bool = False
+
+    def render(self) -> dict[str, object]:
+        return {
+            "LatencyMs": round(self.latency * 1000, 3),
+            "Loss": self.loss,
+            "Duplicate": self.duplicate,
+            "Partitioned": self.partitioned,
+            "Held": self.held,
+        }
+
+    @property
+    def is_default(self) -> bool:
+        return self == LinkSettings()
+
+
+@dataclass(order=True)
+class Envelope:
+    """A queued message, ordered by ``(deliver_at, seq)``."""
+
+    deliver_at: float
+    seq: int
+    source: str = field(compare=False)
+    destination: str = field(compare=False)
+    message: object = field(compare=False)
+    summary: str = field(default="", compare=False)
+
+
+def summary_of(message: object) -> str:
+    describe = getattr(message, "summary", None)
+    if callable(describe):
+        text = describe()
+        return text if isinstance(text, str) else ""
+    return ""
 
 
 class Network:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, rand: SimRandom | None = None) -> None:
+        from consul_sim.rand import SimRandom
+
         self.clock = clock
+        self.rand = rand if rand is not None else SimRandom(0, "net")
         self._receivers: dict[str, Receiver] = {}
         self._names: dict[str, str] = {}
         self._next_port = FIRST_PEERING_PORT
         self._seq = itertools.count(1)
+        self._last_message = 0
         self.journal: list[JournalEntry] = []
+        self.links: dict[LinkKey, LinkSettings] = {}
+        self.crashed: set[str] = set()
+        self._queue: list[Envelope] = []
+        self._held: list[Envelope] = []
 
+    # -- addresses ------------------------------------------------------------------------------
     def attach(self, name: str, receiver: Receiver) -> str:
         """Give a cluster its own peering address (one port per cluster, on loopback)."""
         address = f"{LOOPBACK}:{self._next_port}"
@@ -74,27 +162,250 @@ class Network:
     def name_at(self, address: str) -> str | None:
         return self._names.get(address)
 
+    # -- links ----------------------------------------------------------------------------------
+    def link(self, a: str, b: str) -> LinkSettings:
+        key = link_key(a, b)
+        settings = self.links.get(key)
+        if settings is None:
+            settings = self.links[key] = LinkSettings()
+        return settings
+
+    def settings_between(self, a: str, b: str) -> LinkSettings:
+        return self.links.get(link_key(a, b)) or LinkSettings()
+
+    def partition(self, a: str, b: str) -> None:
+        self.link(a, b).partitioned = True
+
+    def heal(self, a: str | None = None, b: str | None = None) -> None:
+        """Heal one link's partition, or every link's when no pair is given."""
+        keys = list(self.links) if a is None or b is None else [link_key(a, b)]
+        for key in keys:
+            if key in self.links:
+                self.links[key].partitioned = False
+
+    def set_link(
+        self,
+        a: str,
+        b: str,
+        *,
+        latency: float | None = None,
+        loss: float | None = None,
+        duplicate: float | None = None,
+    ) -> LinkSettings:
+        for name, value in (("latency", latency), ("loss", loss), ("duplicate", duplicate)):
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative")
+        for name, value in (("loss", loss), ("duplicate", duplicate)):
+            if value is not None and value > 1:
+                raise ValueError(f"{name} is a probability, between 0 and 1")
+        settings = self.link(a, b)
+        if latency is not None:
+            settings.latency = latency
+        if loss is not None:
+            settings.loss = loss
+        if duplicate is not None:
+            settings.duplicate = duplicate
+        return settings
+
+    def hold(self, a: str, b: str) -> None:
+        self.link(a, b).held = True
+
+    def release(self, a: str, b: str) -> None:
+        """Let held messages go, in the order they were sent, no earlier than now."""
+        key = link_key(a, b)
+        self.link(a, b).held = False
+        now = self.clock.now()
+        keep: list[Envelope] = []
+        for env in self._held:
+            if link_key(*self._pair(env)) == key:
+                env.deliver_at = max(env.deliver_at, now)
+                heapq.heappush(self._queue, env)
+            else:
+                keep.append(env)
+        self._held = keep
+
+    def crash(self, name: str) -> None:
+        self.crashed.add(name)
+
+    def restart(self, name: str) -> None:
+        self.crashed.discard(name)
+
+    def _pair(self, env: Envelope) -> tuple[str, str]:
+        return self._names.get(env.source, env.source), self._names.get(
+            env.destination, env.destination
+        )
+
+    def _cut(self, source: str, destination: str) -> str:
+        """Why nothing can cross between these addresses right now ("" when it can)."""
+        a, b = self._names.get(source, source), self._names.get(destination, destination)
+        if a in self.crashed:
+            return f"{a} is crashed"
+        if b in self.crashed:
+            return f"{b} is crashed"
+        if self.settings_between(a, b).partitioned:
+            return "partitioned"
+        return ""
+
+    # -- synchronous calls ----------------------------------------------------------------------
     def call(self, source: str, destination: str, message: object) -> object:
         """Deliver ``message`` from ``source`` to whoever listens at ``destination`` and return
         its answer. An exception raised by the receiver propagates to the sender as is."""
         kind = type(message).__name__
         receiver = self._receivers.get(destination)
         if receiver is None:
-            self._log(source, destination, kind, "unreachable")
+            self._log(source, destination, kind, "unreachable", summary_of(message))
             raise Unreachable(
                 destination,
                 f'connection error: desc = "transport: Error while dialing: dial tcp '
                 f'{destination}: connect: connection refused"',
             )
+        cut = self._cut(source, destination)
+        if cut:
+            self._log(source, destination, kind, f"unreachable: {cut}", summary_of(message))
+            raise Unreachable(
+                destination,
+                f'connection error: desc = "transport: Error while dialing: dial tcp '
+                f'{destination}: i/o timeout"',
+            )
         try:
             answer = receiver.receive(source, message)
         except Exception as exc:
-            self._log(source, destination, kind, f"error: {exc}")
+            self._log(source, destination, kind, f"error: {exc}", summary_of(message))
             raise
-        self._log(source, destination, kind, "ok")
+        self._log(source, destination, kind, "ok", summary_of(message))
         return answer
 
-    def _log(self, source: str, destination: str, kind: str, outcome: str) -> None:
+    # -- queued messages ------------------------------------------------------------------------
+    def send(self, source: str, destination: str, message: object) -> None:
+        """Queue ``message`` on the link; it is delivered by :meth:`deliver_due`."""
+        kind = type(message).__name__
+        summary = summary_of(message)
+        seq = self._new_message_seq()
+        a, b = self._names.get(source, source), self._names.get(destination, destination)
+        if a in self.crashed:
+            self._log(source, destination, kind, f"dropped: {a} is crashed", summary, seq)
+            return
+        settings = self.settings_between(a, b)
+        if settings.partitioned:
+            self._log(source, destination, kind, "dropped: partitioned", summary, seq)
+            return
+        if settings.loss and self.rand.random() < settings.loss:
+            self._log(source, destination, kind, "dropped: lost", summary, seq)
+            return
+        env = Envelope(self.clock.now() + settings.latency, seq, source, destination, message)
+        env.summary = summary
+        copies = [env]
+        if settings.duplicate and self.rand.random() < settings.duplicate:
+            twin = Envelope(
+                env.deliver_at, self._new_message_seq(), source, destination, message, summary
+            )
+            copies.append(twin)
+        for copy in copies:
+            if settings.held:
+                self._held.append(copy)
+                self._log(source, destination, kind, "held", summary, copy.seq)
+            else:
+                heapq.heappush(self._queue, copy)
+                outcome = "sent" if copy is env else "sent: duplicate"
+                self._log(source, destination, kind, outcome, summary, copy.seq)
+
+    def next_delivery(self) -> float | None:
+        """When the earliest queued (not held) message is due; None when nothing is queued."""
+        return self._queue[0].deliver_at if self._queue else None
+
+    def due(self, now: float) -> bool:
+        return bool(self._queue) and self._queue[0].deliver_at <= now
+
+    def in_flight(self) -> int:
+        return len(self._queue)
+
+    def held(self) -> int:
+        return len(self._held)
+
+    def deliver_due(self, now: float, *, upto_seq: int | None = None) -> int:
+        """Deliver every queued message due at ``now`` (sent no later than ``upto_seq``, so
+        answers produced during this round wait for the next), in ``(deliver_at, seq)`` order.
+        A receiver's refusal is journalled; anything else it raises propagates."""
+        from consul_sim.errors import ConsulError
+
+        later: list[Envelope] = []
+        delivered = 0
+        while self._queue and self._queue[0].deliver_at <= now:
+            env = heapq.heappop(self._queue)
+            if upto_seq is not None and env.seq > upto_seq:
+                later.append(env)
+                continue
+            kind = type(env.message).__name__
+            a, b = self._pair(env)
+            settings = self.settings_between(a, b)
+            receiver = self._receivers.get(env.destination)
+            if settings.held:
+                self._held.append(env)
+                self._log(env.source, env.destination, kind, "held", env.summary, env.seq)
+                continue
+            if receiver is None:
+                outcome = "dropped: unreachable"
+            elif b in self.crashed:
+                outcome = f"dropped: {b} is crashed"
+            elif settings.partitioned:
+                outcome = "dropped: partitioned"
+            else:
+                outcome = ""
+            if outcome:
+                self._log(env.source, env.destination, kind, outcome, env.summary, env.seq)
+                continue
+            assert receiver is not None
+            self._log(env.source, env.destination, kind, "delivered", env.summary, env.seq)
+            delivered += 1
+            try:
+                receiver.receive(env.source, env.message)
+            except ConsulError as exc:
+                self._log(env.source, env.destination, kind, f"error: {exc}", "", env.seq)
+        for env in later:
+            heapq.heappush(self._queue, env)
+        return delivered
+
+    def _new_message_seq(self) -> int:
+        self._last_message += 1
+        return self._last_message
+
+    @property
+    def last_message_seq(self) -> int:
+        """The seq of the last message handed to :meth:`send` (0 before any)."""
+        return self._last_message
+
+    def _log(
+        self,
+        source: str,
+        destination: str,
+        kind: str,
+        outcome: str,
+        summary: str = "",
+        message_seq: int = 0,
+    ) -> None:
         self.journal.append(
-            JournalEntry(next(self._seq), self.clock.now(), source, destination, kind, outcome)
+            JournalEntry(
+                next(self._seq),
+                self.clock.now(),
+                source,
+                destination,
+                kind,
+                outcome,
+                summary,
+                self._names.get(source, ""),
+                self._names.get(destination, ""),
+                message_seq,
+            )
         )
+
+    def tail(self, n: int = 20) -> str:
+        """The last ``n`` journal lines, for an error message a person can read."""
+        lines = []
+        for e in self.journal[-n:]:
+            src = e.source_cluster or e.source
+            dst = e.destination_cluster or e.destination
+            text = f"#{e.seq} t={e.at:.3f} {src} -> {dst} {e.kind} {e.outcome}"
+            if e.summary:
+                text += f" ({e.summary})"
+            lines.append(text)
+        return "\n".join(lines)

@@ -41,6 +41,17 @@ if TYPE_CHECKING:
 
 ClockChoice = Literal["wall", "virtual"] | Clock
 
+HEARTBEAT_INTERVAL = 15.0
+"""Consul's peering heartbeat period, in seconds."""
+HEARTBEAT_TIMEOUT = 120.0
+"""A stream with no heartbeat for this long is closed with ``heartbeat timeout``."""
+MAX_EVENTS_PER_ADVANCE = 1_000_000
+
+
+class NotSettled(RuntimeError):
+    """The world kept having work to do; the message ends with the journal's tail."""
+
+
 AGENT_ADDRESS = "127.0.0.1"
 SERVER_RPC_PORT = 8300
 SERF_LAN_PORT = 8301
@@ -162,7 +173,18 @@ class Cluster:
 class World:
     """Every simulated cluster, and the time they share."""
 
-    def __init__(self, *, clock: ClockChoice = "wall", seed: int | str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: ClockChoice = "wall",
+        seed: int | str | None = None,
+        heartbeat_interval: float = HEARTBEAT_INTERVAL,
+        heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
+    ) -> None:
+        if heartbeat_interval <= 0 or heartbeat_timeout <= 0:
+            raise ValueError("heartbeat interval and timeout must be positive")
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_timeout = heartbeat_timeout
         if clock == "wall":
             self.clock: Clock = WallClock()
         elif clock == "virtual":
@@ -174,7 +196,7 @@ class World:
         self.lock = threading.RLock()
         self.scheduler = Scheduler(self.clock)
         self.clusters: dict[str, Cluster] = {}
-        self.network = Network(self.clock)
+        self.network = Network(self.clock, self.rand.derive("net"))
         self._loop: LoopThread | None = None
 
     @property
@@ -210,20 +232,149 @@ class World:
         with self.lock:
             return self.scheduler.run_due()
 
+    def step(self) -> int:
+        """One round: deliver every message due now, in ``(deliver_at, seq)`` order (answers
+        they provoke wait for the next round), then let each live cluster, in name order,
+        push what changed to its peers. Returns how many messages were delivered."""
+        with self.lock:
+            network = self.network
+            delivered = network.deliver_due(self.clock.now(), upto_seq=network.last_message_seq)
+            for name in sorted(self.clusters):
+                if name not in network.crashed:
+                    self.clusters[name].peering.reconcile()
+        return delivered
+
+    def _has_unsent(self) -> bool:
+        return any(
+            c.peering.has_unsent()
+            for name, c in sorted(self.clusters.items())
+            if name not in self.network.crashed
+        )
+
+    def pending(self) -> bool:
+        """Messages still in flight (not held), or changes a cluster has yet to send."""
+        with self.lock:
+            return self.network.in_flight() > 0 or self._has_unsent()
+
+    def settle(self, max_steps: int = 10_000) -> int:
+        """Step until nothing is pending. Under the virtual clock, time moves to the next
+        delivery when messages are in flight with latency (firing timers met on the way).
+        Held messages do not count: they wait for ``release``. Lost ones are resent on the
+        next heartbeat, which only time passing brings. Returns the number of rounds."""
+        steps = 0
+        while True:
+            with self.lock:
+                if not self.pending():
+                    return steps
+                if steps >= max_steps:
+                    raise NotSettled(
+                        f"world did not settle within {max_steps} steps; last messages:\n"
+                        + self.network.tail()
+                    )
+                now = self.clock.now()
+                if self.network.due(now) or self._has_unsent():
+                    self.step()
+                else:
+                    upcoming = self.network.next_delivery()
+                    assert upcoming is not None
+                    if not isinstance(self.clock, VirtualClock):
+                        raise NotSettled(
+                            "messages are in flight with latency and the wall clock cannot be "
+                            "moved; settle() them on a virtual clock or wait\n"
+                            + self.network.tail()
+                        )
+                    self._advance_to(upcoming)
+            steps += 1
+
     def advance(self, seconds: float) -> None:
-        """Move virtual time forward, firing each timer at its own moment, in order."""
+        """Move virtual time forward, firing each timer and delivering each message at its
+        own moment, in order, and letting clusters reconcile after each."""
         clock = self.clock
         if not isinstance(clock, VirtualClock):
             raise RuntimeError("advance() needs a world with clock='virtual'")
         if seconds < 0:
             raise ValueError("time never goes backwards")
         with self.lock:
-            target = clock.now() + seconds
-            while (timer := self.scheduler.pop_due(target)) is not None:
-                clock.set(max(timer.when, clock.now()))
-                timer.callback()
-            clock.set(target)
+            self._advance_to(clock.now() + seconds)
         self._wake_watchers()
+
+    def _advance_to(self, target: float) -> None:
+        clock = self.clock
+        assert isinstance(clock, VirtualClock)
+        for _ in range(MAX_EVENTS_PER_ADVANCE):
+            times = [
+                t
+                for t in (self.scheduler.next_deadline(), self.network.next_delivery())
+                if t is not None and t <= target
+            ]
+            if not times:
+                break
+            clock.set(max(min(times), clock.now()))
+            self.scheduler.run_due()
+            self.step()
+        else:
+            raise NotSettled(
+                "too many events at one moment; last messages:\n" + self.network.tail()
+            )
+        clock.set(max(target, clock.now()))
+        self.step()
+
+    # -- faults -------------------------------------------------------------------------------
+    def partition(self, a: str, b: str) -> None:
+        """Cut the link between two clusters, both ways: queued messages on it are dropped."""
+        with self.lock:
+            self.cluster(a), self.cluster(b)
+            self.network.partition(a, b)
+
+    def heal(self, a: str | None = None, b: str | None = None) -> None:
+        """Heal one link; with no arguments, every link."""
+        with self.lock:
+            if (a is None) != (b is None):
+                raise ValueError("heal() takes two cluster names or none")
+            if a is not None and b is not None:
+                self.cluster(a), self.cluster(b)
+            self.network.heal(a, b)
+
+    def set_link(
+        self,
+        a: str,
+        b: str,
+        *,
+        latency: float | None = None,
+        loss: float | None = None,
+        duplicate: float | None = None,
+    ) -> None:
+        """Latency in seconds; loss and duplicate are probabilities drawn from the seed."""
+        with self.lock:
+            self.cluster(a), self.cluster(b)
+            self.network.set_link(a, b, latency=latency, loss=loss, duplicate=duplicate)
+
+    def hold(self, a: str, b: str) -> None:
+        """Keep every message on the link until ``release``."""
+        with self.lock:
+            self.cluster(a), self.cluster(b)
+            self.network.hold(a, b)
+
+    def release(self, a: str, b: str) -> None:
+        with self.lock:
+            self.cluster(a), self.cluster(b)
+            self.network.release(a, b)
+
+    def crash(self, name: str) -> None:
+        """The cluster's servers stop: it neither sends nor receives, its timers do nothing,
+        and its peers notice only when their heartbeat timeout fires."""
+        with self.lock:
+            self.cluster(name)
+            self.network.crash(name)
+
+    def restart(self, name: str) -> None:
+        """A new leader comes up: its stream tracker starts empty and it redials its peers."""
+        with self.lock:
+            cluster = self.cluster(name)
+            if name not in self.network.crashed:
+                return
+            self.network.restart(name)
+            cluster.peering.on_restart()
 
     def _wake_watchers(self) -> None:
         """Blocking queries re-check their deadlines when virtual time moves."""
