@@ -1,4 +1,4 @@
-"""/v1/peering and /v1/peerings: thin handlers over ``cluster.peering``.
+"""/v1/peering, /v1/peerings and /v1/exported-services: thin handlers over ``cluster.peering``.
 
 The handler checks what Consul's ``agent/peering_endpoint.go`` checks itself (body, required
 fields, CE partition) and answers 400; everything else comes from the service as a 500
@@ -21,11 +21,15 @@ from consul_sim.api.http import (
     flag,
     json_response,
     parse_wait,
+    query_options,
 )
 from consul_sim.errors import BadRequest
 from consul_sim.models.base import ConsulModel, DecodeError, decode_body, parse_json
 from consul_sim.models.peering import EstablishRequest, GenerateTokenRequest
+from consul_sim.peering.replication import exported_services_view
 from consul_sim.peering.service import not_found
+from consul_sim.store.catalog import SERVICES
+from consul_sim.store.config import CONFIG_ENTRIES
 
 router = ConsulRouter()
 
@@ -131,6 +135,23 @@ async def peerings(request: Request) -> Response:
     def read() -> tuple[int, list[dict[str, Any]]]:
         index, records = service.list_records()
         return index, [service.render(r) for r in records]
+
+    index, found = await blocking(request, cluster, opts, read)
+    return json_response(found, pretty=opts.pretty, index=index)
+
+
+@router.endpoint("/v1/exported-services", "GET")
+async def exported_services(request: Request) -> Response:
+    """Each exported name with its consumer peers, wildcards expanded (the same function that
+    decides what replication sends). Blocks on config entries and, for ``*``, the catalog."""
+    _check_partition(request)
+    cluster = cluster_of(request)
+    opts = query_options(request, cluster)
+    store = cluster.store
+
+    def read() -> tuple[int, list[dict[str, object]]]:
+        with store.lock:
+            return store.max_index((CONFIG_ENTRIES, SERVICES)), exported_services_view(store)
 
     index, found = await blocking(request, cluster, opts, read)
     return json_response(found, pretty=opts.pretty, index=index)

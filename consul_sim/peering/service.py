@@ -5,9 +5,10 @@ establishment secret and, when a dialer calls through the network, verifies and 
 secret and hands back a stream secret. As **dialer** it validates the token, writes its record
 (before the exchange, as Consul does, so a failed exchange still leaves a PENDING record), calls
 the acceptor through :mod:`consul_sim.net`, then stores ESTABLISHING and opens the stream.
-Streams carry nothing yet (replication comes later); opening one marks both ends connected in
-their trackers, so both sides show ACTIVE. A local delete marks the record DELETING, tells the
-other end ``Terminated`` over the open stream, and removes the record shortly after on a timer.
+Opening the stream is a handshake (a synchronous network call); what flows over it afterwards
+(exports, ACKs, heartbeats) is queued traffic handled by :mod:`consul_sim.peering.stream`. A
+local delete marks the record DELETING, tells the other end ``Terminated`` over the open stream,
+removes what was imported from that peer, and removes the record shortly after on a timer.
 
 Errors are Consul's: plain Go errors cross the gRPC boundary as ``code = Unknown``.
 """
@@ -22,7 +23,9 @@ from consul_sim.errors import NotFound, RPCError
 from consul_sim.meta import validate_meta
 from consul_sim.models.peering import Peering, PeeringToken, Remote, TokenRemote
 from consul_sim.net import Unreachable
+from consul_sim.peering.replication import StreamMessage, remove_imported
 from consul_sim.peering.states import PeeringState, StreamTracker
+from consul_sim.peering.stream import Streams
 from consul_sim.peering.tokens import (
     KEY_BYTES,
     SecretRefused,
@@ -67,6 +70,7 @@ class OpenStream:
     stream_secret: str
     remote: Remote
     dialer_peering_id: str
+    stream_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ class PeeringService:
         """Refuse a token presented by a cluster whose name is not the peer name it was made
         for. Turn off for people who peer under aliases, as Consul allows."""
         self.deletion_delay = DELETION_DELAY
+        self.streams = Streams(self)
 
     # -- identity -------------------------------------------------------------------------------
     @property
@@ -140,6 +145,10 @@ class PeeringService:
                 return self.table.write(txn, record)
         except PeeringWriteError as exc:
             raise unknown(f"failed to write peering: {exc}") from None
+
+    def write_record(self, record: Peering) -> Peering:
+        """A peering write on behalf of replication (a received trust bundle)."""
+        return self._write(record)
 
     # -- acceptor: generate a token -------------------------------------------------------------
     def generate_token(
@@ -282,21 +291,59 @@ class PeeringService:
             return address, answer.stream_secret
         raise unknown(go_multierror(errors))
 
-    def _open_stream(self, record: Peering, acceptor: str, stream_secret: str) -> None:
+    def _open_stream(self, record: Peering, acceptor: str, stream_secret: str) -> bool:
+        stream_id = self.streams.new_stream_id()
         message = OpenStream(
             peer_id=record.peer_id,
             stream_secret=stream_secret,
             remote=Remote(partition="", datacenter=self.cluster.datacenter),
             dialer_peering_id=record.id,
+            stream_id=stream_id,
         )
         try:
             self.world.network.call(self.address, acceptor, message)
         except (Unreachable, RPCError):
-            return  # the dialer stays ESTABLISHING, as before a first successful connection
-        status = self.tracker.ensure(record.id)
-        status.connect(self._now())
-        status.peer_address = acceptor
-        status.remote_peering_id = record.peer_id
+            # The dialer stays ESTABLISHING (or FAILING) and its leader retries with backoff.
+            self.streams.schedule_redial(record.id)
+            return False
+        self.streams.connect(record, acceptor, record.peer_id, stream_id, dialer=True)
+        return True
+
+    def dial(self, record: Peering) -> bool:
+        """One redial attempt: open a stream to the acceptor with the active stream secret,
+        trying its addresses in turn (a retry the caller schedules when all fail)."""
+        secrets = self.table.secrets_for(record.id)
+        if secrets is None or not secrets.active_stream:
+            return False
+        stream_id = self.streams.new_stream_id()
+        message = OpenStream(
+            peer_id=record.peer_id,
+            stream_secret=secrets.active_stream,
+            remote=Remote(partition="", datacenter=self.cluster.datacenter),
+            dialer_peering_id=record.id,
+            stream_id=stream_id,
+        )
+        for address in [*record.manual_server_addresses, *record.peer_server_addresses]:
+            try:
+                self.world.network.call(self.address, address, message)
+            except (Unreachable, RPCError):
+                continue
+            self.streams.connect(record, address, record.peer_id, stream_id, dialer=True)
+            return True
+        return False
+
+    # -- replication ----------------------------------------------------------------------------
+    def reconcile(self) -> None:
+        """Push what changed to every connected peer (called once per world step)."""
+        with self.world.lock:
+            self.streams.reconcile()
+
+    def has_unsent(self) -> bool:
+        return self.streams.has_unsent()
+
+    def on_restart(self) -> None:
+        with self.world.lock:
+            self.streams.reset()
 
     # -- reads ----------------------------------------------------------------------------------
     def read_record(self, name: str) -> tuple[int, Peering | None]:
@@ -343,6 +390,8 @@ class PeeringService:
                 marked.modify_index = txn.touch("peering")
                 self.table.by_name[existing.name.lower()] = marked
             self.table.drop_secrets(existing.id)
+            self.streams.forget(existing.id)
+            remove_imported(self.cluster.store, existing.name)
             stream = self.tracker.forget(existing.id)
             if stream is not None and stream.connected and stream.peer_address:
                 try:
@@ -362,6 +411,7 @@ class PeeringService:
             record = self.table.get_by_id(peering_id)
             if record is None or record.state != PeeringState.DELETING:
                 return
+            remove_imported(self.cluster.store, record.name)
             with self.cluster.store.txn() as txn:
                 self.table.remove(txn, record.name)
 
@@ -374,6 +424,9 @@ class PeeringService:
                 return self._on_open_stream(source, message)
             if isinstance(message, Terminated):
                 return self._on_terminated(message)
+            if isinstance(message, StreamMessage):
+                self.streams.receive(message)
+                return None
             raise RPCError("Unimplemented", f"unknown message {type(message).__name__}")
 
     def _on_exchange_secret(self, msg: ExchangeSecret) -> ExchangeSecretResponse:
@@ -411,10 +464,7 @@ class PeeringService:
             updated.remote = msg.remote.model_copy()
             updated.state = PeeringState.UNDEFINED
             self._write(updated)
-        status = self.tracker.ensure(record.id)
-        status.connect(self._now())
-        status.peer_address = source
-        status.remote_peering_id = msg.dialer_peering_id
+        self.streams.connect(record, source, msg.dialer_peering_id, msg.stream_id, dialer=False)
         return StreamOpened()
 
     def _on_terminated(self, msg: Terminated) -> StreamOpened:
@@ -425,6 +475,8 @@ class PeeringService:
         updated.state = PeeringState.TERMINATED
         self._write(updated)
         self.table.drop_secrets(record.id)
+        self.streams.forget(record.id)
+        remove_imported(self.cluster.store, record.name)
         status = self.tracker.get(record.id)
         if status is not None:
             status.disconnect(self._now())

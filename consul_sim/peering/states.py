@@ -3,8 +3,8 @@
 Consul keeps two things apart: Raft stores only PENDING, ESTABLISHING, DELETING or TERMINATED,
 while every read overlays the live stream tracker (connected: ACTIVE; last disconnect carried an
 error: FAILING). The overlay never touches ``ModifyIndex`` and never wakes blocking queries, so
-the tracker lives beside the store, not in it. Replication will drive :class:`StreamStatus`;
-until then, establishment marks both ends connected.
+the tracker lives beside the store, not in it. The stream ends of
+:mod:`consul_sim.peering.stream` drive :class:`StreamStatus` from the traffic they see.
 """
 
 from __future__ import annotations
@@ -55,6 +55,10 @@ class StreamStatus:
     last_recv_resource_success: float | None = None
     last_send_error: float | None = None
     last_send_success: float | None = None
+    last_recv_error_message: str = ""
+    last_ack: float | None = None
+    last_nack: float | None = None
+    last_nack_message: str = ""
     imported_services: list[str] | None = None
     exported_services: list[str] | None = None
     # Who is at the other end: the network address to notify and the peer's own peering ID.

@@ -1,0 +1,454 @@
+"""Open peering streams of one cluster: what each end sends, receives, and when it gives up.
+
+Consul opens one bidirectional gRPC stream per peering (the dialer connects to the acceptor) and
+both ends push their exports over it. Here a stream end is a :class:`StreamEnd` per local
+peering ID, and the traffic is :mod:`consul_sim.net` messages tagged with the stream they belong
+to, so anything from a closed stream is ignored.
+
+Sending is incremental. Each end keeps a cursor into the store's change log of local service
+names and the config-entries index it last saw; a reconcile pass (one per world step) looks only
+at what moved since: a health change on one service sends that one service's snapshot, however
+many are exported. A new stream starts with a full sync: the ``ExportedServiceList`` first,
+then every exported service.
+
+Reliability: the importer ACKs each applied response; an end re-sends what is still un-ACKed on
+its next heartbeat (a lossy link converges once time passes). Heartbeats go every
+``world.heartbeat_interval``; an end that has heard none for ``world.heartbeat_timeout`` closes
+with ``heartbeat timeout`` (FAILING), and the dialer redials with Consul's backoff, 2^n seconds
+capped at 64 (``leader_peering.go``'s ``peeringRetryTimeout``), until a stream connects again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from consul_sim.connect.ca import ROOTS_TABLE
+from consul_sim.peering.replication import (
+    EXPORTED_SERVICE_LIST_ID,
+    EXPORTED_SERVICE_LIST_URL,
+    EXPORTED_SERVICE_URL,
+    TRUST_BUNDLE_ID,
+    TRUST_BUNDLE_URL,
+    Ack,
+    ExportedServiceListPayload,
+    ExportedServicePayload,
+    ExportRules,
+    Heartbeat,
+    Nack,
+    ReplicationResponse,
+    StreamMessage,
+    TrustBundlePayload,
+    apply_service,
+    apply_service_list,
+    check_response,
+    covered,
+    export_rules,
+    exported_names,
+    format_nonce,
+    service_snapshot,
+)
+from consul_sim.peering.states import PeeringState, StreamStatus
+from consul_sim.store.config import CONFIG_ENTRIES
+
+if TYPE_CHECKING:
+    from consul_sim.models.peering import Peering
+    from consul_sim.peering.service import PeeringService
+    from consul_sim.scheduler import Timer
+
+HEARTBEAT_TIMEOUT_ERROR = "heartbeat timeout"
+MAX_BACKOFF = 64.0
+"""Seconds: the dialer's retry delay doubles from 1 s and stops growing here."""
+EPSILON = 1e-9
+
+
+def redial_delay(failed_attempts: int) -> float:
+    """Consul's backoff after a failed dial or a broken stream: 1, 2, 4 ... 64 seconds."""
+    return min(float(2 ** min(failed_attempts, 16)), MAX_BACKOFF)
+
+
+@dataclass
+class StreamEnd:
+    """This cluster's end of one open stream."""
+
+    peering_id: str
+    remote_peering_id: str
+    peer_address: str
+    stream_id: int
+    dialer: bool
+    cursor: int = 0
+    config_index: int = -1
+    rules: ExportRules = field(default_factory=ExportRules)
+    exported: set[str] = field(default_factory=set)
+    list_sent: tuple[str, ...] | None = None
+    list_dirty: bool = True
+    """The exported set may differ from ``list_sent`` (checked without sorting every time)."""
+    dirty: set[str] = field(default_factory=set)
+    roots_index: int = -1
+    """The CA roots table index whose trust bundle was last sent (-1: send it)."""
+    bundle_sent: tuple[str, ...] | None = None
+    nonce: int = 0
+    unacked: dict[str, str] = field(default_factory=dict)
+    """Resource ID -> nonce of its latest send still waiting for an ACK."""
+    in_flight: dict[str, str] = field(default_factory=dict)
+    """Nonce -> resource ID, for matching ACKs."""
+    applied: dict[str, int] = field(default_factory=dict)
+    """Resource ID -> nonce of the newest response applied from the other end."""
+    timers: list[Timer] = field(default_factory=list)
+
+    def cancel(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
+        self.timers.clear()
+
+
+class Streams:
+    """``cluster.peering.streams``: every open stream end of one cluster."""
+
+    def __init__(self, service: PeeringService) -> None:
+        self.service = service
+        self.cluster = service.cluster
+        self.world = service.world
+        self.ends: dict[str, StreamEnd] = {}
+        self._attempts: dict[str, int] = {}
+        self._redials: dict[str, Timer] = {}
+        self._stream_ids = 0
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _now(self) -> float:
+        return self.world.clock.now()
+
+    @property
+    def crashed(self) -> bool:
+        return self.cluster.name in self.world.network.crashed
+
+    def _status(self, peering_id: str) -> StreamStatus:
+        return self.service.tracker.ensure(peering_id)
+
+    def new_stream_id(self) -> int:
+        """Unique per dialer; the acceptor learns it from ``OpenStream``."""
+        self._stream_ids += 1
+        return self._stream_ids
+
+    # -- connecting and closing -------------------------------------------------------------
+    def connect(
+        self,
+        record: Peering,
+        peer_address: str,
+        remote_peering_id: str,
+        stream_id: int,
+        *,
+        dialer: bool,
+    ) -> StreamEnd:
+        """A stream is up: replace any older end of this peering and start a full sync."""
+        old = self.ends.pop(record.id, None)
+        if old is not None:
+            old.cancel()
+        self._cancel_redial(record.id)
+        self._attempts.pop(record.id, None)
+        now = self._now()
+        status = self._status(record.id)
+        status.connect(now)
+        status.peer_address = peer_address
+        status.remote_peering_id = remote_peering_id
+        end = StreamEnd(
+            peering_id=record.id,
+            remote_peering_id=remote_peering_id,
+            peer_address=peer_address,
+            stream_id=stream_id,
+            dialer=dialer,
+            cursor=self.cluster.store.catalog.change_position,
+        )
+        self.ends[record.id] = end
+        scheduler = self.world.scheduler
+        pid = record.id
+        end.timers.append(
+            scheduler.call_later(
+                self.world.heartbeat_interval, lambda: self._heartbeat(pid, stream_id)
+            )
+        )
+        end.timers.append(
+            scheduler.call_later(
+                self.world.heartbeat_timeout, lambda: self._check_timeout(pid, stream_id)
+            )
+        )
+        return end
+
+    def close(self, peering_id: str, error: str) -> None:
+        """The stream ended; with an error the peering shows FAILING and a dialer redials."""
+        end = self.ends.pop(peering_id, None)
+        if end is None:
+            return
+        end.cancel()
+        self._status(peering_id).disconnect(self._now(), error)
+        if error and end.dialer:
+            self.schedule_redial(peering_id)
+
+    def forget(self, peering_id: str) -> None:
+        """Stop everything about a peering that is being deleted or was terminated."""
+        end = self.ends.pop(peering_id, None)
+        if end is not None:
+            end.cancel()
+        self._cancel_redial(peering_id)
+        self._attempts.pop(peering_id, None)
+
+    def reset(self) -> None:
+        """A new leader: no stream survives, the tracker starts empty, dialers redial now."""
+        for peering_id in sorted(self.ends):
+            self.ends[peering_id].cancel()
+        self.ends.clear()
+        for timer in self._redials.values():
+            timer.cancel()
+        self._redials.clear()
+        self._attempts.clear()
+        self.service.tracker.streams.clear()
+        for record in self.service.table.list():
+            if record.should_dial and record.state not in (
+                PeeringState.DELETING,
+                PeeringState.TERMINATED,
+                PeeringState.PENDING,
+            ):
+                self._schedule(record.id, 0.0)
+
+    # -- redialing --------------------------------------------------------------------------
+    def schedule_redial(self, peering_id: str) -> None:
+        attempts = self._attempts.get(peering_id, 0)
+        self._attempts[peering_id] = attempts + 1
+        self._schedule(peering_id, redial_delay(attempts))
+
+    def _schedule(self, peering_id: str, delay: float) -> None:
+        self._cancel_redial(peering_id)
+        self._redials[peering_id] = self.world.scheduler.call_later(
+            delay, lambda: self._redial(peering_id)
+        )
+
+    def _cancel_redial(self, peering_id: str) -> None:
+        timer = self._redials.pop(peering_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _redial(self, peering_id: str) -> None:
+        self._redials.pop(peering_id, None)
+        if self.crashed or peering_id in self.ends:
+            return
+        record = self.service.table.get_by_id(peering_id)
+        if record is None or not record.should_dial:
+            return
+        if record.state in (PeeringState.DELETING, PeeringState.TERMINATED):
+            return
+        if not self.service.dial(record):
+            self.schedule_redial(peering_id)
+
+    # -- timers on an open stream -----------------------------------------------------------
+    def _current(self, peering_id: str, stream_id: int) -> StreamEnd | None:
+        end = self.ends.get(peering_id)
+        if end is None or end.stream_id != stream_id or self.crashed:
+            return None
+        return end
+
+    def _heartbeat(self, peering_id: str, stream_id: int) -> None:
+        end = self._current(peering_id, stream_id)
+        if end is None:
+            return
+        self._send(end, Heartbeat(end.remote_peering_id, end.stream_id))
+        # Whatever the other end has not ACKed yet goes again, as of now.
+        for resource_id in sorted(end.unacked):
+            if resource_id == EXPORTED_SERVICE_LIST_ID:
+                end.list_sent = None
+                end.list_dirty = True
+            elif resource_id == TRUST_BUNDLE_ID:
+                end.bundle_sent = None
+                end.roots_index = -1
+            else:
+                end.dirty.add(resource_id)
+        end.unacked.clear()
+        end.in_flight.clear()
+        end.timers = [t for t in end.timers if not t.cancelled and t.when > self._now()]
+        end.timers.append(
+            self.world.scheduler.call_later(
+                self.world.heartbeat_interval, lambda: self._heartbeat(peering_id, stream_id)
+            )
+        )
+
+    def _check_timeout(self, peering_id: str, stream_id: int) -> None:
+        end = self._current(peering_id, stream_id)
+        if end is None:
+            return
+        status = self._status(peering_id)
+        heard = max(status.connected_at or 0.0, status.last_recv_heartbeat or 0.0)
+        deadline = heard + self.world.heartbeat_timeout
+        if self._now() + EPSILON >= deadline:
+            self.close(peering_id, HEARTBEAT_TIMEOUT_ERROR)
+            return
+        end.timers.append(
+            self.world.scheduler.call_at(
+                deadline, lambda: self._check_timeout(peering_id, stream_id)
+            )
+        )
+
+    # -- sending ----------------------------------------------------------------------------
+    def _send(self, end: StreamEnd, message: StreamMessage) -> None:
+        self.world.network.send(self.service.address, end.peer_address, message)
+
+    def _respond(
+        self,
+        end: StreamEnd,
+        url: str,
+        resource_id: str,
+        resource: ExportedServicePayload | ExportedServiceListPayload | TrustBundlePayload,
+    ) -> None:
+        end.nonce += 1
+        nonce = format_nonce(end.nonce)
+        stale = end.unacked.get(resource_id)
+        if stale is not None:
+            end.in_flight.pop(stale, None)
+        end.unacked[resource_id] = nonce
+        end.in_flight[nonce] = resource_id
+        self._send(
+            end,
+            ReplicationResponse(
+                end.remote_peering_id,
+                end.stream_id,
+                nonce=nonce,
+                resource_url=url,
+                resource_id=resource_id,
+                resource=resource,
+            ),
+        )
+        self._status(end.peering_id).last_send_success = self._now()
+
+    def has_unsent(self) -> bool:
+        catalog = self.cluster.store.catalog
+        config_index = self.cluster.store.table_index.get(CONFIG_ENTRIES, 0)
+        for end in self.ends.values():
+            if (
+                end.dirty
+                or end.list_dirty
+                or end.cursor != catalog.change_position
+                or end.config_index != config_index
+                or end.roots_index != self.cluster.store.table_index.get(ROOTS_TABLE, 0)
+            ):
+                return True
+        return False
+
+    def reconcile(self) -> None:
+        """Push whatever changed since each stream's cursor, then forget changes all have
+        seen."""
+        catalog = self.cluster.store.catalog
+        for peering_id in sorted(self.ends):
+            self._push(self.ends[peering_id])
+        cursors = [end.cursor for end in self.ends.values()]
+        catalog.trim_changes(min(cursors) if cursors else catalog.change_position)
+
+    def _push(self, end: StreamEnd) -> None:
+        store = self.cluster.store
+        record = self.service.table.get_by_id(end.peering_id)
+        if record is None or record.state in (PeeringState.DELETING, PeeringState.TERMINATED):
+            return
+        config_index = store.table_index.get(CONFIG_ENTRIES, 0)
+        if config_index != end.config_index:
+            end.config_index = config_index
+            end.rules = export_rules(store, record.name)
+            now_exported = set(exported_names(store, record.name))
+            end.dirty |= now_exported - end.exported
+            end.list_dirty = end.list_dirty or now_exported != end.exported
+            end.exported = now_exported
+        catalog = store.catalog
+        changed = set(catalog.changed_since(end.cursor))
+        end.cursor = catalog.change_position
+        for name in sorted(changed):
+            is_covered = covered(store, end.rules, name)
+            if name in end.exported and not is_covered:
+                end.exported.discard(name)  # the last instance of a wildcard-exported name
+                end.list_dirty = True
+            elif is_covered:
+                end.list_dirty = end.list_dirty or name not in end.exported
+                end.exported.add(name)
+                end.dirty.add(name)
+        listed = tuple(sorted(end.exported)) if end.list_dirty else end.list_sent
+        end.list_dirty = False
+        if listed != end.list_sent and listed is not None:
+            end.list_sent = listed
+            status = self._status(end.peering_id)
+            if listed or status.exported_services is not None:
+                # Go builds the list by appending: never exported anything reads null.
+                status.exported_services = list(listed)
+            self._respond(
+                end,
+                EXPORTED_SERVICE_LIST_URL,
+                EXPORTED_SERVICE_LIST_ID,
+                ExportedServiceListPayload(listed),
+            )
+        for name in sorted(end.dirty & end.exported):
+            self._respond(end, EXPORTED_SERVICE_URL, name, service_snapshot(store, name))
+        end.dirty.clear()
+        roots_index = store.table_index.get(ROOTS_TABLE, 0)
+        if roots_index != end.roots_index:
+            # The whole bundle on every change of the roots, never a delta (reference §5.2).
+            end.roots_index = roots_index
+            pems = tuple(self.cluster.ca.root_pems())
+            if pems != end.bundle_sent:
+                end.bundle_sent = pems
+                bundle = TrustBundlePayload(self.cluster.ca.trust_domain, pems)
+                self._respond(end, TRUST_BUNDLE_URL, TRUST_BUNDLE_ID, bundle)
+
+    # -- receiving --------------------------------------------------------------------------
+    def receive(self, message: StreamMessage) -> None:
+        end = self.ends.get(message.peering_id)
+        if end is None or end.stream_id != message.stream_id:
+            return  # traffic of a stream that is no longer open
+        status = self._status(end.peering_id)
+        now = self._now()
+        if isinstance(message, Heartbeat):
+            status.last_recv_heartbeat = now
+        elif isinstance(message, Ack):
+            resource_id = end.in_flight.pop(message.nonce, None)
+            if resource_id is not None and end.unacked.get(resource_id) == message.nonce:
+                del end.unacked[resource_id]
+            status.last_ack = now
+        elif isinstance(message, Nack):
+            resource_id = end.in_flight.pop(message.nonce, None)
+            if resource_id is not None and end.unacked.get(resource_id) == message.nonce:
+                del end.unacked[resource_id]  # the same snapshot would fail the same way
+            status.last_nack = now
+            status.last_nack_message = f"client peer was unable to apply resource: {message.error}"
+        elif isinstance(message, ReplicationResponse):
+            self._apply(end, status, message)
+
+    def _apply(self, end: StreamEnd, status: StreamStatus, msg: ReplicationResponse) -> None:
+        now = self._now()
+        problem = check_response(msg)
+        if problem:
+            status.last_recv_error = now
+            status.last_recv_error_message = problem
+            self._send(end, Nack(end.remote_peering_id, end.stream_id, msg.nonce, problem))
+            return
+        record = self.service.table.get_by_id(end.peering_id)
+        if record is None or record.state in (PeeringState.DELETING, PeeringState.TERMINATED):
+            return
+        sequence = int(msg.nonce, 16)
+        if sequence <= end.applied.get(msg.resource_id, 0):
+            # An older copy (a duplicate, or overtaken by a resend): already superseded.
+            self._send(end, Ack(end.remote_peering_id, end.stream_id, msg.nonce))
+            return
+        store = self.cluster.store
+        resource = msg.resource
+        if isinstance(resource, ExportedServiceListPayload):
+            if resource.services or status.imported_services is not None:
+                status.imported_services = list(resource.services)
+            apply_service_list(store, record.name, resource.services)
+        elif isinstance(resource, ExportedServicePayload):
+            listed = status.imported_services
+            if listed is not None and msg.resource_id not in listed:
+                return  # sent before a list we have not seen yet: the resend will bring it
+            apply_service(store, record.name, msg.resource_id, resource)
+        elif isinstance(resource, TrustBundlePayload):
+            pems = [p if p.endswith("\n") else p + "\n" for p in resource.root_pems]
+            if pems != record.peer_ca_pems:
+                updated = record.model_copy(deep=True)
+                updated.peer_ca_pems = pems
+                updated.state = PeeringState.UNDEFINED  # keep the stored state
+                self.service.write_record(updated)
+        end.applied[msg.resource_id] = sequence
+        status.last_recv_resource_success = now
+        self._send(end, Ack(end.remote_peering_id, end.stream_id, msg.nonce))
