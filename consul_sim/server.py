@@ -1,9 +1,10 @@
 """Server mode: every cluster of a world on its own loopback port, in one process.
 
 All uvicorn servers run on the world's single event-loop thread (the same loop in-process clients
-use), beside a ticker that fires due timers, so TTL checks expire and, later, replication moves
-even when no request arrives. ``ServedWorld`` is used both by ``consul-sim serve`` (which waits
-for Ctrl-C in the foreground) and by tests that need a real socket (which stop it when done).
+use), beside a ticker that fires due timers and steps the world (delivers due messages, lets
+clusters push their changes), so TTL checks expire and replication moves even when no request
+arrives. ``ServedWorld`` is used both by ``consul-sim serve`` (which waits for Ctrl-C in the
+foreground) and by tests that need a real socket (which stop it when done).
 """
 
 from __future__ import annotations
@@ -71,10 +72,16 @@ class ServedWorld:
     async def _tick(self) -> None:
         while not self._stopping:
             self.world.run_due()
-            next_at = self.world.scheduler.next_deadline()
+            self.world.step()
+            now = self.world.clock.now()
+            upcoming = [
+                t
+                for t in (self.world.scheduler.next_deadline(), self.world.network.next_delivery())
+                if t is not None
+            ]
             delay = TICK_MAX
-            if next_at is not None:
-                delay = min(max(next_at - self.world.clock.now(), 0.001), TICK_MAX)
+            if upcoming:
+                delay = min(max(min(upcoming) - now, 0.001), TICK_MAX)
             await asyncio.sleep(delay)
 
     def url(self, name: str) -> str:

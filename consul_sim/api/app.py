@@ -17,6 +17,7 @@ from consul_sim.api import (
     health,
     kv,
     peering,
+    sim,
     status,
 )
 
@@ -51,5 +52,6 @@ def create_app(cluster: Cluster) -> FastAPI:
     errors.install(app)
     for module in (catalog, health, agent, kv, status, peering, config, connect, connect_ca):
         app.include_router(module.router)
+    app.include_router(sim.router)
     app.add_middleware(RunDueTimers, cluster=cluster)
     return app

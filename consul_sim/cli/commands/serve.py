@@ -18,6 +18,10 @@ from types import FrameType
 from consul_sim.cli.command import FlagCommand, register
 from consul_sim.cli.flags import AppendSlice, FlagSet
 
+HEARTBEAT_INTERVAL = 15.0
+HEARTBEAT_TIMEOUT = 120.0
+"""Consul's values; ``consul_sim.world`` holds the same defaults (imported late, as it is big)."""
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -70,6 +74,17 @@ Usage: consul-sim serve [options]
             "The world's clock: wall (real time) or virtual (time stands still unless advanced).",
         )
         self.seed = fs.integer("seed", 0, "Seed of the world's random source (IDs, jitter).")
+        self.heartbeat_interval = fs.duration(
+            "heartbeat-interval",
+            HEARTBEAT_INTERVAL,
+            "How often each end of a peering stream sends a heartbeat (Consul: 15s).",
+        )
+        self.heartbeat_timeout = fs.duration(
+            "heartbeat-timeout",
+            HEARTBEAT_TIMEOUT,
+            "How long a peering stream may go without a heartbeat before it is closed and "
+            "shows FAILING (Consul: 2m0s).",
+        )
 
     def run(self, args: list[str]) -> int:
         rest = self.parse(args)
@@ -81,6 +96,13 @@ Usage: consul-sim serve [options]
         if self.clock.value not in ("wall", "virtual"):
             self.ui.error(f'Error! -clock must be "wall" or "virtual", got "{self.clock.value}"')
             return 1
+        for flag_name, value in (
+            ("heartbeat-interval", self.heartbeat_interval.value),
+            ("heartbeat-timeout", self.heartbeat_timeout.value),
+        ):
+            if value <= 0:
+                self.ui.error(f"Error! -{flag_name} must be positive")
+                return 1
         from consul_sim.server import DEFAULT_CLUSTERS
 
         specs: list[tuple[str, int]] = list(DEFAULT_CLUSTERS)
@@ -112,7 +134,12 @@ Usage: consul-sim serve [options]
         from consul_sim.world import World
 
         seed = self.seed.value if self.flags.is_set("seed") else None
-        world = World(clock="virtual" if self.clock.value == "virtual" else "wall", seed=seed)
+        world = World(
+            clock="virtual" if self.clock.value == "virtual" else "wall",
+            seed=seed,
+            heartbeat_interval=self.heartbeat_interval.value,
+            heartbeat_timeout=self.heartbeat_timeout.value,
+        )
         try:
             for name, _ in specs:
                 world.add_cluster(name)

@@ -1,0 +1,228 @@
+"""/_sim: fault injection and time for the whole world, on every cluster's port.
+
+Not a Consul API: it stands in for pulling cables and killing servers, so a person at a
+terminal (or a test in another language) can partition two clusters, slow a link, crash one and
+watch peering go FAILING and come back. Bodies are JSON with Consul-style keys (``A``, ``B``,
+``Cluster``, ``LatencyMs``, ``Seconds``), matched case-insensitively as Consul's decoder does;
+anything wrong is a plain-text 400 that says what.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import Request
+from starlette.responses import Response
+
+from consul_sim.api.http import ConsulRouter, cluster_of, flag, json_response
+from consul_sim.clock import VirtualClock, rfc3339
+from consul_sim.durations import format_duration
+from consul_sim.errors import BadRequest
+from consul_sim.models.base import DecodeError, parse_json
+from consul_sim.peering.states import shown_state
+from consul_sim.world import World
+
+router = ConsulRouter()
+
+
+async def _body(request: Request, *, allow_empty: bool = False) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        if allow_empty:
+            return {}
+        raise BadRequest("Request body is required")
+    try:
+        data = parse_json(raw)
+    except DecodeError as exc:
+        raise BadRequest(f"Request decode failed: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("Request body must be a JSON object")
+    return {str(k).lower(): v for k, v in data.items()}
+
+
+def _cluster_name(world: World, body: dict[str, Any], key: str) -> str:
+    value = body.get(key.lower())
+    if value is None or value == "":
+        raise BadRequest(f"Missing {key}: the name of a cluster is required")
+    if not isinstance(value, str):
+        raise BadRequest(f"{key} must be a cluster name (a string)")
+    if value not in world.clusters:
+        known = ", ".join(sorted(world.clusters))
+        raise BadRequest(f'Unknown cluster "{value}" (known: {known})')
+    return value
+
+
+def _pair(world: World, body: dict[str, Any]) -> tuple[str, str]:
+    a, b = _cluster_name(world, body, "A"), _cluster_name(world, body, "B")
+    if a == b:
+        raise BadRequest("A and B must be two different clusters")
+    return a, b
+
+
+def _number(body: dict[str, Any], key: str, *, upper: float | None = None) -> float | None:
+    value = body.get(key.lower())
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BadRequest(f"{key} must be a number")
+    if value < 0 or (upper is not None and value > upper):
+        bound = f"between 0 and {upper:g}" if upper is not None else "at least 0"
+        raise BadRequest(f"{key} must be {bound}, got {value}")
+    return float(value)
+
+
+def world_view(world: World) -> dict[str, Any]:
+    """Clusters with their peerings' shown state, every link that is not default, the clock."""
+    with world.lock:
+        network = world.network
+        clusters = []
+        for name in sorted(world.clusters):
+            cluster = world.clusters[name]
+            service = cluster.peering
+            peerings = []
+            for record in service.table.list():
+                stream = service.tracker.get(record.id)
+                status = stream.render() if stream is not None else None
+                peerings.append(
+                    {
+                        "Name": record.name,
+                        "ID": record.id,
+                        "State": shown_state(record.state, stream).value,
+                        "Connected": bool(stream is not None and stream.connected),
+                        "ImportedServices": status["ImportedServices"] if status else None,
+                        "ExportedServices": status["ExportedServices"] if status else None,
+                    }
+                )
+            clusters.append(
+                {
+                    "Name": name,
+                    "Datacenter": cluster.datacenter,
+                    "Crashed": name in network.crashed,
+                    "PeeringAddress": cluster.peering_address,
+                    "HTTPAddress": cluster.http_address,
+                    "Peerings": peerings,
+                }
+            )
+        links = [
+            {"A": a, "B": b, **settings.render()}
+            for (a, b), settings in sorted(network.links.items())
+            if not settings.is_default
+        ]
+        return {
+            "Clock": {
+                "Kind": "virtual" if isinstance(world.clock, VirtualClock) else "wall",
+                "Now": rfc3339(world.clock.now()),
+            },
+            "Seed": world.seed,
+            "HeartbeatInterval": format_duration(world.heartbeat_interval),
+            "HeartbeatTimeout": format_duration(world.heartbeat_timeout),
+            "Clusters": clusters,
+            "Links": links,
+            "InFlight": network.in_flight(),
+            "Held": network.held(),
+            "LastEvent": network.journal[-1].seq if network.journal else 0,
+        }
+
+
+def _answer(request: Request, world: World) -> Response:
+    return json_response(world_view(world), pretty=flag(request, "pretty"))
+
+
+@router.endpoint("/_sim/world", "GET")
+async def get_world(request: Request) -> Response:
+    return _answer(request, cluster_of(request).world)
+
+
+@router.endpoint("/_sim/events", "GET")
+async def events(request: Request) -> Response:
+    world = cluster_of(request).world
+    raw = request.query_params.get("since", "0") or "0"
+    try:
+        since = int(raw)
+        if since < 0:
+            raise ValueError
+    except ValueError:
+        raise BadRequest(f'Invalid since: "{raw}" is not a journal sequence number') from None
+    with world.lock:
+        journal = world.network.journal
+        start = min(since, len(journal))  # seq n sits at position n - 1
+        entries = [e for e in journal[start:] if e.seq > since]
+        body = [{**e.render(), "At": rfc3339(e.at)} for e in entries]
+    return json_response(body, pretty=flag(request, "pretty"))
+
+
+@router.endpoint("/_sim/partition", "POST")
+async def partition(request: Request) -> Response:
+    world = cluster_of(request).world
+    world.partition(*_pair(world, await _body(request)))
+    return _answer(request, world)
+
+
+@router.endpoint("/_sim/heal", "POST")
+async def heal(request: Request) -> Response:
+    world = cluster_of(request).world
+    body = await _body(request, allow_empty=True)
+    if body:
+        world.heal(*_pair(world, body))
+    else:
+        world.heal()
+    return _answer(request, world)
+
+
+@router.endpoint("/_sim/link", "POST")
+async def link(request: Request) -> Response:
+    world = cluster_of(request).world
+    body = await _body(request)
+    a, b = _pair(world, body)
+    latency_ms = _number(body, "LatencyMs")
+    loss = _number(body, "Loss", upper=1)
+    duplicate = _number(body, "Duplicate", upper=1)
+    world.set_link(
+        a,
+        b,
+        latency=latency_ms / 1000 if latency_ms is not None else None,
+        loss=loss,
+        duplicate=duplicate,
+    )
+    return _answer(request, world)
+
+
+@router.endpoint("/_sim/hold", "POST")
+async def hold(request: Request) -> Response:
+    world = cluster_of(request).world
+    world.hold(*_pair(world, await _body(request)))
+    return _answer(request, world)
+
+
+@router.endpoint("/_sim/release", "POST")
+async def release(request: Request) -> Response:
+    world = cluster_of(request).world
+    world.release(*_pair(world, await _body(request)))
+    return _answer(request, world)
+
+
+@router.endpoint("/_sim/crash", "POST")
+async def crash(request: Request) -> Response:
+    world = cluster_of(request).world
+    world.crash(_cluster_name(world, await _body(request), "Cluster"))
+    return _answer(request, world)
+
+
+@router.endpoint("/_sim/restart", "POST")
+async def restart(request: Request) -> Response:
+    world = cluster_of(request).world
+    world.restart(_cluster_name(world, await _body(request), "Cluster"))
+    return _answer(request, world)
+
+
+@router.endpoint("/_sim/advance", "POST")
+async def advance(request: Request) -> Response:
+    world = cluster_of(request).world
+    if not isinstance(world.clock, VirtualClock):
+        raise BadRequest("advance needs a world on the virtual clock (serve -clock virtual)")
+    seconds = _number(await _body(request), "Seconds")
+    if seconds is None:
+        raise BadRequest("Missing Seconds: how far to move the virtual clock")
+    world.advance(seconds)
+    return _answer(request, world)
