@@ -189,7 +189,9 @@ class PeeringService:
                 self.table.set_establishment_secret(record.id, jti)
             now = self._now()
             envelope = PeeringToken(
-                ca=None,
+                # Consul puts its Connect CA roots in the token; the dialer verifies the
+                # acceptor's servers with them and keeps them as PeerCAPems.
+                ca=self.cluster.ca.root_pems(),
                 manual_server_addresses=list(server_external_addresses or []) or None,
                 server_addresses=[self.address],
                 server_name=self.server_name,
@@ -232,10 +234,13 @@ class PeeringService:
                     "between partitions without peering"
                 )
             server_addresses = list(envelope.server_addresses or [])
+            connected = False
             if existing is not None:
                 peering_id = existing.id
                 stream = self.tracker.get(peering_id)
-                if stream is not None and stream.connected:
+                connected = stream is not None and stream.connected
+                if connected:
+                    # Consul trusts a connected stream's addresses over the token's.
                     server_addresses = list(existing.peer_server_addresses)
             else:
                 peering_id = self._new_id()
@@ -248,6 +253,8 @@ class PeeringService:
                 id=peering_id,
                 name=peer,
                 meta=dict(meta or {}),
+                # Left undefined so the write keeps the stored state: a re-establish whose
+                # exchange fails must not strand a connected peering in ESTABLISHING.
                 state=PeeringState.UNDEFINED,
                 peer_id=envelope.peer_id,
                 peer_ca_pems=list(envelope.ca or []),
@@ -259,16 +266,22 @@ class PeeringService:
                 ),
             )
             record = self._write(record)
-            acceptor, stream_secret = self._exchange(envelope)
+            acceptor, stream_secret = self._exchange(envelope, record)
             record = record.model_copy(deep=True)
             record.state = PeeringState.ESTABLISHING
             record = self._write(record)
             secrets = self.table.secrets.setdefault(record.id, PeeringSecrets())
             secrets.active_stream = stream_secret
+            if connected:
+                # Consul's leader routine leaves a connected stream alone: the new PeerID,
+                # CA and secret are used only when that stream ends and the dialer redials
+                # (leader_peering.go, syncPeeringsAndBlock).
+                return
             self._open_stream(record, acceptor, stream_secret)
 
-    def _exchange(self, envelope: PeeringToken) -> tuple[str, str]:
-        """Try each address in turn; a refusal from the acceptor is final, as in Consul."""
+    def _exchange(self, envelope: PeeringToken, record: Peering) -> tuple[str, str]:
+        """Try each of the stored record's addresses in turn (manual ones first, as Consul's
+        ``GetDialAddresses``); a refusal from the acceptor is final, as in Consul."""
         request = ExchangeSecret(
             peer_id=envelope.peer_id,
             establishment_secret=envelope.establishment_secret,
@@ -276,7 +289,7 @@ class PeeringService:
             dialer=self.cluster.name,
         )
         errors: list[str] = []
-        for address in envelope.dial_addresses():
+        for address in [*record.manual_server_addresses, *record.peer_server_addresses]:
             try:
                 answer = self.world.network.call(self.address, address, request)
             except Unreachable as exc:
@@ -291,7 +304,19 @@ class PeeringService:
             return address, answer.stream_secret
         raise unknown(go_multierror(errors))
 
+    def link_held(self, address: str) -> bool:
+        """Whether the link to whoever listens at ``address`` holds its traffic."""
+        network = self.world.network
+        other = network.name_at(address)
+        return other is not None and network.settings_between(self.cluster.name, other).held
+
     def _open_stream(self, record: Peering, acceptor: str, stream_secret: str) -> bool:
+        """The leader routine opening the stream right after establish. Its first message
+        (``Open``) is stream traffic, so on a held link it waits, and the dialer shows
+        ESTABLISHING until the link is released and the world steps."""
+        if self.link_held(acceptor):
+            self.streams.wait_for_link(record.id)
+            return False
         stream_id = self.streams.new_stream_id()
         message = OpenStream(
             peer_id=record.peer_id,
@@ -311,7 +336,9 @@ class PeeringService:
 
     def dial(self, record: Peering) -> bool:
         """One redial attempt: open a stream to the acceptor with the active stream secret,
-        trying its addresses in turn (a retry the caller schedules when all fail)."""
+        trying its addresses in turn (a retry the caller schedules when all fail). An
+        address behind a held link is neither a success nor a failure: the attempt waits
+        for the link, and True tells the caller not to schedule a retry."""
         secrets = self.table.secrets_for(record.id)
         if secrets is None or not secrets.active_stream:
             return False
@@ -324,6 +351,9 @@ class PeeringService:
             stream_id=stream_id,
         )
         for address in [*record.manual_server_addresses, *record.peer_server_addresses]:
+            if self.link_held(address):
+                self.streams.wait_for_link(record.id)
+                return True
             try:
                 self.world.network.call(self.address, address, message)
             except (Unreachable, RPCError):

@@ -113,6 +113,8 @@ class Streams:
         self._attempts: dict[str, int] = {}
         self._redials: dict[str, Timer] = {}
         self._stream_ids = 0
+        self.waiting: set[str] = set()
+        """Dialer peering IDs whose stream open waits for a held link to be released."""
 
     # -- helpers ----------------------------------------------------------------------------
     def _now(self) -> float:
@@ -146,6 +148,7 @@ class Streams:
             old.cancel()
         self._cancel_redial(record.id)
         self._attempts.pop(record.id, None)
+        self.waiting.discard(record.id)
         now = self._now()
         status = self._status(record.id)
         status.connect(now)
@@ -191,6 +194,7 @@ class Streams:
             end.cancel()
         self._cancel_redial(peering_id)
         self._attempts.pop(peering_id, None)
+        self.waiting.discard(peering_id)
 
     def reset(self) -> None:
         """A new leader: no stream survives, the tracker starts empty, dialers redial now."""
@@ -201,6 +205,7 @@ class Streams:
             timer.cancel()
         self._redials.clear()
         self._attempts.clear()
+        self.waiting.clear()
         self.service.tracker.streams.clear()
         for record in self.service.table.list():
             if record.should_dial and record.state not in (
@@ -211,6 +216,30 @@ class Streams:
                 self._schedule(record.id, 0.0)
 
     # -- redialing --------------------------------------------------------------------------
+    def wait_for_link(self, peering_id: str) -> None:
+        """The open is stuck behind a held link: retry it on the first step after release
+        (a dial that hangs is not a dial error, so no backoff and no FAILING)."""
+        self._cancel_redial(peering_id)
+        self.waiting.add(peering_id)
+
+    def _ready_to_open(self) -> list[str]:
+        """Waiting peerings that can be retried now (some address's link is no longer held,
+        or the record is gone and the entry only needs dropping), in a stable order."""
+        ready = []
+        for peering_id in sorted(self.waiting):
+            record = self.service.table.get_by_id(peering_id)
+            addresses = (
+                [*record.manual_server_addresses, *record.peer_server_addresses] if record else []
+            )
+            if record is None or any(not self.service.link_held(a) for a in addresses):
+                ready.append(peering_id)
+        return ready
+
+    def _open_waiting(self) -> None:
+        for peering_id in self._ready_to_open():
+            self.waiting.discard(peering_id)
+            self._redial(peering_id)
+
     def schedule_redial(self, peering_id: str) -> None:
         attempts = self._attempts.get(peering_id, 0)
         self._attempts[peering_id] = attempts + 1
@@ -318,6 +347,8 @@ class Streams:
         self._status(end.peering_id).last_send_success = self._now()
 
     def has_unsent(self) -> bool:
+        if self._ready_to_open():
+            return True
         catalog = self.cluster.store.catalog
         config_index = self.cluster.store.table_index.get(CONFIG_ENTRIES, 0)
         for end in self.ends.values():
@@ -335,6 +366,8 @@ class Streams:
         """Push whatever changed since each stream's cursor, then forget changes all have
         seen."""
         catalog = self.cluster.store.catalog
+        if self.waiting:
+            self._open_waiting()
         for peering_id in sorted(self.ends):
             self._push(self.ends[peering_id])
         cursors = [end.cursor for end in self.ends.values()]

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from consul_sim.clock import rfc3339
 from consul_sim.errors import ConsulError, NotFound, RPCError
 from consul_sim.peering.states import PeeringState
 from consul_sim.peering.tokens import SecretRefused, sign_secret
@@ -134,7 +135,8 @@ def test_token_decodes_to_consuls_envelope(acceptor: Cluster) -> None:
         "EstablishmentSecret",
         "Remote",
     ]
-    assert envelope["CA"] is None
+    assert envelope["CA"] == acceptor.ca.root_pems()
+    assert all(pem.endswith("-----END CERTIFICATE-----\n") for pem in envelope["CA"])
     assert envelope["ManualServerAddresses"] is None
     assert envelope["ServerAddresses"] == [acceptor.peering_address]
     assert envelope["ServerName"] == f"server.cluster-01.peering.{acceptor.trust_domain}"
@@ -361,8 +363,51 @@ def test_body_partition_other_than_default_is_enterprise_only(acceptor: Cluster)
 
 
 # -- states after establishment ------------------------------------------------------------------
+def test_dialer_shows_establishing_until_the_stream_connects(
+    acceptor: Cluster, dialer: Cluster, world: World
+) -> None:
+    """19: the stream is opened after establish returns; a held link keeps it from opening"""
+    envelope = decode(generate(acceptor, "cluster-02"))
+    world.hold("cluster-01", "cluster-02")
+    r = establish(dialer, "cluster-01", encode(envelope))
+    assert (r.status_code, r.text) == (200, "{}")
+    body = read(dialer, "cluster-01")
+    assert body == {
+        "ID": body["ID"],
+        "Name": "cluster-01",
+        "State": "ESTABLISHING",
+        "PeerID": envelope["PeerID"],
+        "PeerCAPems": envelope["CA"],
+        "PeerServerName": envelope["ServerName"],
+        "PeerServerAddresses": envelope["ServerAddresses"],
+        "StreamStatus": {
+            "ImportedServices": None,
+            "ExportedServices": None,
+            "LastHeartbeat": None,
+            "LastReceive": None,
+            "LastSend": None,
+        },
+        "CreateIndex": body["CreateIndex"],
+        "ModifyIndex": body["ModifyIndex"],
+        "Remote": {"Partition": "default", "Datacenter": "cluster-01"},
+        "status": "establishing",
+        "connected": False,
+    }
+    assert read(acceptor, "cluster-02")["State"] == "PENDING"
+    world.settle()
+    assert read(dialer, "cluster-01")["State"] == "ESTABLISHING", "held traffic stays held"
+    world.advance(30)
+    assert read(dialer, "cluster-01")["State"] == "ESTABLISHING", "a hung dial is no error"
+    world.release("cluster-01", "cluster-02")
+    world.settle()
+    after = read(dialer, "cluster-01")
+    assert (after["State"], after["connected"]) == ("ACTIVE", True)
+    assert after["ModifyIndex"] == body["ModifyIndex"]
+    assert read(acceptor, "cluster-02")["State"] == "ACTIVE"
+
+
 def test_dialer_shows_active_with_the_tokens_details(acceptor: Cluster, dialer: Cluster) -> None:
-    """19 (the stream connects during establish, so ESTABLISHING is stored, ACTIVE shown)"""
+    """19 (on an open link the stream connects at once: ESTABLISHING stored, ACTIVE shown)"""
     envelope = decode(generate(acceptor, "cluster-02"))
     assert establish(dialer, "cluster-01", encode(envelope)).status_code == 200
     body = read(dialer, "cluster-01")
@@ -372,7 +417,7 @@ def test_dialer_shows_active_with_the_tokens_details(acceptor: Cluster, dialer: 
     assert body["PeerServerName"] == envelope["ServerName"]
     assert body["PeerServerAddresses"] == envelope["ServerAddresses"]
     assert body["Remote"] == {"Partition": "default", "Datacenter": "cluster-01"}
-    assert "PeerCAPems" not in body
+    assert body["PeerCAPems"] == envelope["CA"] == acceptor.ca.root_pems()
     assert body["StreamStatus"] == {
         "ImportedServices": None,
         "ExportedServices": None,
@@ -415,6 +460,37 @@ def test_failing_stream_shows_failing_without_moving_modify_index(
     assert after["ModifyIndex"] == before["ModifyIndex"]
 
 
+def test_partition_past_the_heartbeat_timeout_shows_failing_on_both_sides(
+    acceptor: Cluster, dialer: Cluster, world: World
+) -> None:
+    """21, driven by real traffic: heartbeats stop crossing, each end times out after 2 min"""
+    peered(acceptor, dialer)
+    heartbeat = rfc3339(world.clock.now() + 15)
+    world.advance(20)  # one heartbeat each way
+    mine, theirs = read(dialer, "cluster-01"), read(acceptor, "cluster-02")
+    assert mine["State"] == theirs["State"] == "ACTIVE"
+    assert mine["StreamStatus"]["LastHeartbeat"] == heartbeat
+    world.partition("cluster-01", "cluster-02")
+    world.advance(15 + 120 - 20 - 1)
+    assert read(dialer, "cluster-01")["State"] == "ACTIVE", "not yet two minutes of silence"
+    world.advance(1)
+    for cluster, name, before in ((dialer, "cluster-01", mine), (acceptor, "cluster-02", theirs)):
+        r = cluster.client.get(f"/v1/peering/{name}")
+        assert r.status_code == 200
+        after = r.json()
+        assert (after["State"], after["status"], after["connected"]) == (
+            "FAILING",
+            "failing",
+            False,
+        )
+        assert after["ModifyIndex"] == before["ModifyIndex"]
+        assert after["StreamStatus"]["LastHeartbeat"] == heartbeat
+        assert r.headers["X-Consul-Index"] == str(cluster.peering.table.index())
+    world.heal()
+    world.advance(64)
+    assert read(dialer, "cluster-01")["State"] == read(acceptor, "cluster-02")["State"] == "ACTIVE"
+
+
 def test_reestablishing_with_a_fresh_token_keeps_the_id(acceptor: Cluster, dialer: Cluster) -> None:
     peered(acceptor, dialer)
     before = read(dialer, "cluster-01")
@@ -432,6 +508,98 @@ def test_reestablishing_with_a_fresh_token_keeps_the_id(acceptor: Cluster, diale
     assert after["Meta"] == {"env": "prod"}
     assert after["State"] == "ACTIVE"
     assert after["ModifyIndex"] > before["ModifyIndex"]
+
+
+def state_of(cluster: Cluster, name: str) -> str:
+    state: str = read(cluster, name)["State"]
+    return state
+
+
+def test_repointing_a_connected_dialer_keeps_its_stream_until_it_ends(
+    acceptor: Cluster, dialer: Cluster, world: World
+) -> None:
+    """Consul's leader leaves a connected stream alone when establish changes the PeerID
+    (leader_peering.go: updated data is used only once the stream disconnects)."""
+    acceptor.peering.verify_peer_name = False
+    peered(acceptor, dialer)
+    old_id = read(acceptor, "cluster-02")["ID"]
+    token = generate(acceptor, "alias")
+    new_id = decode(token)["PeerID"]
+    r = establish(dialer, "cluster-01", token)
+    assert (r.status_code, r.text) == (200, "{}")
+    world.settle()
+    mine = read(dialer, "cluster-01")
+    assert (mine["State"], mine["PeerID"]) == ("ACTIVE", new_id)
+    assert state_of(acceptor, "cluster-02") == "ACTIVE", "the old stream is still up"
+    assert state_of(acceptor, "alias") == "PENDING"
+    # The old stream ends (two minutes without heartbeats); the dialer redials with the new
+    # PeerID and stream secret, and the old acceptor record is left FAILING.
+    world.partition("cluster-01", "cluster-02")
+    world.advance(150)
+    assert state_of(dialer, "cluster-01") == state_of(acceptor, "cluster-02") == "FAILING"
+    world.heal()
+    world.advance(64)
+    assert state_of(dialer, "cluster-01") == "ACTIVE"
+    assert state_of(acceptor, "alias") == "ACTIVE"
+    old = read(acceptor, "cluster-02")
+    assert (old["ID"], old["State"], old["connected"]) == (old_id, "FAILING", False)
+    assert dialer.peering.tracker.get(mine["ID"]) is not None
+    assert acceptor.peering.tracker.get(new_id) is not None
+
+
+def test_repointing_a_disconnected_dialer_dials_the_new_acceptor(
+    acceptor: Cluster, dialer: Cluster, world: World
+) -> None:
+    acceptor.peering.verify_peer_name = False
+    peered(acceptor, dialer)
+    world.partition("cluster-01", "cluster-02")
+    world.advance(121)
+    assert state_of(dialer, "cluster-01") == "FAILING"
+    world.heal()
+    token = generate(acceptor, "alias")
+    assert establish(dialer, "cluster-01", token).status_code == 200
+    world.settle()
+    mine = read(dialer, "cluster-01")
+    assert (mine["State"], mine["PeerID"]) == ("ACTIVE", decode(token)["PeerID"])
+    assert state_of(acceptor, "alias") == "ACTIVE"
+    assert state_of(acceptor, "cluster-02") == "FAILING"
+
+
+def test_failed_reestablish_keeps_the_stored_state_and_the_stream(
+    acceptor: Cluster, dialer: Cluster, world: World
+) -> None:
+    """The first write leaves State undefined, so a refused exchange cannot strand a connected
+    peering: it stays ESTABLISHING in Raft and ACTIVE on its stream."""
+    peered(acceptor, dialer)
+    before = read(dialer, "cluster-01")
+    used = generate(acceptor, "cluster-02")
+    generate(acceptor, "cluster-02")
+    r = establish(dialer, "cluster-01", used)
+    assert (r.status_code, r.text) == (500, INVALID_SECRET)
+    after = read(dialer, "cluster-01")
+    assert (after["State"], after["connected"]) == ("ACTIVE", True)
+    assert after["ID"] == before["ID"] and after["PeerID"] == before["PeerID"]
+    assert after["ModifyIndex"] > before["ModifyIndex"]
+    stored = dialer.peering.table.get("cluster-01")
+    assert stored is not None and stored.state == PeeringState.ESTABLISHING
+    world.advance(20)
+    assert state_of(dialer, "cluster-01") == state_of(acceptor, "cluster-02") == "ACTIVE"
+
+
+def test_reestablish_while_connected_exchanges_through_the_stored_addresses(
+    acceptor: Cluster, dialer: Cluster
+) -> None:
+    """With a connected stream Consul keeps the stored PeerServerAddresses over the token's,
+    and the secret exchange dials those."""
+    peered(acceptor, dialer)
+    envelope = decode(generate(acceptor, "cluster-02"))
+    envelope["ServerAddresses"] = ["127.0.0.1:9999"]  # never dialed: the stream is up
+    tampered = encode(envelope)
+    r = establish(dialer, "cluster-01", tampered)
+    # The acceptor sees the edit through the signed digest, not through a dial failure.
+    assert r.status_code == 500
+    assert r.text.startswith(INVALID_SECRET), r.text
+    assert read(dialer, "cluster-01")["PeerServerAddresses"] == [acceptor.peering_address]
 
 
 def test_failed_exchange_leaves_a_pending_dialer_record(acceptor: Cluster, dialer: Cluster) -> None:

@@ -112,6 +112,9 @@ class PeeringMachine(RuleBasedStateMachine):
         self.last_index: dict[str, int] = dict.fromkeys(CLUSTERS, 0)
         self.modify_index: dict[tuple[str, str], int] = {}
         self.create_index: dict[tuple[str, str], int] = {}
+        self.repointed: set[tuple[str, str]] = set()
+        """Dialer names an establish was sent for while their stream was up: Consul keeps
+        that stream (and its acceptor) until it ends, whatever PeerID was written."""
 
     def teardown(self) -> None:
         self.world.close()
@@ -192,6 +195,9 @@ class PeeringMachine(RuleBasedStateMachine):
 
     def _establish(self, dialer: str, name: str, token: str, issued: Issued | None) -> None:
         expect = self._expect(dialer, name)
+        before = self._read(dialer, name)
+        if before is not None and before["connected"]:
+            self.repointed.add((dialer, name.lower()))
         r = self.clusters[dialer].client.post(
             "/v1/peering/establish", json={"PeerName": name, "PeeringToken": token}
         )
@@ -279,6 +285,29 @@ class PeeringMachine(RuleBasedStateMachine):
                 self.modify_index[key] = p["ModifyIndex"]
                 assert (p["State"] == "DELETING") == ("DeletedAt" in p), p
             self._check_shadow(cluster, {p["Name"].lower(): p for p in records})
+
+    @invariant()
+    def a_dialer_shown_active_streams_to_an_active_acceptor(self) -> None:
+        """Across clusters, after the network settles: a dialer shown ACTIVE has, at the other
+        end of its stream, the acceptor record whose ID is its PeerID, and that record is
+        ACTIVE. The one exception is Consul's own: a dialer re-pointed while connected keeps
+        its old stream (and acceptor) until that stream ends."""
+        self.world.settle()
+        shown = {c: self._list(c)[1] for c in CLUSTERS}
+        for cluster in CLUSTERS:
+            by_id = {p["ID"]: p for p in shown[other(cluster)]}
+            for p in shown[cluster]:
+                if p["State"] != "ACTIVE" or not p.get("PeerServerAddresses"):
+                    continue
+                stream = self.clusters[cluster].peering.tracker.get(p["ID"])
+                assert stream is not None and stream.connected, p
+                acceptor = by_id.get(stream.remote_peering_id)
+                assert acceptor is not None, (cluster, p, "streams to no acceptor record")
+                assert acceptor["State"] == "ACTIVE", (cluster, p, acceptor)
+                if stream.remote_peering_id != p["PeerID"]:
+                    assert (cluster, p["Name"].lower()) in self.repointed, (p, acceptor)
+                else:
+                    assert by_id[p["PeerID"]]["State"] == "ACTIVE"
 
     def _check_shadow(self, cluster: str, shown: dict[str, dict[str, Any]]) -> None:
         now = self._now()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
@@ -15,8 +16,10 @@ from consul_sim.peering.tokens import (
     envelope_digest,
     sign_secret,
     validate_peer_name,
+    validate_token,
     verify_secret,
 )
+from consul_sim.world import World
 
 KEY = b"a" * 64
 NOW = 1_767_225_600.0
@@ -165,4 +168,25 @@ def test_refusal_as_seen_by_the_dialer_keeps_permission_denied() -> None:
     assert str(wrapped) == (
         "rpc error: code = PermissionDenied desc = a new peering token must be generated: "
         "invalid peering establishment secret"
+    )
+
+
+def test_connect_ca_roots_pass_the_dialers_ca_check_and_round_trip() -> None:
+    """The acceptor's Connect CA roots are what a token's CA carries (reference §3)."""
+    with World(clock="virtual", seed=3) as world:
+        pems = world.add_cluster("dc1").ca.root_pems()
+    token = envelope(ca=pems, establishment_secret="s")
+    validate_token(token)
+    raw = json.loads(base64.b64decode(encode_token(token)))
+    assert raw["CA"] == pems and all(p.endswith("\n") for p in pems)
+    assert decode_token(encode_token(token)).ca == pems
+
+
+def test_a_ca_entry_that_is_not_a_certificate_is_refused_first() -> None:
+    token = envelope(ca=["-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"])
+    token.server_addresses = None
+    with pytest.raises(RPCError) as caught:
+        validate_token(token)
+    assert str(caught.value) == (
+        "rpc error: code = Unknown desc = peering token invalid CA: x509: malformed certificate"
     )
