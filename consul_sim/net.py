@@ -17,12 +17,21 @@ Two ways across:
 Every link is the unordered pair of cluster names, with its own latency, loss and duplication
 probabilities, a partition flag, and a hold flag (messages wait until released, as turmoil's
 ``hold``). All randomness comes from one stream derived from the world seed.
+
+An address no local cluster owns may belong to a cluster in another process (two
+``consul-sim serve`` peered over loopback). When a :class:`RemoteTransport` is installed (server
+mode does), such traffic is handed to it instead of being refused: a call waits for the remote
+answer, a queued message is handed over when due and its outcome is journalled when the
+transport reports it back. Without a transport, and for every address owned locally, nothing
+changes, so in-process runs stay deterministic.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import queue
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -52,10 +61,46 @@ class Unreachable(Exception):
         self.reason = reason
 
 
+def refused(address: str) -> str:
+    """Go's gRPC wording when nothing listens at the address."""
+    return (
+        f'connection error: desc = "transport: Error while dialing: dial tcp {address}: '
+        f'connect: connection refused"'
+    )
+
+
+def timed_out(address: str) -> str:
+    """Go's gRPC wording when the path to a listener is cut (or it never answers)."""
+    return (
+        f'connection error: desc = "transport: Error while dialing: dial tcp {address}: '
+        f'i/o timeout"'
+    )
+
+
 class Receiver(Protocol):
     """A cluster's server-side handler for messages from other clusters."""
 
     def receive(self, source: str, message: object) -> object: ...
+
+
+Outcome = Callable[[str], None]
+"""Called by a transport, from any thread, with ``""`` once a message was delivered, or the
+journal outcome that says why not (``dropped: unreachable: ...``, ``error: ...``)."""
+
+
+class RemoteTransport(Protocol):
+    """Carries traffic to addresses owned by another process."""
+
+    def call(self, source: str, destination: str, message: object) -> object:
+        """The remote receiver's answer; raises :class:`Unreachable` when nobody answers, and
+        the receiver's own refusal (a ``ConsulError``) as that error."""
+        ...
+
+    def send(self, source: str, destination: str, message: object, done: Outcome) -> None:
+        """Hand a queued message over without blocking; report the outcome through ``done``."""
+        ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -146,12 +191,22 @@ class Network:
         self.crashed: set[str] = set()
         self._queue: list[Envelope] = []
         self._held: list[Envelope] = []
+        self.remote: RemoteTransport | None = None
+        """Set in server mode: where traffic to addresses no local cluster owns goes."""
+        self._remote_names: dict[str, str] = {}
+        self._remote_outcomes: queue.SimpleQueue[tuple[Envelope, str]] = queue.SimpleQueue()
 
     # -- addresses ------------------------------------------------------------------------------
-    def attach(self, name: str, receiver: Receiver) -> str:
-        """Give a cluster its own peering address (one port per cluster, on loopback)."""
-        address = f"{LOOPBACK}:{self._next_port}"
-        self._next_port += PORT_STRIDE
+    def attach(self, name: str, receiver: Receiver, address: str | None = None) -> str:
+        """Give a cluster a peering address: its own loopback port, or ``address`` (in server
+        mode, the cluster's HTTP address, which another process can reach). A cluster may own
+        several; the earlier ones keep working for peerings that recorded them."""
+        if address is None:
+            address = f"{LOOPBACK}:{self._next_port}"
+            self._next_port += PORT_STRIDE
+        owner = self._names.get(address)
+        if owner is not None and owner != name and address in self._receivers:
+            raise ValueError(f"address {address} is already {owner}'s")
         self._receivers[address] = receiver
         self._names[address] = name
         return address
@@ -161,6 +216,11 @@ class Network:
 
     def name_at(self, address: str) -> str | None:
         return self._names.get(address)
+
+    def learn_remote_name(self, address: str, name: str) -> None:
+        """Label another process's address with its cluster name, for the journal only."""
+        if name and address not in self._names:
+            self._remote_names[address] = name
 
     # -- links ----------------------------------------------------------------------------------
     def link(self, a: str, b: str) -> LinkSettings:
@@ -252,23 +312,22 @@ class Network:
         its answer. An exception raised by the receiver propagates to the sender as is."""
         kind = type(message).__name__
         receiver = self._receivers.get(destination)
-        if receiver is None:
+        if receiver is None and self.remote is None:
             self._log(source, destination, kind, "unreachable", summary_of(message))
-            raise Unreachable(
-                destination,
-                f'connection error: desc = "transport: Error while dialing: dial tcp '
-                f'{destination}: connect: connection refused"',
-            )
+            raise Unreachable(destination, refused(destination))
         cut = self._cut(source, destination)
         if cut:
             self._log(source, destination, kind, f"unreachable: {cut}", summary_of(message))
-            raise Unreachable(
-                destination,
-                f'connection error: desc = "transport: Error while dialing: dial tcp '
-                f'{destination}: i/o timeout"',
-            )
+            raise Unreachable(destination, timed_out(destination))
         try:
-            answer = receiver.receive(source, message)
+            if receiver is None:
+                assert self.remote is not None
+                answer = self.remote.call(source, destination, message)
+            else:
+                answer = receiver.receive(source, message)
+        except Unreachable as exc:
+            self._log(source, destination, kind, f"unreachable: {exc.reason}", summary_of(message))
+            raise
         except Exception as exc:
             self._log(source, destination, kind, f"error: {exc}", summary_of(message))
             raise
@@ -328,6 +387,7 @@ class Network:
         A receiver's refusal is journalled; anything else it raises propagates."""
         from consul_sim.errors import ConsulError
 
+        self._journal_remote_outcomes()
         later: list[Envelope] = []
         delivered = 0
         while self._queue and self._queue[0].deliver_at <= now:
@@ -343,7 +403,15 @@ class Network:
                 self._held.append(env)
                 self._log(env.source, env.destination, kind, "held", env.summary, env.seq)
                 continue
-            if receiver is None:
+            if receiver is None and self.remote is not None:
+                outcome = f"dropped: {a} is crashed" if a in self.crashed else ""
+                if settings.partitioned:
+                    outcome = "dropped: partitioned"
+                if not outcome:
+                    self._forward(env)
+                    delivered += 1
+                    continue
+            elif receiver is None:
                 outcome = "dropped: unreachable"
             elif b in self.crashed:
                 outcome = f"dropped: {b} is crashed"
@@ -364,6 +432,26 @@ class Network:
         for env in later:
             heapq.heappush(self._queue, env)
         return delivered
+
+    def _forward(self, env: Envelope) -> None:
+        """Hand a due message to the remote transport; its outcome is journalled later, on
+        the thread that delivers messages (see :meth:`_journal_remote_outcomes`)."""
+        assert self.remote is not None
+        outcomes = self._remote_outcomes
+        self.remote.send(
+            env.source, env.destination, env.message, lambda outcome: outcomes.put((env, outcome))
+        )
+
+    def _journal_remote_outcomes(self) -> None:
+        while True:
+            try:
+                env, outcome = self._remote_outcomes.get_nowait()
+            except queue.Empty:
+                return
+            kind = type(env.message).__name__
+            self._log(
+                env.source, env.destination, kind, outcome or "delivered", env.summary, env.seq
+            )
 
     def _new_message_seq(self) -> int:
         self._last_message += 1
@@ -392,8 +480,8 @@ class Network:
                 kind,
                 outcome,
                 summary,
-                self._names.get(source, ""),
-                self._names.get(destination, ""),
+                self._names.get(source) or self._remote_names.get(source, ""),
+                self._names.get(destination) or self._remote_names.get(destination, ""),
                 message_seq,
             )
         )

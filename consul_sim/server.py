@@ -5,16 +5,23 @@ use), beside a ticker that fires due timers and steps the world (delivers due me
 clusters push their changes), so TTL checks expire and replication moves even when no request
 arrives. ``ServedWorld`` is used both by ``consul-sim serve`` (which waits for Ctrl-C in the
 foreground) and by tests that need a real socket (which stop it when done).
+
+Served, a cluster's peering address is its HTTP address, so a token it generates names where a
+cluster in another process can reach it, and traffic for addresses no local cluster owns goes
+over HTTP (``consul_sim.api.peerstream``). The listening sockets are bound before anything is
+served, so the address is in place before the first request can ask for a token.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import socket
 from types import TracebackType
 
 import uvicorn
 
+from consul_sim.api.peerstream import HTTPTransport
 from consul_sim.world import World
 
 DEFAULT_CLUSTERS = (("cluster-01", 8500), ("cluster-02", 8501))
@@ -31,23 +38,68 @@ class ServedWorld:
         self.ports: dict[str, int] = {}
         self._servers: dict[str, uvicorn.Server] = {}
         self._futures: list[concurrent.futures.Future[None]] = []
+        self._sockets: list[socket.socket] = []
+        self._transport: HTTPTransport | None = None
         self._stopping = False
+
+    def _bind(self) -> dict[str, socket.socket]:
+        """Listen on every port first (as asyncio would: SO_REUSEADDR), so the ports are known
+        before serving starts; nothing is left open when one fails."""
+        bound: dict[str, socket.socket] = {}
+        try:
+            for name, port in self.requested.items():
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                self._sockets.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((self.host, port))
+                sock.listen(2048)
+                sock.setblocking(False)
+                bound[name] = sock
+        except OSError:
+            self._close_sockets()
+            raise
+        return bound
+
+    def _close_sockets(self) -> None:
+        for sock in self._sockets:
+            sock.close()
+        self._sockets.clear()
+
+    def _publish_addresses(self) -> None:
+        """Each served cluster's HTTP address becomes its peering address (the old one keeps
+        working for peerings made before), and remote addresses go over HTTP."""
+        world = self.world
+        with world.lock:
+            network = world.network
+            for name, port in self.ports.items():
+                cluster = world.cluster(name)
+                address = f"{self.host}:{port}"
+                cluster.http_address = address
+                cluster.peering_address = network.attach(name, cluster.peering, address)
+            self._transport = HTTPTransport(network)
+            network.remote = self._transport
 
     def start(self, timeout: float = 10.0) -> ServedWorld:
         loop = self.world.loop
-        for name, port in self.requested.items():
+        for name in self.requested:
+            self.world.cluster(name)
+        sockets = self._bind()
+        self.ports = {name: int(sock.getsockname()[1]) for name, sock in sockets.items()}
+        self._publish_addresses()
+        for name in self.requested:
             cluster = self.world.cluster(name)
             config = uvicorn.Config(
                 cluster.app,
                 host=self.host,
-                port=port,
+                port=self.ports[name],
                 log_level="warning",
                 lifespan="off",
                 access_log=False,
             )
             server = uvicorn.Server(config)
             self._servers[name] = server
-            self._futures.append(asyncio.run_coroutine_threadsafe(server.serve(), loop.loop))
+            serving = server.serve(sockets=[sockets[name]])
+            self._futures.append(asyncio.run_coroutine_threadsafe(serving, loop.loop))
         self._futures.append(asyncio.run_coroutine_threadsafe(self._tick(), loop.loop))
         waited = 0.0
         while not all(s.started for s in self._servers.values()):
@@ -63,10 +115,6 @@ class ServedWorld:
                 raise TimeoutError("servers did not start in time")
             concurrent.futures.wait(self._futures, timeout=0.02)
             waited += 0.02
-        for name, server in self._servers.items():
-            sock = server.servers[0].sockets[0]
-            self.ports[name] = int(sock.getsockname()[1])
-            self.world.cluster(name).http_address = f"{self.host}:{self.ports[name]}"
         return self
 
     async def _tick(self) -> None:
@@ -92,6 +140,13 @@ class ServedWorld:
         for server in self._servers.values():
             server.should_exit = True
         concurrent.futures.wait(self._futures, timeout=timeout)
+        self._close_sockets()
+        with self.world.lock:
+            if self._transport is not None and self.world.network.remote is self._transport:
+                self.world.network.remote = None
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
         for name in self._servers:
             self.world.cluster(name).http_address = None
 

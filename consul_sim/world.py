@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from consul_sim.catalog.agent import LocalAgent
 from consul_sim.clock import Clock, VirtualClock, WallClock
+from consul_sim.config.calls import CallResult, call_between
 from consul_sim.config.service import ConfigEntries
 from consul_sim.connect.ca import ConnectCA
 from consul_sim.models.catalog import (
@@ -225,6 +226,13 @@ class World:
 
     def __getitem__(self, name: str) -> Cluster:
         return self.cluster(name)
+
+    def call(
+        self, source: tuple[str, str], destination: tuple[str | None, str] | str
+    ) -> CallResult:
+        """Would ``source`` (cluster, service) reach ``destination`` (the source's peer name
+        or None for local, service)? ``.allowed`` and ``.reasons`` say, as ``/_sim/call``."""
+        return call_between(self, source, destination)
 
     # -- time ---------------------------------------------------------------------------------
     def run_due(self) -> int:

@@ -17,7 +17,9 @@ from consul_sim.api import (
     health,
     kv,
     peering,
+    peerstream,
     sim,
+    sim_call,
     status,
 )
 
@@ -53,5 +55,7 @@ def create_app(cluster: Cluster) -> FastAPI:
     for module in (catalog, health, agent, kv, status, peering, config, connect, connect_ca):
         app.include_router(module.router)
     app.include_router(sim.router)
+    app.include_router(peerstream.router)
+    app.include_router(sim_call.router)
     app.add_middleware(RunDueTimers, cluster=cluster)
     return app

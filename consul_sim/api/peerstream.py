@@ -1,0 +1,191 @@
+"""/_sim/peerstream: the wire between clusters served by different processes.
+
+Not a Consul API. Consul's servers talk peering over gRPC on their own port; the simulator's
+clusters hand messages to ``consul_sim.net``. When two ``consul-sim serve`` processes peer, a
+cluster's peering address is its HTTP address, and a message for an address no local cluster
+owns is POSTed here (``HTTPTransport``, which server mode installs on the network). The
+receiving process delivers it to its own network as if it came from a local cluster, and answers
+with the receiver's reply, its refusal, or ``Unreachable`` (the cluster is crashed), all encoded
+by :mod:`consul_sim.peering.wire`, so the sender handles each exactly as in-process.
+
+Synchronous calls (the secret exchange, a stream open, ``Terminated``) block the sender for at
+most ``CALL_TIMEOUT``, as the domain needs the answer before it goes on. Queued stream traffic
+never blocks the event loop: each destination has one worker thread (so its messages keep their
+order) that posts them and reports the outcome back to the network's journal.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+from fastapi import Request
+from starlette.responses import Response
+
+from consul_sim.api.http import ConsulRouter, cluster_of, json_response, read_json
+from consul_sim.errors import BadRequest, ConsulError
+from consul_sim.jsonenc import encode_json
+from consul_sim.net import Network, Outcome, Unreachable, refused, timed_out
+from consul_sim.peering.wire import (
+    WireError,
+    decode_error,
+    decode_message,
+    encode_error,
+    encode_message,
+)
+
+PATH = "/_sim/peerstream"
+CALL_TIMEOUT = httpx.Timeout(3.0, connect=1.0)
+MAX_BACKLOG = 1000
+"""Queued messages per destination still waiting for a worker; beyond it they are dropped
+(a peer that hangs must not grow the sender's memory without bound)."""
+
+router = ConsulRouter()
+
+
+@router.endpoint(PATH, "POST")
+async def peerstream(request: Request) -> Response:
+    """One message from a cluster in another process, delivered to this cluster."""
+    cluster = cluster_of(request)
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequest("Request body must be a JSON object")
+    source = body.get("Source")
+    if not isinstance(source, str) or not source:
+        raise BadRequest("Missing Source: the sending cluster's peering address")
+    try:
+        message = decode_message(body.get("Message"))
+    except WireError as exc:
+        raise BadRequest(f"Request decode failed: {exc}") from None
+    if message is None:
+        raise BadRequest("Missing Message")
+    world = cluster.world
+    out: dict[str, Any] = {"Cluster": cluster.name}
+    with world.lock:
+        network = world.network
+        source_cluster = body.get("SourceCluster")
+        if isinstance(source_cluster, str):
+            network.learn_remote_name(source, source_cluster)
+        try:
+            answer = network.call(source, cluster.peering_address, message)
+        except Unreachable as exc:
+            out["Unreachable"] = exc.reason
+        except ConsulError as exc:
+            out["Error"] = encode_error(exc)
+        else:
+            out["Answer"] = encode_message(answer)
+    return json_response(out)
+
+
+class HTTPTransport:
+    """The network's :class:`~consul_sim.net.RemoteTransport` in server mode."""
+
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self._client = httpx.Client(timeout=CALL_TIMEOUT)
+        self._lock = threading.Lock()
+        self._workers: dict[str, tuple[ThreadPoolExecutor, httpx.Client]] = {}
+        self._backlog: dict[str, int] = {}
+        self._closed = False
+
+    def _body(self, source: str, message: object) -> bytes:
+        return encode_json(
+            {
+                "Source": source,
+                "SourceCluster": self.network.name_at(source) or "",
+                "Message": encode_message(message),
+            }
+        )
+
+    @staticmethod
+    def _post(client: httpx.Client, destination: str, body: bytes) -> dict[str, Any]:
+        """The receiving process's reply; :class:`Unreachable` when there is none."""
+        try:
+            response = client.post(
+                f"http://{destination}{PATH}",
+                content=body,
+                headers={"Content-Type": "application/json"},
+            )
+        except httpx.ConnectError:
+            raise Unreachable(destination, refused(destination)) from None
+        except httpx.TimeoutException:
+            raise Unreachable(destination, timed_out(destination)) from None
+        except httpx.HTTPError as exc:
+            raise Unreachable(destination, f'connection error: desc = "{exc}"') from None
+        reply: object = None
+        if response.status_code == 200:
+            try:
+                reply = response.json()
+            except ValueError:
+                pass
+        if not isinstance(reply, dict):
+            detail = response.text.strip()[:200]
+            raise Unreachable(
+                destination,
+                f'connection error: desc = "{destination} does not speak peerstream: '
+                f'{response.status_code} {detail}"',
+            )
+        return reply
+
+    @staticmethod
+    def _answer(destination: str, reply: dict[str, Any]) -> object:
+        if "Unreachable" in reply:
+            raise Unreachable(destination, str(reply["Unreachable"]))
+        try:
+            if "Error" in reply:
+                raise decode_error(reply["Error"])
+            return decode_message(reply.get("Answer"))
+        except WireError as exc:
+            raise Unreachable(destination, f'connection error: desc = "{exc}"') from None
+
+    # -- RemoteTransport ------------------------------------------------------------------------
+    def call(self, source: str, destination: str, message: object) -> object:
+        reply = self._post(self._client, destination, self._body(source, message))
+        name = reply.get("Cluster")
+        if isinstance(name, str):
+            self.network.learn_remote_name(destination, name)
+        return self._answer(destination, reply)
+
+    def send(self, source: str, destination: str, message: object, done: Outcome) -> None:
+        body = self._body(source, message)
+        with self._lock:
+            if self._closed:
+                done("dropped: unreachable: the sender is stopping")
+                return
+            if self._backlog.get(destination, 0) >= MAX_BACKLOG:
+                done("dropped: backlog full")
+                return
+            self._backlog[destination] = self._backlog.get(destination, 0) + 1
+            worker = self._workers.get(destination)
+            if worker is None:
+                worker = self._workers[destination] = (
+                    ThreadPoolExecutor(1, thread_name_prefix=f"peerstream-{destination}"),
+                    httpx.Client(timeout=CALL_TIMEOUT),
+                )
+        worker[0].submit(self._deliver, worker[1], destination, body, done)
+
+    def _deliver(self, client: httpx.Client, destination: str, body: bytes, done: Outcome) -> None:
+        """On the destination's worker thread: post, then report how it went."""
+        with self._lock:
+            self._backlog[destination] -= 1
+        try:
+            self._answer(destination, self._post(client, destination, body))
+        except Unreachable as exc:
+            done(f"dropped: unreachable: {exc.reason}")
+        except ConsulError as exc:
+            done(f"error: {exc}")
+        else:
+            done("")
+
+    def close(self) -> None:
+        """Stop the workers (dropping what they have not started) and close the clients."""
+        with self._lock:
+            self._closed = True
+            workers = list(self._workers.values())
+            self._workers.clear()
+        for executor, client in workers:
+            executor.shutdown(wait=True, cancel_futures=True)
+            client.close()
+        self._client.close()
