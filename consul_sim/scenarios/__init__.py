@@ -5,6 +5,6 @@ what it prints is what anyone pointing a client at the same ports sees.
 """
 
 from consul_sim.scenarios import seed
-from consul_sim.scenarios.base import SCENARIOS, Scenario, Step
+from consul_sim.scenarios.base import SCENARIOS, Answer, Expect, Scenario, Step, StepResult
 
-__all__ = ["SCENARIOS", "Scenario", "Step", "seed"]
+__all__ = ["SCENARIOS", "Answer", "Expect", "Scenario", "Step", "StepResult", "seed"]
