@@ -1,4 +1,9 @@
-"""``make bench``: req/s of ``GET /v1/health/service/web``, consul-sim vs a bare FastAPI app.
+"""``make bench``: consul-sim's benchmarks, every section by default (``--section NAME`` picks).
+
+``health``: req/s of ``GET /v1/health/service/web``, consul-sim vs a bare FastAPI app (below).
+``convergence`` and ``pair``: the in-process replication benchmarks of :mod:`replication` (one
+health change converging with 10 and 10,000 exported services; a peered pair created, exported
+and settled). Their reports follow the health table in ``benchmarks/results/latest.txt``.
 
 consul-sim holds 10 instances of ``web`` (one node each, registered through
 ``/v1/catalog/register`` with a passing check). The baseline is a bare FastAPI app answering the
@@ -37,6 +42,7 @@ from typing import IO
 import httpx
 import uvicorn
 from loadgen import ClientKind, LoadResult, run_load
+from replication import convergence_report, pair_report
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -45,6 +51,7 @@ HEALTH_PATH = "/v1/health/service/web"
 TARGET_RATIO = 0.7
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
+SECTIONS = ("health", "convergence", "pair")
 
 
 class ServerProcess:
@@ -277,9 +284,38 @@ def main(argv: list[str] | None = None) -> int:
     profile = parser.add_mutually_exclusive_group()
     profile.add_argument("--profile", action="store_true", help="always profile consul-sim")
     profile.add_argument("--no-profile", action="store_true", help="never profile")
+    parser.add_argument(
+        "--section",
+        action="append",
+        choices=SECTIONS,
+        help="run only this section (repeatable; default: all)",
+    )
+    parser.add_argument(
+        "--convergence-samples", type=int, default=21, help="health changes timed per size"
+    )
+    parser.add_argument("--pair-samples", type=int, default=30, help="peered pairs timed")
     args = parser.parse_args(argv)
-    client: ClientKind = "httpx" if args.client == "httpx" else "raw"
+    sections = args.section or list(SECTIONS)
     RESULTS.mkdir(exist_ok=True)
+    reports: list[str] = []
+    if "health" in sections:
+        reports.append(health_section(args))
+    if "convergence" in sections:
+        print("convergence: one health change with 10 and 10,000 exported services ...", flush=True)
+        reports.append(convergence_report(args.convergence_samples)[0])
+    if "pair" in sections:
+        print("pair: a peered pair created, exported and settled ...", flush=True)
+        reports.append(pair_report(args.pair_samples)[0])
+    report = "\n".join(reports)
+    print()
+    print(report, end="")
+    (RESULTS / "latest.txt").write_text(report)
+    print(f"\nwritten to {(RESULTS / 'latest.txt').relative_to(HERE.parent)}")
+    return 0
+
+
+def health_section(args: argparse.Namespace) -> str:
+    client: ClientKind = "httpx" if args.client == "httpx" else "raw"
     body_file = RESULTS / "body.json"
 
     with server_process("consul-sim", ["sim"]) as sim:
@@ -297,12 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile or (ratio < TARGET_RATIO and not args.no_profile):
             print("profiling consul-sim ...", flush=True)
             report += "\n" + profile_sim(sim, body, args, client)
-
-    print()
-    print(report, end="")
-    (RESULTS / "latest.txt").write_text(report)
-    print(f"\nwritten to {(RESULTS / 'latest.txt').relative_to(HERE.parent)}")
-    return 0
+    return report
 
 
 if __name__ == "__main__":

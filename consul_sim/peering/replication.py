@@ -284,7 +284,10 @@ def service_snapshot(store: Store, name: str) -> ExportedServicePayload:
                 "modify_index": 0,
             }
         )
-        relevant = [c for c in row.checks.values() if not c.service_id or c.service_id == svc.id]
+        # Through the row's index by service ID: one node may hold thousands of services.
+        relevant = row.service_checks("")
+        if svc.id:
+            relevant += row.service_checks(svc.id)
         status = overall_status(sorted(relevant, key=lambda c: c.check_id))
         checks: tuple[HealthCheck, ...] = ()
         if status is not None:

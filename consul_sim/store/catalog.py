@@ -3,7 +3,10 @@
 Every row is keyed by the peer it came from ("" for local data), so imported copies of a peer's
 nodes live beside local ones with the same names and never show without ``?peer=``. A by-name
 service index keeps health queries proportional to the instances of that service, not to the
-size of the catalog (10,000 exported services must not slow a single-service read).
+size of the catalog (10,000 exported services must not slow a single-service read), and a
+per-node index of checks by service ID keeps every per-service write and read proportional to
+that service's checks, not to the node's (10,000 services on one node must not make each
+registration or replication snapshot scan 10,000 checks).
 """
 
 from __future__ import annotations
@@ -26,9 +29,43 @@ NodeKey = tuple[str, str]  # (peer, lower-cased node name)
 
 @dataclass
 class NodeRow:
+    """One node with its services and checks. ``checks`` is only written through
+    :meth:`put_check` and :meth:`pop_check`, which keep ``check_ids_by_service`` in step: service
+    ID ("" for node-level checks) -> IDs of that service's checks on this node."""
+
     node: Node
     services: dict[str, NodeService] = field(default_factory=dict)
     checks: dict[str, HealthCheck] = field(default_factory=dict)
+    check_ids_by_service: dict[str, set[str]] = field(default_factory=dict)
+
+    def put_check(self, check: HealthCheck) -> HealthCheck | None:
+        """Store ``check`` under its ID; the check it replaced, if any."""
+        previous = self.checks.get(check.check_id)
+        if previous is not None and previous.service_id != check.service_id:
+            self._unindex(previous)
+        self.checks[check.check_id] = check
+        self.check_ids_by_service.setdefault(check.service_id, set()).add(check.check_id)
+        return previous
+
+    def pop_check(self, check_id: str) -> HealthCheck | None:
+        check = self.checks.pop(check_id, None)
+        if check is not None:
+            self._unindex(check)
+        return check
+
+    def _unindex(self, check: HealthCheck) -> None:
+        ids = self.check_ids_by_service.get(check.service_id)
+        if ids is not None:
+            ids.discard(check.check_id)
+            if not ids:
+                del self.check_ids_by_service[check.service_id]
+
+    def service_checks(self, service_id: str) -> list[HealthCheck]:
+        """The checks of one service on this node ("" = node-level), sorted by check ID."""
+        ids = self.check_ids_by_service.get(service_id)
+        if not ids:
+            return []
+        return [self.checks[cid] for cid in sorted(ids)]
 
 
 def node_key(peer: str, node: str) -> NodeKey:
@@ -159,16 +196,16 @@ class CatalogTables:
         self.add_instance(nk, stamped)
         self.bump_service(nk[0], svc.service, txn.index)
         # Service checks carry the service's name and tags; keep them in step.
-        for cid, check in list(row.checks.items()):
-            if check.service_id == svc.id and (
-                check.service_name != svc.service or check.service_tags != svc.tags
-            ):
-                row.checks[cid] = check.model_copy(
-                    update={
-                        "service_name": svc.service,
-                        "service_tags": list(svc.tags),
-                        "modify_index": txn.index,
-                    }
+        for check in row.service_checks(svc.id):
+            if check.service_name != svc.service or check.service_tags != svc.tags:
+                row.put_check(
+                    check.model_copy(
+                        update={
+                            "service_name": svc.service,
+                            "service_tags": list(svc.tags),
+                            "modify_index": txn.index,
+                        }
+                    )
                 )
                 txn.touch(CHECKS)
         txn.touch(SERVICES)
@@ -186,7 +223,7 @@ class CatalogTables:
                 "modify_index": txn.index,
             }
         )
-        row.checks[check.check_id] = stamped
+        row.put_check(stamped)
         self._bump_for_check(row, stamped, txn.index)
         if existing is not None and existing.service_id != check.service_id:
             self._bump_for_check(row, existing, txn.index)
@@ -216,8 +253,8 @@ class CatalogTables:
         svc = row.services.pop(service_id)
         self.drop_instance(nk, svc)
         self.bump_service(peer, svc.service, txn.index)
-        for cid in [cid for cid, c in row.checks.items() if c.service_id == service_id]:
-            del row.checks[cid]
+        for check in row.service_checks(service_id):
+            row.pop_check(check.check_id)
             txn.touch(CHECKS)
         txn.touch(SERVICES)
         return True
@@ -225,9 +262,11 @@ class CatalogTables:
     def delete_check(self, txn: Txn, peer: str, node: str, check_id: str) -> bool:
         nk = node_key(peer, node)
         row = self.nodes.get(nk)
-        if row is None or check_id not in row.checks:
+        if row is None:
             return False
-        check = row.checks.pop(check_id)
+        check = row.pop_check(check_id)
+        if check is None:
+            return False
         self._bump_for_check(row, check, txn.index)
         txn.touch(CHECKS)
         return True
