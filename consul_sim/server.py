@@ -18,6 +18,7 @@ import asyncio
 import concurrent.futures
 import socket
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
@@ -44,11 +45,15 @@ class ServedWorld:
 
     def _bind(self) -> dict[str, socket.socket]:
         """Listen on every port first (as asyncio would: SO_REUSEADDR), so the ports are known
-        before serving starts; nothing is left open when one fails."""
+        before serving starts; nothing is left open when one fails.
+
+        The socket names IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted
+        connections only when the listening socket's proto says TCP, and without it every
+        response waits out Nagle's algorithm against the client's delayed ACK (~40 ms)."""
         bound: dict[str, socket.socket] = {}
         try:
             for name, port in self.requested.items():
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
                 self._sockets.append(sock)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((self.host, port))
@@ -131,6 +136,17 @@ class ServedWorld:
             if upcoming:
                 delay = min(max(min(upcoming) - now, 0.001), TICK_MAX)
             await asyncio.sleep(delay)
+
+    def accepted_sockets(self) -> list[Any]:
+        """The server ends of the open client connections, for checking socket options."""
+        out: list[Any] = []
+        for server in self._servers.values():
+            for connection in list(server.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                sock = transport.get_extra_info("socket") if transport is not None else None
+                if sock is not None:
+                    out.append(sock)
+        return out
 
     def url(self, name: str) -> str:
         return f"http://{self.host}:{self.ports[name]}"
