@@ -94,6 +94,8 @@ class StreamEnd:
     """Nonce -> resource ID, for matching ACKs."""
     applied: dict[str, int] = field(default_factory=dict)
     """Resource ID -> nonce of the newest response applied from the other end."""
+    imported_names: frozenset[str] | None = None
+    """The last service list received, as a set: each update is checked against it."""
     timers: list[Timer] = field(default_factory=list)
 
     def cancel(self) -> None:
@@ -161,6 +163,11 @@ class Streams:
             stream_id=stream_id,
             dialer=dialer,
             cursor=self.cluster.store.catalog.change_position,
+            imported_names=(
+                frozenset(status.imported_services)
+                if status.imported_services is not None
+                else None
+            ),
         )
         self.ends[record.id] = end
         scheduler = self.world.scheduler
@@ -469,9 +476,10 @@ class Streams:
         if isinstance(resource, ExportedServiceListPayload):
             if resource.services or status.imported_services is not None:
                 status.imported_services = list(resource.services)
+                end.imported_names = frozenset(resource.services)
             apply_service_list(store, record.name, resource.services)
         elif isinstance(resource, ExportedServicePayload):
-            listed = status.imported_services
+            listed = end.imported_names
             if listed is not None and msg.resource_id not in listed:
                 return  # sent before a list we have not seen yet: the resend will bring it
             apply_service(store, record.name, msg.resource_id, resource)
