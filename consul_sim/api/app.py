@@ -18,6 +18,7 @@ from consul_sim.api import (
     kv,
     peering,
     peerstream,
+    query,
     sim,
     sim_call,
     status,
@@ -57,5 +58,6 @@ def create_app(cluster: Cluster) -> FastAPI:
     app.include_router(sim.router)
     app.include_router(peerstream.router)
     app.include_router(sim_call.router)
+    app.include_router(query.router)
     app.add_middleware(RunDueTimers, cluster=cluster)
     return app
