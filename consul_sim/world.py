@@ -13,6 +13,7 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
+from consul_sim.acl import ACLResolver
 from consul_sim.catalog.agent import LocalAgent
 from consul_sim.clock import Clock, VirtualClock, WallClock
 from consul_sim.config.calls import CallResult, call_between
@@ -61,7 +62,14 @@ SERF_LAN_PORT = 8301
 class Cluster:
     """One simulated Consul datacenter with a single dev-mode server agent."""
 
-    def __init__(self, world: World, name: str, *, node_name: str | None = None) -> None:
+    def __init__(
+        self,
+        world: World,
+        name: str,
+        *,
+        node_name: str | None = None,
+        acl_default_policy: str | None = None,
+    ) -> None:
         self.world = world
         self.name = name
         self.datacenter = name
@@ -86,6 +94,13 @@ class Cluster:
         self.peering_server_name = f"server.{self.datacenter}.peering.{self.trust_domain}"
         self.peering = PeeringService(self)
         self.peering_address = world.network.attach(name, self.peering)
+        self.acl = ACLResolver(
+            world.rand.derive(f"cluster/{name}/acl"),
+            enabled=acl_default_policy is not None,
+            default_policy=acl_default_policy or "allow",
+        )
+        """ACLs: disabled unless ``add_cluster(acl_default_policy=...)``; ``management_token``,
+        ``create_token(rules)``."""
         self._app: FastAPI | None = None
         self._client: httpx.Client | None = None
         self._bootstrap()
@@ -210,11 +225,16 @@ class World:
         return self._loop
 
     # -- clusters -----------------------------------------------------------------------------
-    def add_cluster(self, name: str, *, node_name: str | None = None) -> Cluster:
+    def add_cluster(
+        self, name: str, *, node_name: str | None = None, acl_default_policy: str | None = None
+    ) -> Cluster:
+        """``acl_default_policy`` ``"allow"`` or ``"deny"`` turns ACLs on; None leaves them off."""
         with self.lock:
             if name in self.clusters:
                 raise ValueError(f"cluster {name!r} already exists")
-            cluster = Cluster(self, name, node_name=node_name)
+            cluster = Cluster(
+                self, name, node_name=node_name, acl_default_policy=acl_default_policy
+            )
             self.clusters[name] = cluster
             return cluster
 

@@ -17,6 +17,7 @@ from consul_sim.api.http import (
     ConsulRouter,
     QueryOptions,
     apply_filter,
+    authorizer,
     cluster_of,
     empty_response,
     flag,
@@ -98,14 +99,32 @@ async def register_service(request: Request) -> Response:
         raise _decode_error(exc) from None
     q = request.query_params
     replace = "replace-existing-checks" in q and q["replace-existing-checks"] in ("", "true")
+    if sd.name:  # a missing name is the handler's 400, which Consul checks before the token
+        _vet_service_register(request, cluster, sd)
     with cluster.store.lock:
         cluster.agent.register_service(sd, replace_existing_checks=replace)
     return empty_response()
 
 
+def _vet_service_register(request: Request, cluster: Cluster, sd: ServiceDefinition) -> None:
+    """Consul's vetServiceRegister: ``service:write`` on the name, on the service this
+    registration would overwrite, and for a connect proxy on its destination too."""
+    authz = authorizer(request, cluster)
+    authz.require("service", "write", sd.name)
+    existing = cluster.agent.local_services.get(sd.id or sd.name)
+    if existing is not None:
+        authz.require("service", "write", existing.service)
+    destination = (sd.proxy or {}).get("DestinationServiceName")
+    if sd.kind == "connect-proxy" and isinstance(destination, str):
+        authz.require("service", "write", destination)
+
+
 @router.endpoint("/v1/agent/service/deregister/{service_id:path}", "PUT")
 async def deregister_service(request: Request) -> Response:
     cluster = cluster_of(request)
+    existing = cluster.agent.local_services.get(request.path_params["service_id"])
+    if existing is not None:  # Consul's vetServiceUpdate: write on the service it removes
+        authorizer(request, cluster).require("service", "write", existing.service)
     with cluster.store.lock:
         cluster.agent.deregister_service(request.path_params["service_id"])
     return empty_response()

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from consul_sim.api.http import (
     ConsulRouter,
     apply_filter,
+    authorizer,
     blocking,
     cluster_of,
     flag,
@@ -22,8 +23,16 @@ from consul_sim.api.http import (
     query_options,
 )
 from consul_sim.config.decode import ConfigDecodeError, decode_entry
-from consul_sim.config.entries import SERVICE_DEFAULTS, ConfigEntryBase
+from consul_sim.config.entries import (
+    EXPORTED_SERVICES,
+    MESH,
+    PROXY_DEFAULTS,
+    SERVICE_DEFAULTS,
+    SERVICE_INTENTIONS,
+    ConfigEntryBase,
+)
 from consul_sim.config.service import ConfigEntries, make_entry
+from consul_sim.config.validate import normalize, validate
 from consul_sim.errors import BadRequest, ConsulError
 from consul_sim.filter import go_quote
 from consul_sim.models.base import DecodeError, parse_json
@@ -69,6 +78,23 @@ def _cas(request: Request) -> int | None:
     return value
 
 
+def _authorize_entry(request: Request, kind: str, name: str, access: str) -> None:
+    """Each kind's CanRead/CanWrite (``agent/structs/config_entry*.go``, CE): exported-services
+    needs ``mesh``, mesh and proxy-defaults need ``mesh:write`` and no ACL to read,
+    service-intentions ``intentions`` and service-defaults ``service`` on the name. Kinds the
+    simulator does not store are not checked."""
+    authz = authorizer(request, cluster_of(request))
+    if kind == EXPORTED_SERVICES:
+        authz.require("mesh", access)
+    elif kind in (MESH, PROXY_DEFAULTS):
+        if access == "write":
+            authz.require("mesh", access)
+    elif kind == SERVICE_INTENTIONS:
+        authz.require("intentions", access, name)
+    elif kind == SERVICE_DEFAULTS:
+        authz.require("service", access, name)
+
+
 def _render(entry: ConfigEntryBase) -> dict[str, object]:
     return entry.render()
 
@@ -82,6 +108,10 @@ async def config_apply(request: Request) -> Response:
         raise BadRequest(f"Request decoding failed: {exc}") from None
     cas = _cas(request)
     _refuse_enterprise_meta(request)
+    # The server normalizes and validates (500s) before it checks the token.
+    normalize(entry)
+    validate(entry)
+    _authorize_entry(request, entry.kind, entry.entry_name, "write")
     written = _entries(request).apply(entry, cas=cas)
     return json_response(written, pretty=flag(request, "pretty"))
 
@@ -97,6 +127,7 @@ async def config_entry(request: Request) -> Response:
     entries = _entries(request)
     kind, slash, name = kind_and_name.partition("/")
     if slash:
+        _authorize_entry(request, kind, name, "read")
         index, entry = await blocking(
             request, cluster, opts, lambda: entries.indexed_get(kind, name)
         )
@@ -123,9 +154,12 @@ def _delete(request: Request, kind_and_name: str) -> Response:
     kind, slash, name = kind_and_name.partition("/")
     if not slash:
         raise ConsulError("Must provide both a kind and name to delete", 404)
-    make_entry(kind, name)  # an unknown kind is the handler's own 400
+    entry = make_entry(kind, name)  # an unknown kind is the handler's own 400
     _refuse_enterprise_meta(request)
     cas = _cas(request)
+    if entry is not None:
+        normalize(entry)
+        _authorize_entry(request, entry.kind, entry.entry_name, "write")
     deleted = _entries(request).delete(kind, name, cas=cas)
     body: object = deleted if cas is not None else {}
     return json_response(body, pretty=flag(request, "pretty"))

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 from starlette.responses import Response
 
-from consul_sim.api.http import ConsulRouter, cluster_of, flag, json_response, read_json
+from consul_sim.api.http import (
+    ConsulRouter,
+    authorizer,
+    cluster_of,
+    flag,
+    json_response,
+    read_json,
+)
 from consul_sim.config.entries import SERVICE_INTENTIONS, ServiceIntentionsConfigEntry
 from consul_sim.config.intentions import (
     Intention,
@@ -22,6 +29,7 @@ from consul_sim.config.intentions import (
     match_destination,
     match_source,
     parse_name,
+    parse_spiffe,
 )
 from consul_sim.errors import BadRequest, ConsulError, NotFound
 
@@ -87,8 +95,16 @@ async def intentions_check(request: Request) -> Response:
     source_type = request.query_params.get("source-type", "")
     if source_type and source_type != "consul":
         raise ConsulError(f'unsupported SourceType: "{source_type}"')
-    index, intentions = _intentions(cluster_of(request))
-    decision = decide(intentions, source.name, destination.name)
+    cluster = cluster_of(request)
+    # Check answers only pass/fail, so Consul asks for service:read on the destination only.
+    authorizer(request, cluster).require("service", "read", destination.name)
+    index, intentions = _intentions(cluster)
+    decision = decide(
+        intentions,
+        source.name,
+        destination.name,
+        acl_default_policy=cluster.acl.intention_default(),
+    )
     return json_response({"Allowed": decision.allowed}, pretty=flag(request, "pretty"), index=index)
 
 
@@ -131,12 +147,19 @@ async def agent_connect_authorize(request: Request) -> Response:
     target = body.get("Target", "")
     uri = body.get("ClientCertURI", "")
     cluster = cluster_of(request)
+    target = target if isinstance(target, str) else ""
+    uri = uri if isinstance(uri, str) else ""
+    if target and uri.startswith("spiffe://"):
+        # ConnectAuthorize vets service:write on the target once the input parses.
+        parse_spiffe(uri)
+        authorizer(request, cluster).require("service", "write", target)
     _, intentions = _intentions(cluster)
     decision = authorize(
         intentions,
-        target if isinstance(target, str) else "",
-        uri if isinstance(uri, str) else "",
+        target,
+        uri,
         _peer_trust_domains(cluster),
+        cluster.acl.intention_default(),
     )
     return json_response(
         {"Authorized": decision.allowed, "Reason": decision.reason},

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from consul_sim.acl import Authorizer
+from consul_sim.api.errors import error_response
 from consul_sim.durations import DurationError, parse_duration
 from consul_sim.errors import NO_PATH_TO_DATACENTER, BadRequest, ConsulError, MethodNotAllowed
 from consul_sim.jsonenc import encode_json
@@ -51,7 +53,11 @@ class ConsulRouter(APIRouter):
                     )
                 if request.method not in allowed:
                     raise MethodNotAllowed(request.method, allowed)
-                return await fn(request)
+                try:
+                    response = await fn(request)
+                except ConsulError as err:
+                    response = error_response(err)
+                return with_acl_policy(response, cluster_of(request))
 
             guarded.__name__ = fn.__name__
             guarded.__doc__ = fn.__doc__
@@ -154,6 +160,37 @@ def query_options(request: Request, cluster: Cluster) -> QueryOptions:
         key, _, value = pair.partition(":")
         opts.node_meta[key] = value
     return opts
+
+
+# -- ACL tokens ---------------------------------------------------------------------------------
+ACL_POLICY_HEADER = "X-Consul-Default-Acl-Policy"
+
+
+def acl_token(request: Request) -> str:
+    """The secret a request carries, in Consul's order (``parseTokenWithoutResolvingProxyToken``):
+    ``?token=``, then ``X-Consul-Token``, then ``Authorization: Bearer <t>`` (scheme matched
+    case-insensitively, first word of the value); ``""`` means the anonymous token."""
+    if request.query_params.get("token", ""):
+        return request.query_params["token"]
+    if request.headers.get("X-Consul-Token", ""):
+        return request.headers["X-Consul-Token"]
+    parts = request.headers.get("Authorization", "").split(" ")
+    if len(parts) > 1 and parts[0].lower() == "bearer":
+        value = " ".join(parts[1:]).strip()
+        return value.split(" ")[0].strip()
+    return ""
+
+
+def authorizer(request: Request, cluster: Cluster) -> Authorizer:
+    """The request's token resolved against the cluster's ACLs (403 ``ACL not found`` for an
+    unknown secret); with ACLs disabled it allows everything."""
+    return cluster.acl.resolve(acl_token(request))
+
+
+def with_acl_policy(response: Response, cluster: Cluster) -> Response:
+    """Consul stamps the configured default policy on every wrapped response, errors too."""
+    response.headers[ACL_POLICY_HEADER] = cluster.acl.header_policy
+    return response
 
 
 # -- rendering ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from consul_sim.api.http import (
     ConsulRouter,
     QueryOptions,
+    authorizer,
     blocking,
     cluster_of,
     empty_response,
@@ -23,7 +24,7 @@ from consul_sim.api.http import (
     parse_wait,
     query_options,
 )
-from consul_sim.errors import BadRequest
+from consul_sim.errors import BadRequest, PermissionDenied
 from consul_sim.models.base import ConsulModel, DecodeError, decode_body, parse_json
 from consul_sim.models.peering import EstablishRequest, GenerateTokenRequest
 from consul_sim.peering.replication import exported_services_view
@@ -60,6 +61,16 @@ def _check_partition(request: Request) -> None:
         raise BadRequest(PARTITION_QUERY)
 
 
+def _authorize(request: Request, access: str) -> None:
+    """``peering:read``/``peering:write``, checked by the peering gRPC service, so a denial (or
+    an unknown token) reaches the HTTP caller as the gRPC client's ``code = Unknown`` string,
+    still a 403 because it contains Consul's sentence."""
+    try:
+        authorizer(request, cluster_of(request)).require("peering", access)
+    except PermissionDenied as err:
+        raise PermissionDenied(f"rpc error: code = Unknown desc = {err.message}") from None
+
+
 def _read_options(request: Request) -> QueryOptions:
     """Blocking and ``?pretty`` only: peering reads ignore ``?dc`` and always go to the
     leader, so ``?stale``/``?consistent`` change nothing."""
@@ -74,6 +85,7 @@ async def generate_token(request: Request) -> Response:
     if not req.peer_name:
         raise BadRequest("PeerName is required in the payload when generating a new peering token.")
     _check_partition(request)
+    _authorize(request, "write")
     token = cluster_of(request).peering.generate_token(
         req.peer_name,
         meta=req.meta,
@@ -91,6 +103,7 @@ async def establish(request: Request) -> Response:
     if not req.peering_token:
         raise BadRequest("PeeringToken is required in the payload when establishing a peering.")
     _check_partition(request)
+    _authorize(request, "write")
     cluster_of(request).peering.establish(req.peer_name, req.peering_token, meta=req.meta)
     return json_response({}, pretty=flag(request, "pretty"))
 
@@ -109,10 +122,12 @@ async def peering(request: Request) -> Response:
     cluster = cluster_of(request)
     service = cluster.peering
     if request.method == "DELETE":
+        _authorize(request, "write")
         service.delete(name)
         return empty_response()
     opts = _read_options(request)
     service.check_enabled()
+    _authorize(request, "read")
 
     def read() -> tuple[int, dict[str, Any] | None]:
         index, record = service.read_record(name)
@@ -131,6 +146,7 @@ async def peerings(request: Request) -> Response:
     service = cluster.peering
     opts = _read_options(request)
     service.check_enabled()
+    _authorize(request, "read")
 
     def read() -> tuple[int, list[dict[str, Any]]]:
         index, records = service.list_records()
@@ -147,6 +163,7 @@ async def exported_services(request: Request) -> Response:
     _check_partition(request)
     cluster = cluster_of(request)
     opts = query_options(request, cluster)
+    authorizer(request, cluster).require("mesh", "read")
     store = cluster.store
 
     def read() -> tuple[int, list[dict[str, object]]]:

@@ -5,8 +5,8 @@ endpoint flattens them into one list sorted by precedence (``agent/consul/state/
 A caller is matched on its exact peer (``""`` for a local caller), so a local ``*`` never lets a
 peered service in. The first matching intention in precedence order decides; an L7 intention
 counts as deny for the L4 check and authorize, since only a proxy can apply its permissions. With
-nothing matching, the default applies: the simulator has no ACLs, so allow
-(``agent/connect_auth.go``).
+nothing matching, the default applies: allow when ACLs are disabled, else the ACL default policy,
+which no token's rules can change (``agent/connect_auth.go``, ``IntentionDefaultAllow``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ ALLOW = "allow"
 DENY = "deny"
 PEER_PREFIX = "peer:"
 DEFAULT_REASON_NO_ACLS = "ACLs disabled, access is allowed by default"
+DEFAULT_REASON_ACLS = "Default behavior configured by ACLs"
 
 
 @dataclass(frozen=True)
@@ -140,16 +141,23 @@ class Decision:
 
 
 def decide(
-    intentions: Iterable[Intention], source: str, destination: str, peer: str = ""
+    intentions: Iterable[Intention],
+    source: str,
+    destination: str,
+    peer: str = "",
+    acl_default_policy: str | None = None,
 ) -> Decision:
-    """Whether ``source`` (from ``peer``, ``""`` when local) may call ``destination``."""
+    """Whether ``source`` (from ``peer``, ``""`` when local) may call ``destination``.
+    ``acl_default_policy`` is None when ACLs are disabled, else ``allow`` or ``deny``."""
     for ixn in match_destination(intentions, destination):
         if not ixn.matches_source(source, peer):
             continue
         if ixn.permissions:
             return Decision(False, f"Matched L7 intention: {ixn.describe()}", ixn)
         return Decision(ixn.action == ALLOW, f"Matched L4 intention: {ixn.describe()}", ixn)
-    return Decision(True, DEFAULT_REASON_NO_ACLS)
+    if acl_default_policy is None:
+        return Decision(True, DEFAULT_REASON_NO_ACLS)
+    return Decision(acl_default_policy == ALLOW, DEFAULT_REASON_ACLS)
 
 
 # -- names in query parameters --------------------------------------------------------------------
@@ -230,6 +238,7 @@ def authorize(
     target: str,
     client_cert_uri: str,
     peer_trust_domains: Mapping[str, str],
+    acl_default_policy: str | None = None,
 ) -> Decision:
     """``POST /v1/agent/connect/authorize``. The caller's peer is the peering whose trust domain
     issued its certificate (``peer_trust_domains``: trust domain -> local peer name); any other
@@ -240,4 +249,4 @@ def authorize(
     if caller.partition and caller.partition != DEFAULT_PARTITION:
         return Decision(False, f'Mismatched partitions: "{caller.partition}" != "default"')
     peer = peer_trust_domains.get(caller.trust_domain, "")
-    return decide(intentions, caller.service, target, peer)
+    return decide(intentions, caller.service, target, peer, acl_default_policy)
