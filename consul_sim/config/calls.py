@@ -119,7 +119,13 @@ def _intentions_reason(
 ) -> None:
     """The destination cluster's decision, as its ``/v1/agent/connect/authorize`` makes it."""
     caller = f'"{source}" from its peer "{peer}"' if peer else f'"{source}"'
-    decision = decide(flatten(cluster.config.list(SERVICE_INTENTIONS)), source, destination, peer)
+    decision = decide(
+        flatten(cluster.config.list(SERVICE_INTENTIONS)),
+        source,
+        destination,
+        peer,
+        acl_default_policy=cluster.acl.intention_default(),
+    )
     verb = "allow" if decision.allowed else "deny"
     reasons.add(
         decision.allowed,

@@ -569,3 +569,28 @@ def test_world_call_refuses_an_unknown_cluster(world: World, c1: Cluster) -> Non
 
     with pytest.raises(BadRequest, match='Unknown Source cluster "nowhere"'):
         world.call(("nowhere", "web"), (None, "db"))
+
+
+def test_call_follows_the_destinations_acl_default_policy_like_authorize() -> None:
+    """With ACLs on and default deny, a call no intention matches is refused, as authorize says."""
+    with World(clock="virtual", seed=5) as world:
+        cluster = world.add_cluster("dc1", acl_default_policy="deny")
+        management = {"X-Consul-Token": cluster.acl.management_token}
+        r = cluster.client.put(
+            "/v1/agent/service/register",
+            json={"Name": "backend", "Check": {"TTL": "60s", "Status": "passing"}},
+            headers=management,
+        )
+        assert r.status_code == 200, r.text
+        answer = world.call(source=("dc1", "frontend"), destination=(None, "backend"))
+        assert not answer.allowed
+        assert answer.reasons[-1].endswith("Default behavior configured by ACLs")
+        authorize = cluster.client.post(
+            "/v1/agent/connect/authorize",
+            json={
+                "Target": "backend",
+                "ClientCertURI": f"spiffe://{cluster.trust_domain}/ns/default/dc/dc1/svc/frontend",
+            },
+            headers=management,
+        ).json()
+        assert authorize["Authorized"] is False
