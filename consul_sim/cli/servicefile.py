@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consul_sim.cli.goformat import go_os_error
-from consul_sim.cli.hcl import HCLError, parse_hcl
+from consul_sim.config.hcl import HCLError, load_hcl
 from consul_sim.durations import DurationError, format_duration, parse_duration
 from consul_sim.models.base import DecodeError, parse_json
 
@@ -351,7 +351,7 @@ def _parse(path: str) -> dict[str, Any]:
         if _format_of(path) == "json":
             data = parse_json(raw) if raw.strip() else {}
         else:
-            data = parse_hcl(raw.decode("utf-8", errors="replace"))
+            data = load_hcl(raw.decode("utf-8", errors="replace"))
     except (DecodeError, HCLError) as exc:
         raise ServiceFileError(f"failed to parse {path}: {exc}") from None
     if not isinstance(data, dict):

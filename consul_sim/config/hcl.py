@@ -41,15 +41,31 @@ def parse_config(text: str) -> Any:
     return parse_hcl(text)
 
 
-def parse_hcl(text: str) -> dict[str, Any]:
+class HCLError(ValueError):
+    """The text is not valid HCL; ``str()`` is HCL v1's ``At LINE:COL: reason`` sentence."""
+
+
+def load_hcl(text: str) -> dict[str, Any]:
+    """HCL text as the map JSON would give (blocks as lists of objects), for config entries and
+    the CLI's service definition files alike."""
     text = text.replace("\r\n", "\n")
     try:
-        data: dict[str, Any] = hcl2.loads(text, serialization_options=_OPTIONS)
+        data = hcl2.loads(text, serialization_options=_OPTIONS)
     except UnexpectedInput as exc:
-        raise ConfigDecodeError(DECODE_PREFIX + _hcl_v1_error(text, exc)) from None
+        raise HCLError(_hcl_v1_error(text, exc)) from None
     except LarkError as exc:
-        raise ConfigDecodeError(f"{DECODE_PREFIX}{exc}") from None
+        raise HCLError(str(exc).splitlines()[0] if str(exc) else "invalid HCL") from None
+    if not isinstance(data, dict):
+        raise HCLError("At 1:1: expected a body of attributes and blocks")
     return data
+
+
+def parse_hcl(text: str) -> dict[str, Any]:
+    """A config entry's HCL; syntax errors carry ``consul config write``'s prefix."""
+    try:
+        return load_hcl(text)
+    except HCLError as exc:
+        raise ConfigDecodeError(f"{DECODE_PREFIX}{exc}") from None
 
 
 def _hcl_v1_error(text: str, exc: UnexpectedInput) -> str:
