@@ -20,6 +20,7 @@ from consul_sim.peering.replication import (
     ExportedServicePayload,
     ReplicationResponse,
 )
+from consul_sim.testing import export, peer
 from consul_sim.world import Cluster, World
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,31 +47,6 @@ def b(world: World, a: Cluster) -> Cluster:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def peer(acceptor: Cluster, dialer: Cluster) -> None:
-    r = acceptor.client.post("/v1/peering/token", json={"PeerName": dialer.name})
-    assert r.status_code == 200, r.text
-    r = dialer.client.post(
-        "/v1/peering/establish",
-        json={"PeerName": acceptor.name, "PeeringToken": r.json()["PeeringToken"]},
-    )
-    assert (r.status_code, r.text) == (200, "{}")
-
-
-def export(cluster: Cluster, services: dict[str, list[str]]) -> None:
-    r = cluster.client.put(
-        "/v1/config",
-        json={
-            "Kind": "exported-services",
-            "Name": "default",
-            "Services": [
-                {"Name": name, "Consumers": [{"Peer": p} for p in peers]}
-                for name, peers in services.items()
-            ],
-        },
-    )
-    assert (r.status_code, r.text) == (200, "true")
-
-
 def register(cluster: Cluster, body: dict[str, Any]) -> None:
     r = cluster.client.put("/v1/catalog/register", json=body)
     assert (r.status_code, r.text) == (200, "true")

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from consul_sim.testing import peer
 from consul_sim.world import Cluster, World
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,16 +65,6 @@ def c2(world: World, c1: Cluster) -> Cluster:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def peer(acceptor: Cluster, dialer: Cluster) -> None:
-    r = acceptor.client.post("/v1/peering/token", json={"PeerName": dialer.name})
-    assert r.status_code == 200, r.text
-    r = dialer.client.post(
-        "/v1/peering/establish",
-        json={"PeerName": acceptor.name, "PeeringToken": r.json()["PeeringToken"]},
-    )
-    assert (r.status_code, r.text) == (200, "{}")
-
-
 def register(cluster: Cluster, service: str, status: str = "passing", node: str = "n1") -> None:
     r = cluster.client.put(
         "/v1/catalog/register",
