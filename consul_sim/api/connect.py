@@ -1,4 +1,4 @@
-"""/v1/connect/intentions/{match,check,exact} and /v1/agent/connect/authorize.
+"""/v1/connect/intentions (list, match, check, exact, legacy IDs) and /v1/agent/connect/authorize.
 
 Thin: the handlers read parameters with Consul's wording for missing ones
 (``agent/intentions_endpoint.go``) and leave every decision to ``consul_sim.config.intentions``.
@@ -13,25 +13,40 @@ from starlette.responses import Response
 
 from consul_sim.api.http import (
     ConsulRouter,
+    apply_filter,
     authorizer,
+    blocking,
+    check_dc,
     cluster_of,
     flag,
     json_response,
+    query_options,
     read_json,
 )
-from consul_sim.config.entries import SERVICE_INTENTIONS, ServiceIntentionsConfigEntry
+from consul_sim.clock import rfc3339
+from consul_sim.config.entries import SERVICE_INTENTIONS
 from consul_sim.config.intentions import (
     Intention,
+    IntentionBody,
     authorize,
+    can_read,
     decide,
-    exact,
+    decode_intention,
+    delete_exact,
     flatten,
+    legacy_create,
+    legacy_delete,
+    legacy_update,
     match_destination,
     match_source,
     parse_name,
     parse_spiffe,
+    read_exact,
+    read_legacy,
+    upsert_exact,
 )
-from consul_sim.errors import BadRequest, ConsulError, NotFound
+from consul_sim.errors import BadRequest, ConsulError
+from consul_sim.models.base import DecodeError, parse_json
 
 if TYPE_CHECKING:
     from consul_sim.world import Cluster
@@ -39,6 +54,7 @@ if TYPE_CHECKING:
 router = ConsulRouter()
 
 PEERING_SERVER_NAME_MARK = ".peering."
+RESULTS_FILTERED_HEADER = "X-Consul-Results-Filtered-By-Acls"
 
 
 def _required(request: Request, name: str) -> str:
@@ -108,35 +124,84 @@ async def intentions_check(request: Request) -> Response:
     return json_response({"Allowed": decision.allowed}, pretty=flag(request, "pretty"), index=index)
 
 
-@router.endpoint("/v1/connect/intentions/exact", "GET", "DELETE")
+@router.endpoint("/v1/connect/intentions/exact", "GET", "PUT", "DELETE")
 async def intentions_exact(request: Request) -> Response:
     cluster = cluster_of(request)
-    allow_peer = request.method == "GET"
-    source = parse_name("source", _required(request, "source"), allow_peer=allow_peer)
+    pretty = flag(request, "pretty")
+    if request.method == "GET":
+        source = parse_name("source", _required(request, "source"), allow_peer=True)
+        destination = parse_name("destination", _required(request, "destination"), allow_peer=False)
+        authz = authorizer(request, cluster)
+        index, found = read_exact(cluster.config, authz, source, destination.name)
+        return json_response(found.render(), pretty=pretty, index=index)
+    # parseIntentionQueryExact: names first, then (for PUT) the body.
+    source = parse_name("source", _required(request, "source"), allow_peer=False)
     destination = parse_name("destination", _required(request, "destination"), allow_peer=False)
-    if request.method == "DELETE":
-        _delete_source(cluster, source.name, destination.name)
-        return json_response(True, pretty=flag(request, "pretty"))
-    index, intentions = _intentions(cluster)
-    found = exact(intentions, source, destination.name)
-    if found is None:
-        raise NotFound("Intention not found")
-    return json_response(found.render(), pretty=flag(request, "pretty"), index=index)
+    if request.method == "PUT":
+        body = _decode(await request.body(), "Request decode failed: ", BadRequest)
+        authz = authorizer(request, cluster)
+        upsert_exact(cluster.config, authz, source.name, destination.name, body)
+    else:
+        delete_exact(cluster.config, authorizer(request, cluster), source.name, destination.name)
+    return json_response(True, pretty=pretty)
 
 
-def _delete_source(cluster: Cluster, source: str, destination: str) -> None:
-    """Remove a local source; removing the last one deletes the whole entry."""
-    entry = cluster.config.read(SERVICE_INTENTIONS, destination)
-    if not isinstance(entry, ServiceIntentionsConfigEntry):
-        return
-    kept = [s for s in entry.sources if s.peer or s.name != source]
-    if len(kept) == len(entry.sources):
-        return
-    if not kept:
-        cluster.config.delete(SERVICE_INTENTIONS, destination)
-        return
-    entry.sources = kept
-    cluster.config.apply(entry)
+def _decode(raw: bytes, prefix: str, error: type[ConsulError]) -> IntentionBody:
+    try:
+        return decode_intention(parse_json(raw))
+    except DecodeError as exc:
+        raise error(f"{prefix}{exc}") from None
+
+
+@router.endpoint("/v1/connect/intentions", "GET", "POST")
+async def intentions_list(request: Request) -> Response:
+    """GET lists every intention (blocking, ?filter, ACL-filtered); POST is the legacy create."""
+    cluster = cluster_of(request)
+    if request.method == "POST":
+        check_dc(request, cluster)
+        body = _decode(await request.body(), "Failed to decode request body: ", ConsulError)
+        authz = authorizer(request, cluster)
+        new_id = legacy_create(
+            cluster.config, authz, body, cluster.rand.uuid(), rfc3339(cluster.world.clock.now())
+        )
+        return json_response({"ID": new_id}, pretty=flag(request, "pretty"))
+    opts = query_options(request, cluster)
+    authz = authorizer(request, cluster)
+    index, intentions = await blocking(request, cluster, opts, lambda: _intentions(cluster))
+    matched = apply_filter(opts.filter, intentions, Intention.render)
+    visible = [i for i in matched if can_read(authz, i)]
+    headers = {RESULTS_FILTERED_HEADER: "true"} if len(visible) < len(matched) else None
+    return json_response(
+        [i.render() for i in visible],
+        pretty=opts.pretty,
+        index=index,
+        consistency=opts.consistency,
+        headers=headers,
+    )
+
+
+@router.endpoint("/v1/connect/intentions/{legacy_id:path}", "GET", "PUT", "DELETE")
+async def intentions_by_id(request: Request) -> Response:
+    """The deprecated ID-based endpoints: only sources written by the legacy create have IDs."""
+    cluster = cluster_of(request)
+    legacy_id: str = request.path_params["legacy_id"]
+    pretty = flag(request, "pretty")
+    if request.method == "GET":
+        opts = query_options(request, cluster)
+        authz = authorizer(request, cluster)
+        index, found = read_legacy(cluster.config, authz, legacy_id)
+        return json_response(
+            found.render(), pretty=pretty, index=index, consistency=opts.consistency
+        )
+    check_dc(request, cluster)
+    if request.method == "PUT":
+        body = _decode(await request.body(), "Request decode failed: ", BadRequest)
+        authz = authorizer(request, cluster)
+        now = rfc3339(cluster.world.clock.now())
+        legacy_update(cluster.config, authz, legacy_id, body, now)
+        return json_response({"ID": legacy_id}, pretty=pretty)
+    legacy_delete(cluster.config, authorizer(request, cluster), legacy_id)
+    return json_response(True, pretty=pretty)
 
 
 @router.endpoint("/v1/agent/connect/authorize", "POST")

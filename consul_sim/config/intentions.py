@@ -13,11 +13,33 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from consul_sim.config.entries import ServiceIntentionsConfigEntry
-from consul_sim.config.validate import WILDCARD
-from consul_sim.errors import BadRequest, ConsulError
+from pydantic import Field, ValidationError
+
+from consul_sim.acl import Authorizer
+from consul_sim.config.decode import multierror
+from consul_sim.config.entries import (
+    SERVICE_INTENTIONS,
+    IntentionPermission,
+    ServiceIntentionsConfigEntry,
+    SourceIntention,
+)
+from consul_sim.config.validate import (
+    DESCRIPTION_MAX,
+    INTENTION_SOURCE_TYPE,
+    META_MAX_KEY,
+    META_MAX_PAIRS,
+    META_MAX_VALUE,
+    WILDCARD,
+    precedence,
+    validate,
+)
+from consul_sim.errors import BadRequest, ConsulError, NotFound, PermissionDenied
+from consul_sim.models.base import ConsulModel, decode_body
+
+if TYPE_CHECKING:
+    from consul_sim.config.service import ConfigEntries
 
 DEFAULT_NAMESPACE = "default"
 DEFAULT_PARTITION = "default"
@@ -44,6 +66,10 @@ class Intention:
     meta: Mapping[str, str] = field(default_factory=dict)
     create_index: int = 0
     modify_index: int = 0
+    id: str = ""
+    """The legacy ID: set only on sources written through the legacy ID-based endpoints."""
+    created_at: str = ZERO_TIME
+    updated_at: str = ZERO_TIME
 
     def matches_source(self, service: str, peer: str = "") -> bool:
         """A source matches its own peer only: a local source never matches a peered caller."""
@@ -75,7 +101,7 @@ class Intention:
 
     def render(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "ID": "",
+            "ID": self.id,
             "Description": self.description,
             "SourcePeer": self.source_peer,
             "SourcePartition": DEFAULT_PARTITION,
@@ -87,10 +113,11 @@ class Intention:
             "SourceType": self.source_type,
             "Action": self.action,
             "Permissions": list(self.permissions) or None,
-            "Meta": dict(self.meta) or None,
+            # LegacyNormalize forces a legacy source's Meta to a (possibly empty) map.
+            "Meta": dict(self.meta) if self.meta or self.id else None,
             "Precedence": self.precedence,
-            "CreatedAt": ZERO_TIME,
-            "UpdatedAt": ZERO_TIME,
+            "CreatedAt": self.created_at,
+            "UpdatedAt": self.updated_at,
             "CreateIndex": self.create_index,
             "ModifyIndex": self.modify_index,
         }
@@ -114,9 +141,12 @@ def flatten(entries: Iterable[object]) -> list[Intention]:
                     source_type=src.type or "consul",
                     description=src.description,
                     permissions=tuple(p.render() for p in src.permissions),
-                    meta=dict(entry.meta),
+                    meta=dict(src.legacy_meta) if src.legacy_id else dict(entry.meta),
                     create_index=entry.create_index,
                     modify_index=entry.modify_index,
+                    id=src.legacy_id,
+                    created_at=src.legacy_create_time or ZERO_TIME,
+                    updated_at=src.legacy_update_time or ZERO_TIME,
                 )
             )
     out.sort(key=Intention.sort_key)
@@ -250,3 +280,327 @@ def authorize(
         return Decision(False, f'Mismatched partitions: "{caller.partition}" != "default"')
     peer = peer_trust_domains.get(caller.trust_domain, "")
     return decide(intentions, caller.service, target, peer, acl_default_policy)
+
+
+# -- writes: /exact by name and the legacy ID-based endpoints -------------------------------------
+# Consul >= 1.9 keeps every intention in service-intentions entries (agent/consul/
+# intention_endpoint.go, agent/consul/state/intention.go). PUT/DELETE /exact edit one local source
+# of the destination's entry through the ordinary config-entry Normalize/Validate. The legacy
+# POST and PUT/DELETE /{id} still work: they write sources carrying LegacyID, LegacyMeta and
+# legacy times through LegacyNormalize/LegacyValidate, and refuse an entry any of whose sources
+# lacks a LegacyID (one edited as a config entry, which clears them).
+
+PERMISSION_DENIED = "Permission denied"
+"""``acl.ErrPermissionDenied``: the intention RPCs return it bare, with no token or resource."""
+SOURCE_PEER_REFUSED = (
+    "SourcePeer field is not supported on this endpoint. Use config entries instead"
+)
+
+
+class IntentionBody(ConsulModel):
+    """``structs.Intention`` as a request body (Go encoding/json: keys case-insensitive,
+    unknown keys ignored)."""
+
+    go_name: ClassVar[str] = "Intention"
+
+    id: str = ""
+    description: str = ""
+    source_peer: str = ""
+    source_partition: str = ""
+    source_ns: str = Field("", alias="SourceNS")
+    source_name: str = ""
+    destination_partition: str = ""
+    destination_ns: str = Field("", alias="DestinationNS")
+    destination_name: str = ""
+    source_type: str = ""
+    action: str = ""
+    permissions: list[Any] = Field(default_factory=list)
+    meta: dict[str, str] = Field(default_factory=dict)
+
+
+def decode_intention(raw: Any) -> IntentionBody:
+    """The body as Consul's decodeBody reads it; DecodeError carries Go's message."""
+    body = decode_body(IntentionBody, raw)
+    return body
+
+
+def _permissions(body: IntentionBody) -> list[IntentionPermission]:
+    try:
+        return [IntentionPermission.model_validate(p) for p in body.permissions]
+    except ValidationError as exc:
+        raise BadRequest(f"Request decode failed: {exc.errors()[0]['msg']}") from None
+
+
+def _source(body: IntentionBody, permissions: list[IntentionPermission]) -> SourceIntention:
+    """``Intention.ToSourceIntention(false)``."""
+    return SourceIntention(
+        name=body.source_name,
+        action=body.action,
+        permissions=permissions,
+        type=body.source_type,
+        description=body.description,
+    )
+
+
+def _require_write(authz: Authorizer, destination: str) -> None:
+    """``Intention.CanWrite``: intentions:write on the destination, denied with the bare error."""
+    if not authz.allowed("intentions", "write", destination):
+        raise PermissionDenied(PERMISSION_DENIED)
+
+
+def can_read(authz: Authorizer, ixn: Intention) -> bool:
+    """``Intention.CanRead``: intentions:read on either end lets a token see the intention."""
+    return authz.allowed("intentions", "read", ixn.source_name) or authz.allowed(
+        "intentions", "read", ixn.destination_name
+    )
+
+
+def _entry(config: ConfigEntries, destination: str) -> ServiceIntentionsConfigEntry | None:
+    entry = config.read(SERVICE_INTENTIONS, destination)
+    return entry if isinstance(entry, ServiceIntentionsConfigEntry) else None
+
+
+def upsert_exact(
+    config: ConfigEntries, authz: Authorizer, source: str, destination: str, body: IntentionBody
+) -> None:
+    """``PUT /v1/connect/intentions/exact``: the identity comes from the URL, the rest from the
+    body; the source replaces the first source of that name, or is appended."""
+    if body.source_peer:
+        raise ConsulError(SOURCE_PEER_REFUSED)
+    _require_write(authz, destination)
+    entry = _entry(config, destination)
+    if entry is None:
+        if body.meta:
+            raise ConsulError("Meta must not be specified")
+        entry = ServiceIntentionsConfigEntry(name=destination)
+    elif body.meta and body.meta != entry.meta:
+        raise ConsulError("Meta must not be specified, or should be unchanged during an update.")
+    body.source_name, body.destination_name = source, destination
+    value = _source(body, _permissions(body))
+    # UpsertSourceByName compares the source's service name only, not its peer.
+    for i, src in enumerate(entry.sources):
+        if src.name == source:
+            entry.sources[i] = value
+            break
+    else:
+        entry.sources.append(value)
+    config.apply(entry)
+
+
+def delete_exact(config: ConfigEntries, authz: Authorizer, source: str, destination: str) -> None:
+    """``DELETE /v1/connect/intentions/exact``: idempotent; the last source takes the entry."""
+    _require_write(authz, destination)
+    entry = _entry(config, destination)
+    if entry is None or not any(s.name == source and not s.peer for s in entry.sources):
+        return
+    # DeleteSourceByName removes the first source of that name, whatever its peer.
+    index = next(i for i, s in enumerate(entry.sources) if s.name == source)
+    del entry.sources[index]
+    if not entry.sources:
+        config.delete(SERVICE_INTENTIONS, destination)
+        return
+    config.apply(entry)
+
+
+def read_exact(
+    config: ConfigEntries, authz: Authorizer, source: ParsedName, destination: str
+) -> tuple[int, Intention]:
+    index, entries = config.indexed_list(SERVICE_INTENTIONS)
+    found = exact(flatten(entries), source, destination)
+    if found is None:
+        raise NotFound("Intention not found")
+    if not can_read(authz, found):
+        raise PermissionDenied(PERMISSION_DENIED)
+    return index, found
+
+
+# -- legacy IDs -----------------------------------------------------------------------------------
+def uuid_error(value: str) -> str | None:
+    """Why go-memdb's UUID index refuses ``value`` (None when it parses)."""
+    if len(value) != 36:
+        return "UUID must be 36 characters"
+    hyphens = value.count("-")
+    if hyphens > 4:
+        return f'UUID should have maximum of 4 "-"; got {hyphens}'
+    bare = value.replace("-", "")
+    if len(bare) % 2:
+        return "Input (without hyphens) must be even length"
+    for ch in bare:
+        if ch not in "0123456789abcdefABCDEF":
+            return f"Invalid UUID: encoding/hex: invalid byte: U+{ord(ch):04X} {_go_rune(ch)}"
+    return None
+
+
+def _go_rune(ch: str) -> str:
+    return "'\\''" if ch == "'" else f"'{ch}'"
+
+
+def _find_legacy(
+    config: ConfigEntries, legacy_id: str
+) -> tuple[int, ServiceIntentionsConfigEntry | None, SourceIntention | None]:
+    """``IntentionGet`` by ID: the config index, the enclosing entry and its source."""
+    problem = uuid_error(legacy_id)
+    if problem is not None:
+        raise ConsulError(f"failed config entry lookup: {problem}")
+    index, entries = config.indexed_list(SERVICE_INTENTIONS)
+    for entry in entries:
+        if isinstance(entry, ServiceIntentionsConfigEntry):
+            for src in entry.sources:
+                if src.legacy_id == legacy_id:
+                    return index, entry, src
+    return index, None, None
+
+
+def read_legacy(config: ConfigEntries, authz: Authorizer, legacy_id: str) -> tuple[int, Intention]:
+    """``GET /v1/connect/intentions/{id}``: a bad UUID is 400, an unknown one 404."""
+    try:
+        index, entry, src = _find_legacy(config, legacy_id)
+    except ConsulError as exc:
+        raise BadRequest(exc.message) from None
+    if entry is None or src is None:
+        raise NotFound("Intention not found")
+    found = next(i for i in flatten([entry]) if i.id == legacy_id)
+    if not can_read(authz, found):
+        raise PermissionDenied(PERMISSION_DENIED)
+    return index, found
+
+
+def _validate_legacy_body(body: IntentionBody) -> None:
+    """``Intention.Validate``: every problem at once, as a multierror."""
+    problems: list[str] = []
+    if body.source_name == "":
+        problems.append("SourceName must be set")
+    if body.destination_name == "":
+        problems.append("DestinationName must be set")
+    for name, value in (
+        ("SourceName", body.source_name),
+        ("DestinationName", body.destination_name),
+    ):
+        if value != WILDCARD and WILDCARD in value:
+            problems.append(f"{name}: wildcard character '*' cannot be used with partial values")
+    if len(body.description.encode()) > DESCRIPTION_MAX:
+        problems.append(f"Description exceeds maximum length {DESCRIPTION_MAX}")
+    if len(body.meta) > META_MAX_PAIRS:
+        problems.append(f"Meta exceeds maximum element count {META_MAX_PAIRS}")
+    for key, value in body.meta.items():
+        if len(key.encode()) > META_MAX_KEY:
+            problems.append(f'Meta key "{key}" exceeds maximum length {META_MAX_KEY}')
+        if len(value.encode()) > META_MAX_VALUE:
+            problems.append(f'Meta value for key "{key}" exceeds maximum length {META_MAX_VALUE}')
+    if body.action not in (ALLOW, DENY):
+        problems.append("Action must be set to 'allow' or 'deny'")
+    if body.source_type != INTENTION_SOURCE_TYPE:
+        problems.append("SourceType must be set to 'consul'")
+    if problems:
+        raise ConsulError(multierror(problems))
+
+
+def _check_legacy_allowed(entry: ServiceIntentionsConfigEntry) -> None:
+    if all(src.legacy_id for src in entry.sources):
+        return
+    raise ConsulError(
+        f'cannot use legacy intention API to edit intentions with a destination of "{entry.name}" '
+        "after editing them via a service-intentions config entry"
+    )
+
+
+def _legacy_source(
+    body: IntentionBody, legacy_id: str, created: str, updated: str
+) -> SourceIntention:
+    """``Intention.ToSourceIntention(true)``."""
+    src = _source(body, _permissions(body))
+    src.legacy_id = legacy_id
+    src.legacy_meta = dict(body.meta)
+    src.legacy_create_time = created
+    src.legacy_update_time = updated
+    return src
+
+
+def _apply_legacy(config: ConfigEntries, entry: ServiceIntentionsConfigEntry) -> None:
+    """LegacyNormalize and LegacyValidate, then the ordinary write. They differ from the
+    config-entry pair in keeping the legacy fields; with those set aside the checks agree."""
+    for src in entry.sources:
+        if src.type == "":
+            src.type = INTENTION_SOURCE_TYPE
+        src.precedence = precedence(entry.name, src.name)
+        for perm in src.permissions:
+            if perm.http is not None:
+                perm.http.methods = [m.upper() for m in perm.http.methods]
+    entry.sources.sort(key=lambda s: -s.precedence)
+    if entry.meta:
+        raise ConsulError("Meta must be omitted for legacy intention writes")
+    stripped = entry.model_copy(deep=True)
+    for src in stripped.sources:
+        src.legacy_id, src.legacy_meta = "", {}
+        src.legacy_create_time = src.legacy_update_time = None
+    validate(stripped)
+    config.apply_validated(entry)
+
+
+def legacy_create(
+    config: ConfigEntries, authz: Authorizer, body: IntentionBody, new_id: str, now: str
+) -> str:
+    """``POST /v1/connect/intentions``: a new source with a fresh ID; returns the ID."""
+    if body.source_peer:
+        raise ConsulError(SOURCE_PEER_REFUSED)
+    _require_write(authz, body.destination_name)
+    if body.id:
+        raise ConsulError("ID must be empty when creating a new intention")
+    if body.source_type == "":
+        body.source_type = INTENTION_SOURCE_TYPE
+    _validate_legacy_body(body)
+    value = _legacy_source(body, new_id, now, now)
+    entry = _entry(config, body.destination_name)
+    if entry is None:
+        entry = ServiceIntentionsConfigEntry(name=body.destination_name, sources=[value])
+    else:
+        _check_legacy_allowed(entry)
+        entry.sources.append(value)
+    _apply_legacy(config, entry)
+    return new_id
+
+
+def legacy_update(
+    config: ConfigEntries, authz: Authorizer, legacy_id: str, body: IntentionBody, now: str
+) -> None:
+    """``PUT /v1/connect/intentions/{id}``: replace that source; the destination is fixed."""
+    if body.source_peer:
+        raise ConsulError(SOURCE_PEER_REFUSED)
+    entry, old = _legacy_lookup(config, legacy_id, "modify")
+    _require_write(authz, entry.name)
+    if body.destination_name != entry.name:
+        raise ConsulError(
+            "Cannot modify Destination partition/namespace/name for an intention once it exists."
+        )
+    if body.source_type == "":
+        body.source_type = INTENTION_SOURCE_TYPE
+    _validate_legacy_body(body)
+    _check_legacy_allowed(entry)
+    created = old.legacy_create_time or now  # UpdateOver keeps the original create time
+    value = _legacy_source(body, legacy_id, created, now)
+    entry.sources = [value if s.legacy_id == legacy_id else s for s in entry.sources]
+    _apply_legacy(config, entry)
+
+
+def legacy_delete(config: ConfigEntries, authz: Authorizer, legacy_id: str) -> None:
+    """``DELETE /v1/connect/intentions/{id}``: an unknown ID is an error, unlike /exact."""
+    entry, _ = _legacy_lookup(config, legacy_id, "delete")
+    _require_write(authz, entry.name)
+    _check_legacy_allowed(entry)
+    entry.sources = [s for s in entry.sources if s.legacy_id != legacy_id]
+    if not entry.sources:
+        config.delete(SERVICE_INTENTIONS, entry.name)
+        return
+    _apply_legacy(config, entry)
+
+
+def _legacy_lookup(
+    config: ConfigEntries, legacy_id: str, verb: str
+) -> tuple[ServiceIntentionsConfigEntry, SourceIntention]:
+    try:
+        _, entry, src = _find_legacy(config, legacy_id)
+    except ConsulError as exc:
+        raise ConsulError(f"Intention lookup failed: {exc.message}") from None
+    if entry is None or src is None:
+        raise ConsulError(f"Cannot {verb} non-existent intention: '{legacy_id}'")
+    return entry, src

@@ -80,6 +80,11 @@ class ConfigEntries:
     def apply(self, entry: ConfigEntryBase, *, cas: int | None = None) -> bool:
         normalize(entry)
         validate(entry)
+        return self.apply_validated(entry, cas=cas)
+
+    def apply_validated(self, entry: ConfigEntryBase, *, cas: int | None = None) -> bool:
+        """The write after Normalize/Validate, for callers that ran their own (the legacy
+        intention endpoints use Consul's LegacyNormalize/LegacyValidate, which keep LegacyID)."""
         table = self.store.config
         with self.store.lock:
             self._check_against_others(entry)
