@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 from starlette.responses import Response
 
+from consul_sim.acl import Authorizer
+from consul_sim.api.catalog import filtered_headers, read_authorizer
 from consul_sim.api.http import (
     ConsulRouter,
     QueryOptions,
@@ -27,7 +29,12 @@ from consul_sim.api.http import (
     read_json,
     wait_for,
 )
-from consul_sim.catalog.agent import STATUS_FOR_ENDPOINT, truncate_output
+from consul_sim.catalog.agent import (
+    NODE_MAINT_ID,
+    SERVICE_MAINT_PREFIX,
+    STATUS_FOR_ENDPOINT,
+    truncate_output,
+)
 from consul_sim.errors import BadRequest, NotFound
 from consul_sim.models.agent import (
     AGENT_SERVICE_FIELDS,
@@ -38,7 +45,14 @@ from consul_sim.models.agent import (
     render_agent_service,
 )
 from consul_sim.models.base import DecodeError, decode_body
-from consul_sim.models.catalog import CHECK_STATUSES, HealthCheck, NodeService
+from consul_sim.models.catalog import (
+    CHECK_STATUSES,
+    CRITICAL,
+    PASSING,
+    WARNING,
+    HealthCheck,
+    NodeService,
+)
 from consul_sim.version import BUILD_DATE, CONSUL_VERSION, REVISION
 
 if TYPE_CHECKING:
@@ -79,14 +93,23 @@ def _agent_check_json(check: HealthCheck) -> dict[str, Any]:
 async def services(request: Request) -> Response:
     cluster = cluster_of(request)
     expression = request.query_params.get("filter", "")
+    authz = read_authorizer(request, cluster)
     with cluster.store.lock:
         found = list(cluster.agent.agent_services().values())
 
     def render(svc: NodeService) -> dict[str, Any]:
         return render_agent_service(svc, cluster.datacenter)
 
+    filtered = False
+    if authz is not None:  # before ?filter: an expression only sees what the token may read
+        readable = [svc for svc in found if authz.allowed("service", "read", svc.service)]
+        filtered, found = len(readable) != len(found), readable
     kept = apply_filter(expression, found, render, AGENT_SERVICE_FIELDS)
-    return json_response({svc.id: render(svc) for svc in kept}, pretty=_pretty(request))
+    return json_response(
+        {svc.id: render(svc) for svc in kept},
+        pretty=_pretty(request),
+        headers=filtered_headers(request, filtered),
+    )
 
 
 @router.endpoint("/v1/agent/service/register", "PUT")
@@ -137,6 +160,7 @@ async def service_maintenance(request: Request) -> Response:
     if not service_id:
         raise BadRequest("Missing service ID")
     enable = _enable_param(request)
+    _vet_service_update(request, cluster, service_id)
     with cluster.store.lock:
         cluster.agent.set_service_maintenance(
             service_id, enable, request.query_params.get("reason", "")
@@ -148,9 +172,41 @@ async def service_maintenance(request: Request) -> Response:
 async def node_maintenance(request: Request) -> Response:
     cluster = cluster_of(request)
     enable = _enable_param(request)
+    if cluster.acl.enabled:
+        authorizer(request, cluster).require("node", "write", cluster.node_name)
     with cluster.store.lock:
         cluster.agent.set_node_maintenance(enable, request.query_params.get("reason", ""))
     return empty_response()
+
+
+def _vet_service_update(request: Request, cluster: Cluster, service_id: str) -> None:
+    """Consul's vetServiceUpdate: write on the service being changed (an unknown ID is the
+    domain's 404)."""
+    if not cluster.acl.enabled:
+        return
+    authz = authorizer(request, cluster)
+    existing = cluster.agent.local_services.get(service_id)
+    if existing is not None:
+        authz.require("service", "write", existing.service)
+
+
+def _vet_check_update(request: Request, cluster: Cluster, check_id: str) -> None:
+    """Consul's vetCheckUpdate: write on the check's service, or node:write for a node check
+    (an unknown check is the domain's 404)."""
+    if not cluster.acl.enabled:
+        return
+    authz = authorizer(request, cluster)
+    local = cluster.agent.checks.get(check_id)
+    if local is not None:
+        _require_check_write(authz, cluster, local.definition.service_id)
+
+
+def _require_check_write(authz: Authorizer, cluster: Cluster, service_id: str) -> None:
+    owner = cluster.agent.local_services.get(service_id) if service_id else None
+    if owner is not None:
+        authz.require("service", "write", owner.service)
+    else:
+        authz.require("node", "write", cluster.node_name)
 
 
 def _enable_param(request: Request) -> bool:
@@ -178,12 +234,15 @@ async def service(request: Request) -> Response:
     service_id = request.path_params["service_id"]
     wait = _parse_wait(request)
     wanted = request.query_params.get("hash", "")
+    authz = read_authorizer(request, cluster)
 
     def read() -> tuple[str, dict[str, Any]]:
         with cluster.store.lock:
             svc = cluster.agent.service(service_id)
             if svc is None:
                 raise NotFound(f"unknown service ID: {service_id}")
+            if authz is not None:
+                authz.require("service", "read", svc.service)
             body = render_agent_service(svc, cluster.datacenter)
         digest = hash_of(body)
         return digest, render_agent_service(svc, cluster.datacenter, content_hash=digest)
@@ -214,10 +273,24 @@ async def _hash_blocking(
 async def checks(request: Request) -> Response:
     cluster = cluster_of(request)
     expression = request.query_params.get("filter", "")
+    authz = read_authorizer(request, cluster)
     with cluster.store.lock:
         found = list(cluster.agent.agent_checks().values())
+    filtered = False
+    if authz is not None:  # service checks need service:read, node checks node:read
+        node_ok = authz.allowed("node", "read", cluster.node_name)
+        readable = [
+            c
+            for c in found
+            if (authz.allowed("service", "read", c.service_name) if c.service_name else node_ok)
+        ]
+        filtered, found = len(readable) != len(found), readable
     kept = apply_filter(expression, found, _agent_check_json)
-    return json_response({c.check_id: _agent_check_json(c) for c in kept}, pretty=_pretty(request))
+    return json_response(
+        {c.check_id: _agent_check_json(c) for c in kept},
+        pretty=_pretty(request),
+        headers=filtered_headers(request, filtered),
+    )
 
 
 @router.endpoint("/v1/agent/check/register", "PUT")
@@ -228,14 +301,32 @@ async def register_check(request: Request) -> Response:
         ct = decode_body(CheckType, data, root="", strict=True)
     except DecodeError as exc:
         raise _decode_error(exc) from None
+    if cluster.acl.enabled:
+        _vet_check_register(request, cluster, ct)
     with cluster.store.lock:
         cluster.agent.register_check(ct)
     return empty_response()
 
 
+def _vet_check_register(request: Request, cluster: Cluster, ct: CheckType) -> None:
+    """Consul's vetCheckRegister, asked after the registration's own validation (whose errors
+    the domain raises first): write on the check's service or the node, and on the check it
+    would overwrite."""
+    authz = authorizer(request, cluster)
+    if not ct.name or (ct.status and ct.status not in CHECK_STATUSES) or ct.problem():
+        return
+    if ct.service_id and ct.service_id not in cluster.agent.local_services:
+        return
+    _require_check_write(authz, cluster, ct.service_id)
+    existing = cluster.agent.checks.get(ct.check_id or ct.id or ct.name)
+    if existing is not None:
+        _require_check_write(authz, cluster, existing.definition.service_id)
+
+
 @router.endpoint("/v1/agent/check/deregister/{check_id:path}", "PUT")
 async def deregister_check(request: Request) -> Response:
     cluster = cluster_of(request)
+    _vet_check_update(request, cluster, request.path_params["check_id"])
     with cluster.store.lock:
         cluster.agent.deregister_check(request.path_params["check_id"])
     return empty_response()
@@ -244,6 +335,7 @@ async def deregister_check(request: Request) -> Response:
 async def _ttl_update(request: Request, endpoint: str) -> Response:
     cluster = cluster_of(request)
     note = request.query_params.get("note", "")
+    _vet_check_update(request, cluster, request.path_params["check_id"])
     with cluster.store.lock:
         cluster.agent.update_ttl(
             request.path_params["check_id"], STATUS_FOR_ENDPOINT[endpoint], note
@@ -278,6 +370,7 @@ async def check_update(request: Request) -> Response:
         raise BadRequest(f"Invalid check status: '{update.status}'")
     # The handler cuts the output once, then the TTL check cuts what it is given again.
     output = truncate_output(update.output)
+    _vet_check_update(request, cluster, request.path_params["check_id"])
     with cluster.store.lock:
         cluster.agent.update_ttl(request.path_params["check_id"], update.status, output)
     return empty_response()
@@ -329,7 +422,15 @@ async def members(request: Request) -> Response:
     segment = q.get("segment", "")
     if wan and segment not in ("", "_all"):
         raise BadRequest("Cannot provide a segment with wan=true")
-    return json_response([_member(cluster, wan=wan)], pretty=_pretty(request))
+    found = [_member(cluster, wan=wan)]
+    filtered = False
+    if cluster.acl.enabled:
+        authz = authorizer(request, cluster)
+        readable = [m for m in found if authz.allowed("node", "read", m["Name"])]
+        filtered, found = len(readable) != len(found), readable
+    return json_response(
+        found, pretty=_pretty(request), headers=filtered_headers(request, filtered)
+    )
 
 
 def _http_port(cluster: Cluster) -> int:
@@ -457,6 +558,8 @@ def _stats(cluster: Cluster) -> dict[str, dict[str, str]]:
 @router.endpoint("/v1/agent/self", "GET")
 async def self_(request: Request) -> Response:
     cluster = cluster_of(request)
+    if cluster.acl.enabled:
+        authorizer(request, cluster).require("agent", "read", cluster.node_name)
     with cluster.store.lock:
         row = cluster.store.catalog.row("", cluster.node_name)
         meta = dict(row.node.meta) if row else {"consul-network-segment": ""}
@@ -483,3 +586,141 @@ async def self_(request: Request) -> Response:
             },
         }
     return json_response(body, pretty=_pretty(request))
+
+
+# -- version and local service health -------------------------------------------------------------
+@router.endpoint("/v1/agent/version", "GET")
+async def version(request: Request) -> Response:
+    """``version.GetBuildInfo()``; the handler asks for no token."""
+    body = {"SHA": REVISION, "BuildDate": BUILD_DATE, "HumanVersion": CONSUL_VERSION, "FIPS": ""}
+    return json_response(body, pretty=_pretty(request))
+
+
+HEALTH_CODES = {PASSING: 200, WARNING: 429}
+"""What a local service's aggregated status answers with; anything else is 503."""
+EMPTY_CHECK_DEFINITION: dict[str, Any] = {
+    "Interval": "0s",
+    "Timeout": "0s",
+    "DeregisterCriticalServiceAfter": "0s",
+    "HTTP": "",
+    "Header": None,
+    "Method": "",
+    "Body": "",
+    "TLSServerName": "",
+    "TLSSkipVerify": False,
+    "TCP": "",
+    "TCPUseTLS": False,
+    "UDP": "",
+    "GRPC": "",
+    "OSService": "",
+    "GRPCUseTLS": False,
+}
+"""``api.HealthCheckDefinition`` at its zero value: the handler copies no definition."""
+
+
+def _aggregated_status(checks: list[HealthCheck]) -> str:
+    """``HealthChecks.AggregatedStatus``: maintenance wins, then critical, warning, passing."""
+    if any(
+        c.check_id == NODE_MAINT_ID or c.check_id.startswith(SERVICE_MAINT_PREFIX) for c in checks
+    ):
+        return "maintenance"
+    statuses = {c.status for c in checks}
+    for status in (CRITICAL, WARNING):
+        if status in statuses:
+            return status
+    return PASSING
+
+
+def _api_check(check: HealthCheck) -> dict[str, Any]:
+    """The ``api.HealthCheck`` the handler builds: it copies only the identity, status and
+    service fields, so Type, ExposedPort, Definition and the indexes are zero."""
+    return {
+        "Node": check.node,
+        "CheckID": check.check_id,
+        "Name": check.name,
+        "Status": check.status,
+        "Notes": check.notes,
+        "Output": check.output,
+        "ServiceID": check.service_id,
+        "ServiceName": check.service_name,
+        "ServiceTags": list(check.service_tags),
+        "Type": "",
+        "ExposedPort": 0,
+        "Definition": dict(EMPTY_CHECK_DEFINITION),
+        "CreateIndex": 0,
+        "ModifyIndex": 0,
+    }
+
+
+def _service_health(cluster: Cluster, svc: NodeService) -> tuple[int, str, dict[str, Any]]:
+    """One local service's checks (its own and the node's), their worst status and its code."""
+    checks = [
+        c
+        for c in cluster.agent.agent_checks().values()
+        if c.service_id == svc.id or not c.service_id
+    ]
+    status = _aggregated_status(checks)
+    body = {
+        "AggregatedStatus": status,
+        "Service": render_agent_service(svc, cluster.datacenter),
+        "Checks": [_api_check(c) for c in checks],
+    }
+    return HEALTH_CODES.get(status, 503), status, body
+
+
+def _wants_text(request: Request) -> bool:
+    """Consul's returnTextPlain: an ``Accept: text/plain…`` header, else ``?format=text``."""
+    if request.headers.get("Accept", "").startswith("text/plain"):
+        return True
+    return request.query_params.get("format", "") == "text"
+
+
+def _health_answer(request: Request, code: int, reason: str, body: Any) -> Response:
+    """A CodeWithPayloadError answer: the status code, ``X-Consul-Reason``, and the body as
+    JSON or, for text, the reason alone."""
+    headers = {"X-Consul-Reason": reason}
+    if _wants_text(request):
+        headers["Content-Type"] = "text/plain"  # exactly, with no charset, as Consul sets it
+        return Response(content=reason.encode(), status_code=code, headers=headers)
+    return json_response(body, pretty=_pretty(request), status_code=code, headers=headers)
+
+
+@router.endpoint("/v1/agent/health/service/id/{service_id:path}", "GET")
+async def health_service_by_id(request: Request) -> Response:
+    cluster = cluster_of(request)
+    service_id = request.path_params["service_id"]
+    if not service_id:
+        raise BadRequest("Missing serviceID")
+    authz = read_authorizer(request, cluster)
+    with cluster.store.lock:
+        svc = cluster.agent.service(service_id)
+        if svc is None:
+            reason = f"ServiceId {service_id} not found"
+            empty = {"AggregatedStatus": CRITICAL, "Service": None, "Checks": None}
+            return _health_answer(request, 404, reason, empty)
+        if authz is not None:
+            authz.require("service", "read", svc.service)
+        code, status, body = _service_health(cluster, svc)
+    return _health_answer(request, code, status, body)
+
+
+@router.endpoint("/v1/agent/health/service/name/{service_name:path}", "GET")
+async def health_service_by_name(request: Request) -> Response:
+    cluster = cluster_of(request)
+    name = request.path_params["service_name"]
+    if not name:
+        raise BadRequest("Missing service Name")
+    authz = read_authorizer(request, cluster)
+    if authz is not None:
+        authz.require("service", "read", name)
+    code, status = 404, f"ServiceName {name} Not Found"
+    results: list[dict[str, Any]] = []
+    with cluster.store.lock:
+        for svc in cluster.agent.agent_services().values():
+            if svc.service != name:
+                continue
+            scode, sstatus, body = _service_health(cluster, svc)
+            results.append(body)
+            if code == 404 or code < scode:  # the worst wins: 200 < 429 < 503
+                code, status = scode, sstatus
+    return _health_answer(request, code, status, results)

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING
 from fastapi import Request
 from starlette.responses import Response
 
-from consul_sim.api.catalog import connect_capable
+from consul_sim.api.catalog import (
+    can_read_check,
+    can_read_instance,
+    can_read_service,
+    connect_capable,
+    denied_connect_response,
+    filtered_headers,
+    read_authorizer,
+)
 from consul_sim.api.http import (
     ConsulRouter,
     QueryOptions,
@@ -61,9 +69,17 @@ async def _checks(request: Request, param: str, missing: str, read_checks: Check
     if not name:
         raise BadRequest(missing)
 
+    authz = read_authorizer(request, cluster)
+    filtered = False
+
     def read() -> tuple[int, list[HealthCheck]]:
+        nonlocal filtered
         index, checks = read_checks(cluster, name, opts)
-        return index, apply_filter(opts.filter, checks, HealthCheck.render, CHECK_FIELDS)
+        checks = apply_filter(opts.filter, checks, HealthCheck.render, CHECK_FIELDS)
+        if authz is not None:  # node:read on the node and service:read on its service
+            kept = [c for c in checks if can_read_check(authz, c)]
+            filtered, checks = len(kept) != len(checks), kept
+        return index, checks
 
     index, checks = await blocking(request, cluster, opts, read)
     return json_response(
@@ -71,6 +87,7 @@ async def _checks(request: Request, param: str, missing: str, read_checks: Check
         pretty=opts.pretty,
         index=index,
         consistency=opts.consistency,
+        headers=filtered_headers(request, filtered),
     )
 
 
@@ -121,8 +138,14 @@ async def _service_health(request: Request, connect: bool) -> Response:
         raise BadRequest("Missing service name")
     tags = request.query_params.getlist("tag")
     passing = bool_param(request, "passing", "Invalid value for ?passing")
+    backend = {"X-Consul-Query-Backend": "blocking-query"}
+    authz = read_authorizer(request, cluster)
+    if connect and authz is not None and not can_read_service(authz, name):
+        return denied_connect_response(opts, backend)
+    filtered = False
 
     def read() -> tuple[int, list[CheckServiceNode]]:
+        nonlocal filtered
         if connect:
             index, pairs = connect_capable(cluster, name, opts.peer)
             with cluster.store.lock:
@@ -140,24 +163,28 @@ async def _service_health(request: Request, connect: bool) -> Response:
                 c for c in csns if all(c.node.meta.get(k) == v for k, v in opts.node_meta.items())
             ]
         csns = apply_filter(opts.filter, csns, CheckServiceNode.render, CSN_FIELDS)
-        if passing:
+        if authz is not None:  # CheckServiceNode.CanRead: node:read and service:read
+            kept = [c for c in csns if can_read_instance(authz, c.node, c.service)]
+            filtered, csns = len(kept) != len(csns), kept
+        if passing:  # the HTTP layer's filter, after the RPC's ACL filter
             csns = [c for c in csns if c.passing()]
         return index, csns
 
     index, csns = await blocking(request, cluster, opts, read)
+    headers = filtered_headers(request, filtered, backend) if filtered else backend
     if not opts.pretty:
         return bytes_response(
             b"[" + b",".join(c.json_bytes for c in csns) + b"]",
             index=index,
             consistency=opts.consistency,
-            headers={"X-Consul-Query-Backend": "blocking-query"},
+            headers=headers,
         )
     return json_response(
         [c.render() for c in csns],
         pretty=opts.pretty,
         index=index,
         consistency=opts.consistency,
-        headers={"X-Consul-Query-Backend": "blocking-query"},
+        headers=headers,
     )
 
 
