@@ -166,6 +166,25 @@ class Authorizer:
         segments = {r.segment for r in self.token.rules if r.resource in (resource, "service")}
         return all(self._decide(resource, access, s) is not False for s in segments if s)
 
+    def key_write_prefix(self, prefix: str) -> bool:
+        """Consul's ``KeyWritePrefix`` (a recursive KV delete): the longest ``key`` prefix rule
+        covering ``prefix`` must grant write, and no rule at or under ``prefix`` may grant
+        less; with neither kind of rule the default policy decides."""
+        if not self.enabled or self.token.management:
+            return True
+        rules = [r for r in self.token.rules if r.resource == "key"]
+        covering = [r for r in rules if r.prefix and prefix.startswith(r.segment or "")]
+        if covering:
+            longest = max(len(r.segment or "") for r in covering)
+            decisive = [r for r in covering if len(r.segment or "") == longest][-1]
+            if decisive.access != WRITE:
+                return False
+        if any((r.segment or "").startswith(prefix) and r.access != WRITE for r in rules):
+            return False
+        if covering:
+            return True
+        return self.default_policy == ALLOW
+
     def require(self, resource: str, access: str, segment: str | None = None) -> None:
         """Raise Consul's 403 when the token lacks the permission."""
         if not self.allowed(resource, access, segment):

@@ -12,8 +12,15 @@ The facts follow Consul's ``agent/consul/state/kvs.go`` and ``agent/consul/kvs_e
 * a single-key read reports the key's ModifyIndex, or the table's index when it is missing; a
   prefix read reports the highest ModifyIndex or tombstone under the prefix, else the table's.
 
-Sessions are not simulated yet: every named session is unknown, so ``acquire`` fails with
-Consul's error for an unknown session and ``release`` answers false.
+Locks follow ``kvsLockTxn``/``kvsUnlockTxn`` and the leader's pre-apply check:
+
+* an acquire is refused (false, not an error) while the key's lock delay runs, before the
+  session is even looked at; then an empty session is ``missing session`` and an unknown one
+  ``invalid session "<id>"``;
+* acquiring a free key increments its LockIndex (a new key starts at 1) and sets Session;
+  re-acquiring with the holding session keeps the LockIndex and only updates the value; a key
+  another session holds answers false;
+* a release by the holder clears Session and keeps LockIndex; by anyone else it answers false.
 """
 
 from __future__ import annotations
@@ -80,7 +87,7 @@ def apply(store: Store, req: KVSRequest) -> bool:
         if req.op is Op.CAS:
             return _set_cas(store, txn, req)
         if req.op is Op.LOCK:
-            return _lock(req)
+            return _lock(store, txn, req)
         if req.op is Op.UNLOCK:
             return _unlock(store, txn, req)
         if req.op is Op.DELETE:
@@ -131,11 +138,25 @@ def _set_cas(store: Store, txn: Txn, req: KVSRequest) -> bool:
     return True
 
 
-def _lock(req: KVSRequest) -> bool:
+def _lock(store: Store, txn: Txn, req: KVSRequest) -> bool:
+    if store.sessions.lock_delay_active(req.key):
+        return False
     if not req.session:
         raise ConsulError("missing session")
-    # No sessions exist until the session endpoints are simulated.
-    raise ConsulError(f"invalid session {go_quote(req.session)}")
+    table = store.sessions
+    if table.get(req.session) is None and table.get(req.session.lower()) is None:
+        raise ConsulError(f"invalid session {go_quote(req.session)}")
+    existing = store.kv.get(req.key)
+    if existing is None:
+        lock_index = 1
+    elif existing.session == req.session:
+        lock_index = existing.lock_index
+    elif existing.session:
+        return False
+    else:
+        lock_index = existing.lock_index + 1
+    _set(store, txn, req, session=req.session, lock_index=lock_index)
+    return True
 
 
 def _unlock(store: Store, txn: Txn, req: KVSRequest) -> bool:
@@ -161,6 +182,21 @@ def _delete_cas(store: Store, txn: Txn, req: KVSRequest) -> bool:
         return False
     _delete(store, txn, req.key)
     return True
+
+
+def release_held(store: Store, txn: Txn, key: str) -> None:
+    """An invalidated session's ``release``: the key keeps its value and LockIndex, loses its
+    Session."""
+    existing = store.kv.get(key)
+    if existing is None:
+        return
+    req = KVSRequest(op=Op.SET, key=key, value=existing.value, flags=existing.flags)
+    _set(store, txn, req, session="", lock_index=existing.lock_index)
+
+
+def delete_held(store: Store, txn: Txn, key: str) -> None:
+    """An invalidated session's ``delete``: the key goes, leaving a tombstone."""
+    _delete(store, txn, key)
 
 
 def _delete_tree(store: Store, txn: Txn, prefix: str) -> None:

@@ -19,6 +19,7 @@ from consul_sim.api import (
     peering,
     peerstream,
     query,
+    session,
     sim,
     sim_call,
     status,
@@ -59,5 +60,6 @@ def create_app(cluster: Cluster) -> FastAPI:
     app.include_router(peerstream.router)
     app.include_router(sim_call.router)
     app.include_router(query.router)
+    app.include_router(session.router)
     app.add_middleware(RunDueTimers, cluster=cluster)
     return app

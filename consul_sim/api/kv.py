@@ -16,22 +16,28 @@ from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.responses import Response
 
 from consul_sim import kvs
+from consul_sim.acl import READ, WRITE, Authorizer, permission_denied
+from consul_sim.api.errors import error_response
 from consul_sim.api.http import (
     ALL_METHODS,
     ConsulRouter,
     QueryOptions,
+    acl_token,
+    authorizer,
     blocking,
     cluster_of,
     flag,
     json_response,
     meta_headers,
     query_options,
+    with_acl_policy,
 )
 from consul_sim.errors import (
     NO_PATH_TO_DATACENTER,
     BadRequest,
     ConsulError,
     MethodNotAllowed,
+    PermissionDenied,
 )
 from consul_sim.filter import go_quote
 from consul_sim.models.kv import DirEntry
@@ -119,6 +125,14 @@ async def kv_endpoint(request: Request) -> Response:
         return _moved_permanently(request, cleaned)
     if request.method == "OPTIONS":
         return Response(status_code=200, headers={"Allow": ",".join(("OPTIONS", *KV_METHODS))})
+    try:
+        response = await _handle(request)
+    except ConsulError as err:
+        response = error_response(err)
+    return with_acl_policy(response, cluster_of(request))
+
+
+async def _handle(request: Request) -> Response:
     if request.method not in KV_METHODS:
         raise MethodNotAllowed(request.method, KV_METHODS)
     opts = _parse(request)
@@ -194,9 +208,32 @@ def _refuse_conflicting(request: Request, *names: str) -> None:
         raise BadRequest(f"Conflicting flags: {_encoded_query(request)}\n")
 
 
+# -- ACLs ----------------------------------------------------------------------------------------
+FILTERED_HEADER = "X-Consul-Results-Filtered-By-Acls"
+
+
+def _authz(request: Request) -> Authorizer:
+    """Resolved where Consul's RPC resolves it: after the handler's own checks and the
+    datacenter forward (an unknown token is 403 ``ACL not found``)."""
+    return authorizer(request, cluster_of(request))
+
+
+def _filtered_headers(request: Request, filtered: bool) -> dict[str, str]:
+    """Consul masks the flag for the anonymous token, so it only says so to a named one."""
+    if filtered and acl_token(request):
+        return {FILTERED_HEADER: "true"}
+    return {}
+
+
+def _require_write_prefix(authz: Authorizer, prefix: str) -> None:
+    """A tree delete needs ``KeyWritePrefix``: write on the prefix and on every rule under it."""
+    if not authz.key_write_prefix(prefix):
+        raise PermissionDenied(permission_denied(authz.accessor_id, "key", WRITE, prefix))
+
+
 # -- handlers ------------------------------------------------------------------------------------
-def _not_found(index: int) -> Response:
-    return Response(status_code=404, headers=meta_headers(index))
+def _not_found(index: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=404, headers={**meta_headers(index), **(headers or {})})
 
 
 async def _get(request: Request, key: str, opts: QueryOptions | None) -> Response:
@@ -206,6 +243,9 @@ async def _get(request: Request, key: str, opts: QueryOptions | None) -> Respons
     opts = _forward(opts)
     cluster = cluster_of(request)
     store = cluster.store
+    authz = _authz(request)
+    if not recurse:
+        authz.require("key", READ, key)
 
     def read() -> tuple[int, list[DirEntry]]:
         if recurse:
@@ -213,9 +253,11 @@ async def _get(request: Request, key: str, opts: QueryOptions | None) -> Respons
         index, entry = kvs.get(store, key)
         return index, [entry] if entry is not None else []
 
-    index, entries = await blocking(request, cluster, opts, read)
+    index, found = await blocking(request, cluster, opts, read)
+    entries = [e for e in found if authz.allowed("key", READ, e.key)]
+    extra = _filtered_headers(request, len(entries) != len(found))
     if not entries:
-        return _not_found(index)
+        return _not_found(index, extra)
     if flag(request, "raw") and not recurse:
         headers = meta_headers(index)
         headers.update(
@@ -226,7 +268,9 @@ async def _get(request: Request, key: str, opts: QueryOptions | None) -> Respons
             }
         )
         return Response(content=entries[0].value, status_code=200, headers=headers)
-    return json_response([e.render() for e in entries], pretty=opts.pretty, index=index)
+    return json_response(
+        [e.render() for e in entries], pretty=opts.pretty, index=index, headers=extra
+    )
 
 
 async def _get_keys(request: Request, prefix: str, opts: QueryOptions | None) -> Response:
@@ -238,12 +282,15 @@ async def _get_keys(request: Request, prefix: str, opts: QueryOptions | None) ->
     opts = _forward(opts)
     cluster = cluster_of(request)
     store = cluster.store
-    index, keys = await blocking(
+    authz = _authz(request)
+    index, found = await blocking(
         request, cluster, opts, lambda: kvs.list_keys(store, prefix, separator)
     )
+    keys = [k for k in found if authz.allowed("key", READ, k)]
+    extra = _filtered_headers(request, len(keys) != len(found))
     if not keys and prefix != "":
-        return _not_found(index)
-    return json_response(keys, pretty=opts.pretty, index=index)
+        return _not_found(index, extra)
+    return json_response(keys, pretty=opts.pretty, index=index, headers=extra)
 
 
 async def _put(request: Request, key: str, opts: QueryOptions | None) -> Response:
@@ -265,6 +312,7 @@ async def _put(request: Request, key: str, opts: QueryOptions | None) -> Respons
         kvs.check_value_size(int(declared))
     value = await request.body()
     _forward(opts)
+    _authz(request).require("key", WRITE, key)
     req = kvs.KVSRequest(op=op, key=key, value=value, flags=flags, index=cas, session=session)
     done = kvs.apply(cluster_of(request).store, req)
     return json_response(True if op is kvs.Op.SET else done, pretty=flag(request, "pretty"))
@@ -281,5 +329,10 @@ async def _delete(request: Request, key: str, opts: QueryOptions | None) -> Resp
         cas = _parse_uint(_first(request, "cas"))
         op = kvs.Op.DELETE_CAS
     _forward(opts)
+    authz = _authz(request)
+    if op is kvs.Op.DELETE_TREE:
+        _require_write_prefix(authz, key)
+    else:
+        authz.require("key", WRITE, key)
     done = kvs.apply(cluster_of(request).store, kvs.KVSRequest(op=op, key=key, index=cas))
     return json_response(done if op is kvs.Op.DELETE_CAS else True, pretty=flag(request, "pretty"))

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from consul_sim.store.catalog import CatalogTables
 from consul_sim.store.config import ConfigEntriesTable
 from consul_sim.store.kv import KVTable
+from consul_sim.store.sessions import SessionTable
 from consul_sim.store.watch import WatchSet
 
 
@@ -43,6 +44,7 @@ class Store:
         self.catalog = CatalogTables()
         self.kv = KVTable()
         self.config = ConfigEntriesTable()
+        self.sessions = SessionTable()
         self._in_txn = False
 
     @contextmanager
