@@ -310,8 +310,8 @@ def _set_problem(store: Store, query: PreparedQuery) -> str | None:
         problem = uuid_index_error(query.session)
         if problem is not None:
             return f"invalid session: {problem}"
-        # The simulator has no session API, so no session can exist.
-        return f'invalid session "{query.session}"'
+        if store.sessions.get(query.session) is None:
+            return f'invalid session "{query.session}"'
     if query.is_template:
         problem = _template_problem(query)
         if problem is not None:

@@ -552,3 +552,16 @@ def test_a_name_prefix_template_renders_the_suffix(client: httpx.Client) -> None
     assert client.get("/v1/query/geo-api/explain").json()["Query"]["Service"]["Service"] == "api"
     body = execute(client, "geo-api")
     assert (body["Service"], service_ids(body)) == ("api", ["api-1"])
+
+
+def test_query_bound_to_a_live_session_is_created_and_an_unknown_one_is_refused(
+    client: httpx.Client,
+) -> None:
+    session = client.put("/v1/session/create", json={"Name": "owner"}).json()["ID"]
+    r = client.post("/v1/query", json={"Session": session, "Service": {"Service": "web"}})
+    assert r.status_code == 200, r.text
+    [query] = client.get(f"/v1/query/{r.json()['ID']}").json()
+    assert query["Session"] == session
+    ghost = "11111111-2222-3333-4444-555555555555"
+    r = client.post("/v1/query", json={"Session": ghost, "Service": {"Service": "web"}})
+    assert (r.status_code, r.text) == (500, f'raft apply failed: invalid session "{ghost}"')
