@@ -471,10 +471,12 @@ class PeeringService:
         )
         record = self.table.get_by_id(claims.peer_id)
         if record is None or record.state in (PeeringState.DELETING, PeeringState.TERMINATED):
-            raise SecretRefused("deleted")
+            raise SecretRefused("deleted", "its peering was deleted")
         secrets = self.table.secrets_for(record.id)
         if secrets is None or secrets.establishment != claims.jti:
-            raise SecretRefused("used" if claims.jti in self._consumed else "superseded")
+            if claims.jti in self._consumed:
+                raise SecretRefused("used", "it was already used to establish this peering")
+            raise SecretRefused("superseded", "a newer token was generated for this peering")
         self._consumed.add(claims.jti)
         secrets.establishment = ""
         secrets.pending_stream = self.rand.uuid()

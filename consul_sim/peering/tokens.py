@@ -39,8 +39,10 @@ NEW_TOKEN_NEEDED = "a new peering token must be generated"
 class SecretRefused(RPCError):
     """The acceptor refused an establishment secret.
 
-    ``reason`` tells the cases apart even where Consul's sentence is the same for several
-    (a used, superseded or deleted token all read ``invalid peering establishment secret``).
+    Consul words a used, superseded or deleted token alike (``invalid peering establishment
+    secret``); the simulator keeps that sentence and appends what happened after a colon, so
+    clients matching Consul's text keep working and a person sees which case it was.
+    ``reason`` names the case for code.
     """
 
     def __init__(self, reason: str, detail: str = "") -> None:

@@ -24,6 +24,9 @@ INVALID_SECRET = (
     "rpc error: code = PermissionDenied desc = a new peering token must be generated: "
     "invalid peering establishment secret"
 )
+USED = f"{INVALID_SECRET}: it was already used to establish this peering"
+SUPERSEDED = f"{INVALID_SECRET}: a newer token was generated for this peering"
+DELETED = f"{INVALID_SECRET}: its peering was deleted"
 NAME_RULE = (
     "a valid peering name must consist of lower case alphanumeric characters or '-', "
     "and must start and end with an alphanumeric character"
@@ -197,7 +200,7 @@ def test_superseded_token_is_refused(acceptor: Cluster, dialer: Cluster) -> None
     first = generate(acceptor, "cluster-02")
     second = generate(acceptor, "cluster-02")
     r = establish(dialer, "cluster-01", first)
-    assert (r.status_code, r.text) == (500, INVALID_SECRET)
+    assert (r.status_code, r.text) == (500, SUPERSEDED)
     assert establish(dialer, "cluster-01", second).status_code == 200
 
 
@@ -211,7 +214,7 @@ def test_token_is_single_use(acceptor: Cluster, dialer: Cluster) -> None:
         "application/json",
     )
     second = establish(dialer, "cluster-01", token)
-    assert (second.status_code, second.text) == (500, INVALID_SECRET)
+    assert (second.status_code, second.text) == (500, USED)
 
 
 # -- establish endpoint --------------------------------------------------------------------------
@@ -575,7 +578,7 @@ def test_failed_reestablish_keeps_the_stored_state_and_the_stream(
     used = generate(acceptor, "cluster-02")
     generate(acceptor, "cluster-02")
     r = establish(dialer, "cluster-01", used)
-    assert (r.status_code, r.text) == (500, INVALID_SECRET)
+    assert (r.status_code, r.text) == (500, SUPERSEDED)
     after = read(dialer, "cluster-01")
     assert (after["State"], after["connected"]) == ("ACTIVE", True)
     assert after["ID"] == before["ID"] and after["PeerID"] == before["PeerID"]
@@ -880,13 +883,13 @@ def test_replayed_token_is_refused_and_acceptor_unchanged(
 ) -> None:
     token = generate(acceptor, "cluster-02")
     assert establish(dialer, "cluster-01", token).status_code == 200
-    refused(acceptor, dialer, token, INVALID_SECRET)
+    refused(acceptor, dialer, token, USED)
 
 
 def test_superseded_token_leaves_acceptor_unchanged(acceptor: Cluster, dialer: Cluster) -> None:
     token = generate(acceptor, "cluster-02")
     generate(acceptor, "cluster-02")
-    refused(acceptor, dialer, token, INVALID_SECRET)
+    refused(acceptor, dialer, token, SUPERSEDED)
 
 
 def test_token_after_its_peering_was_deleted_is_refused(
@@ -894,12 +897,12 @@ def test_token_after_its_peering_was_deleted_is_refused(
 ) -> None:
     token = generate(acceptor, "cluster-02")
     acceptor.client.delete("/v1/peering/cluster-02")
-    refused(acceptor, dialer, token, INVALID_SECRET)
+    refused(acceptor, dialer, token, DELETED)
     world.advance(1)
-    refused(acceptor, dialer, token, INVALID_SECRET)
+    refused(acceptor, dialer, token, DELETED)
     # A new peering under the same name has a new ID; the old token stays dead.
     generate(acceptor, "cluster-02")
-    refused(acceptor, dialer, token, INVALID_SECRET)
+    refused(acceptor, dialer, token, DELETED)
 
 
 def test_expired_token_is_refused_on_the_simulation_clock(
@@ -1001,7 +1004,7 @@ def test_python_api_tells_apart_the_refusals_consul_words_alike(
     with pytest.raises(SecretRefused) as caught:
         dialer.peering.establish(peer="cluster-01", token=token)
     assert caught.value.reason == reason
-    assert str(caught.value) == INVALID_SECRET
+    assert str(caught.value) == {"used": USED, "superseded": SUPERSEDED, "deleted": DELETED}[reason]
 
 
 def test_exchange_goes_through_the_network_journal(
