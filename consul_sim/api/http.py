@@ -104,6 +104,7 @@ class QueryOptions:
     filter: str = ""
     node_meta: dict[str, str] = field(default_factory=dict)
     peer: str = ""
+    datacenter_unreachable: bool = False
 
     @property
     def consistency(self) -> str:
@@ -137,8 +138,11 @@ def parse_wait(request: Request, opts: QueryOptions) -> None:
             raise BadRequest("Invalid index") from None
 
 
-def query_options(request: Request, cluster: Cluster) -> QueryOptions:
-    """Parse what parseWait, parseConsistency, parseDC and parseFilter parse, in Consul's order."""
+def query_options(request: Request, cluster: Cluster, *, defer_dc: bool = False) -> QueryOptions:
+    """Parse what parseWait, parseConsistency, parseDC and parseFilter parse, in Consul's order.
+
+    With ``defer_dc``, an unreachable ``?dc`` is only noted: endpoints whose own checks come
+    first (KV, sessions) report it where Consul forwards the RPC, through :func:`forward`."""
     q = request.query_params
     opts = QueryOptions(pretty=flag(request, "pretty"))
     parse_wait(request, opts)
@@ -153,7 +157,11 @@ def query_options(request: Request, cluster: Cluster) -> QueryOptions:
             raise BadRequest(f'Invalid max_stale value "{q["max_stale"]}"') from None
     if flag(request, "cached") and opts.consistent:
         raise BadRequest("Cannot specify ?cached with ?consistent, conflicting semantics.")
-    check_dc(request, cluster)
+    if defer_dc:
+        dc = q.get("dc", "")
+        opts.datacenter_unreachable = bool(dc) and dc != cluster.datacenter
+    else:
+        check_dc(request, cluster)
     opts.filter = q.get("filter", "")
     opts.peer = q.get("peer", "")
     for pair in q.getlist("node-meta"):
@@ -191,6 +199,13 @@ def with_acl_policy(response: Response, cluster: Cluster) -> Response:
     """Consul stamps the configured default policy on every wrapped response, errors too."""
     response.headers[ACL_POLICY_HEADER] = cluster.acl.header_policy
     return response
+
+
+def forward(opts: QueryOptions) -> QueryOptions:
+    """Where Consul forwards the RPC to the request's datacenter: an unreachable one fails here."""
+    if opts.datacenter_unreachable:
+        raise ConsulError(NO_PATH_TO_DATACENTER, 500)
+    return opts
 
 
 # -- rendering ----------------------------------------------------------------------------------

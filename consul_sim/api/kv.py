@@ -27,13 +27,13 @@ from consul_sim.api.http import (
     blocking,
     cluster_of,
     flag,
+    forward,
     json_response,
     meta_headers,
     query_options,
     with_acl_policy,
 )
 from consul_sim.errors import (
-    NO_PATH_TO_DATACENTER,
     BadRequest,
     ConsulError,
     MethodNotAllowed,
@@ -153,22 +153,9 @@ router.add_route(
 
 
 # -- parsing -------------------------------------------------------------------------------------
-def _parse(request: Request) -> QueryOptions | None:
-    """Consul's parse(); None when ?dc names a datacenter this agent cannot reach, which Consul
-    only reports when it forwards the RPC."""
-    cluster = cluster_of(request)
-    try:
-        return query_options(request, cluster)
-    except ConsulError as exc:
-        if type(exc) is ConsulError and exc.message == NO_PATH_TO_DATACENTER:
-            return None
-        raise
-
-
-def _forward(opts: QueryOptions | None) -> QueryOptions:
-    if opts is None:
-        raise ConsulError(NO_PATH_TO_DATACENTER, 500)
-    return opts
+def _parse(request: Request) -> QueryOptions:
+    """Consul's parse(): an unreachable ``?dc`` is reported only where the RPC is forwarded."""
+    return query_options(request, cluster_of(request), defer_dc=True)
 
 
 def _first(request: Request, name: str) -> str:
@@ -236,11 +223,11 @@ def _not_found(index: int, headers: dict[str, str] | None = None) -> Response:
     return Response(status_code=404, headers={**meta_headers(index), **(headers or {})})
 
 
-async def _get(request: Request, key: str, opts: QueryOptions | None) -> Response:
+async def _get(request: Request, key: str, opts: QueryOptions) -> Response:
     recurse = flag(request, "recurse")
     if not recurse and key == "":
         raise BadRequest("Missing key name")
-    opts = _forward(opts)
+    opts = forward(opts)
     cluster = cluster_of(request)
     store = cluster.store
     authz = _authz(request)
@@ -273,13 +260,13 @@ async def _get(request: Request, key: str, opts: QueryOptions | None) -> Respons
     )
 
 
-async def _get_keys(request: Request, prefix: str, opts: QueryOptions | None) -> Response:
+async def _get_keys(request: Request, prefix: str, opts: QueryOptions) -> Response:
     separator = ""
     if "seperator" in request.query_params:  # Consul still honours its old misspelling
         separator = _first(request, "seperator")
     if "separator" in request.query_params:
         separator = _first(request, "separator")
-    opts = _forward(opts)
+    opts = forward(opts)
     cluster = cluster_of(request)
     store = cluster.store
     authz = _authz(request)
@@ -293,7 +280,7 @@ async def _get_keys(request: Request, prefix: str, opts: QueryOptions | None) ->
     return json_response(keys, pretty=opts.pretty, index=index, headers=extra)
 
 
-async def _put(request: Request, key: str, opts: QueryOptions | None) -> Response:
+async def _put(request: Request, key: str, opts: QueryOptions) -> Response:
     if key == "":
         raise BadRequest("Missing key name")
     _refuse_conflicting(request, "cas", "acquire", "release")
@@ -311,14 +298,14 @@ async def _put(request: Request, key: str, opts: QueryOptions | None) -> Respons
     if declared.isdigit():
         kvs.check_value_size(int(declared))
     value = await request.body()
-    _forward(opts)
+    forward(opts)
     _authz(request).require("key", WRITE, key)
     req = kvs.KVSRequest(op=op, key=key, value=value, flags=flags, index=cas, session=session)
     done = kvs.apply(cluster_of(request).store, req)
     return json_response(True if op is kvs.Op.SET else done, pretty=flag(request, "pretty"))
 
 
-async def _delete(request: Request, key: str, opts: QueryOptions | None) -> Response:
+async def _delete(request: Request, key: str, opts: QueryOptions) -> Response:
     _refuse_conflicting(request, "recurse", "cas")
     op, cas = kvs.Op.DELETE, 0
     if flag(request, "recurse"):
@@ -328,7 +315,7 @@ async def _delete(request: Request, key: str, opts: QueryOptions | None) -> Resp
     if "cas" in request.query_params:
         cas = _parse_uint(_first(request, "cas"))
         op = kvs.Op.DELETE_CAS
-    _forward(opts)
+    forward(opts)
     authz = _authz(request)
     if op is kvs.Op.DELETE_TREE:
         _require_write_prefix(authz, key)

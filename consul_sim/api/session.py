@@ -24,10 +24,11 @@ from consul_sim.api.http import (
     check_dc,
     cluster_of,
     flag,
+    forward,
     json_response,
     query_options,
 )
-from consul_sim.errors import NO_PATH_TO_DATACENTER, BadRequest, ConsulError, NotFound
+from consul_sim.errors import BadRequest, NotFound
 from consul_sim.models.base import DecodeError
 
 router = ConsulRouter()
@@ -35,20 +36,9 @@ router = ConsulRouter()
 FILTERED_HEADER = "X-Consul-Results-Filtered-By-Acls"
 
 
-def _parse(request: Request) -> QueryOptions | None:
-    """Consul's parse(); None when ``?dc`` names a datacenter the RPC cannot reach."""
-    try:
-        return query_options(request, cluster_of(request))
-    except ConsulError as exc:
-        if type(exc) is ConsulError and exc.message == NO_PATH_TO_DATACENTER:
-            return None
-        raise
-
-
-def _forward(opts: QueryOptions | None) -> QueryOptions:
-    if opts is None:
-        raise ConsulError(NO_PATH_TO_DATACENTER, 500)
-    return opts
+def _parse(request: Request) -> QueryOptions:
+    """Consul's parse(): an unreachable ``?dc`` is reported only where the RPC is forwarded."""
+    return query_options(request, cluster_of(request), defer_dc=True)
 
 
 def _required(request: Request, name: str, message: str) -> str:
@@ -88,7 +78,7 @@ async def renew(request: Request) -> Response:
     cluster = cluster_of(request)
     opts = _parse(request)
     session_id = _required(request, "session_id", "Missing session")
-    opts = _forward(opts)
+    opts = forward(opts)
     authz = authorizer(request, cluster)
     session = sessions.renew(cluster.store, cluster.world.scheduler, session_id, authz)
     if session is None:
@@ -118,12 +108,12 @@ async def info(request: Request) -> Response:
     opts = _parse(request)
     session_id = _required(request, "session_id", "Missing session")
     store = cluster_of(request).store
-    return await _read(request, _forward(opts), lambda: sessions.get(store, session_id))
+    return await _read(request, forward(opts), lambda: sessions.get(store, session_id))
 
 
 @router.endpoint("/v1/session/list", "GET")
 async def list_sessions(request: Request) -> Response:
-    opts = _forward(_parse(request))
+    opts = forward(_parse(request))
     store = cluster_of(request).store
     return await _read(request, opts, lambda: sessions.list_all(store))
 
@@ -133,4 +123,4 @@ async def node_sessions(request: Request) -> Response:
     opts = _parse(request)
     node = _required(request, "node", "Missing node name")
     store = cluster_of(request).store
-    return await _read(request, _forward(opts), lambda: sessions.node_sessions(store, node))
+    return await _read(request, forward(opts), lambda: sessions.node_sessions(store, node))
