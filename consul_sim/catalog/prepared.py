@@ -32,6 +32,7 @@ from consul_sim.models.catalog import CRITICAL, PASSING
 from consul_sim.rand import SimRandom
 from consul_sim.store import Store
 from consul_sim.store.prepared import PREPARED_QUERIES, PreparedQueriesTable, table_of
+from consul_sim.store.uuidindex import uuid_index_error
 
 QUERY_NOT_FOUND = "Query not found"
 MISSING_QUERY_ID = "Missing query ID"
@@ -149,26 +150,6 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 def is_uuid(text: str) -> bool:
     return bool(_UUID.match(text))
-
-
-def uuid_index_error(text: str) -> str | None:
-    """What go-memdb's UUID index says about an argument it cannot turn into bytes."""
-    if len(text) != 36:
-        return "UUID must be 36 characters"
-    hyphens = text.count("-")
-    if hyphens > 4:
-        return f'UUID should have maximum of 4 "-"; got {hyphens}'
-    digits = text.replace("-", "")
-    if len(digits) % 2:
-        return "Input (without hyphens) must be even length"
-    for ch in digits:
-        if ch not in "0123456789abcdefABCDEF":
-            return f"Invalid UUID: encoding/hex: invalid byte: U+{ord(ch):04X} {_go_rune(ch)}"
-    return None
-
-
-def _go_rune(ch: str) -> str:
-    return "'\\''" if ch == "'" else f"'{ch}'"
 
 
 # -- storage ------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from consul_sim.config.validate import (
 )
 from consul_sim.errors import BadRequest, ConsulError, NotFound, PermissionDenied
 from consul_sim.models.base import ConsulModel, decode_body
+from consul_sim.store.uuidindex import uuid_index_error
 
 if TYPE_CHECKING:
     from consul_sim.config.service import ConfigEntries
@@ -415,31 +416,13 @@ def read_exact(
 
 
 # -- legacy IDs -----------------------------------------------------------------------------------
-def uuid_error(value: str) -> str | None:
-    """Why go-memdb's UUID index refuses ``value`` (None when it parses)."""
-    if len(value) != 36:
-        return "UUID must be 36 characters"
-    hyphens = value.count("-")
-    if hyphens > 4:
-        return f'UUID should have maximum of 4 "-"; got {hyphens}'
-    bare = value.replace("-", "")
-    if len(bare) % 2:
-        return "Input (without hyphens) must be even length"
-    for ch in bare:
-        if ch not in "0123456789abcdefABCDEF":
-            return f"Invalid UUID: encoding/hex: invalid byte: U+{ord(ch):04X} {_go_rune(ch)}"
-    return None
-
-
-def _go_rune(ch: str) -> str:
-    return "'\\''" if ch == "'" else f"'{ch}'"
 
 
 def _find_legacy(
     config: ConfigEntries, legacy_id: str
 ) -> tuple[int, ServiceIntentionsConfigEntry | None, SourceIntention | None]:
     """``IntentionGet`` by ID: the config index, the enclosing entry and its source."""
-    problem = uuid_error(legacy_id)
+    problem = uuid_index_error(legacy_id)
     if problem is not None:
         raise ConsulError(f"failed config entry lookup: {problem}")
     index, entries = config.indexed_list(SERVICE_INTENTIONS)
