@@ -32,7 +32,7 @@ from consul_sim.acl import Authorizer
 from consul_sim.durations import DurationError, format_duration, parse_duration
 from consul_sim.errors import ConsulError
 from consul_sim.kvs import delete_held, release_held
-from consul_sim.models.base import DecodeError, parse_json
+from consul_sim.models.base import DecodeError, json_kind, parse_json
 from consul_sim.models.catalog import CRITICAL, SERF_CHECK_ID
 from consul_sim.rand import SimRandom
 from consul_sim.scheduler import Scheduler
@@ -86,24 +86,10 @@ _STRING_FIELDS = {"id": "ID", "name": "Name", "node": "Node", "ttl": "TTL", "beh
 _GO_TYPES = {"Behavior": "structs.SessionBehavior"}
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
-
-
 def _type_error(value: Any, field: str, go_type: str) -> DecodeError:
     # The anonymous wrapper struct of Session.UnmarshalJSON has no name, hence the bare dot.
     return DecodeError(
-        f"json: cannot unmarshal {_kind(value)} into Go struct field .{field} of type {go_type}"
+        f"json: cannot unmarshal {json_kind(value)} into Go struct field .{field} of type {go_type}"
     )
 
 
@@ -177,7 +163,9 @@ def decode_create(raw: bytes, default_node: str) -> SessionSpec:
 
 def _apply_body(spec: SessionSpec, data: Any) -> None:
     if not isinstance(data, dict):
-        raise DecodeError(f"json: cannot unmarshal {_kind(data)} into Go value of type {_AUX_TYPE}")
+        raise DecodeError(
+            f"json: cannot unmarshal {json_kind(data)} into Go value of type {_AUX_TYPE}"
+        )
     first_error: DecodeError | None = None
     lock_delay: Any = None
     for key, value in data.items():

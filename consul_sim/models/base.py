@@ -142,7 +142,8 @@ def _go_quote_char(ch: str) -> str:
     return f"'{ch}'"
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """The JSON kind Go's decode errors name (``cannot unmarshal string into ...``)."""
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int | float):
@@ -192,7 +193,7 @@ class _Decoder:
     def fail(self, value: Any, path: list[str], tp: Any) -> DecodeError:
         where = ".".join([self.root, *path]) if path else self.root
         return DecodeError(
-            f"json: cannot unmarshal {_json_kind(value)} into Go struct field {where} "
+            f"json: cannot unmarshal {json_kind(value)} into Go struct field {where} "
             f"of type {_go_type(tp)}"
         )
 
@@ -201,7 +202,7 @@ class _Decoder:
             if path:
                 raise self.fail(data, path, cls)
             raise DecodeError(
-                f"json: cannot unmarshal {_json_kind(data)} into Go value of type "
+                f"json: cannot unmarshal {json_kind(data)} into Go value of type "
                 f"structs.{cls.go_name or cls.__name__}"
             )
         lookup = _field_lookup(cls)
