@@ -59,6 +59,19 @@ def _detailed(pair: KVPair, *, base64_value: bool, keys_only: bool) -> bytes:
     return os.fsencode(tabwrite("".join(rows)))
 
 
+def _key_argument(command: APICommand, args: list[str]) -> str | None:
+    """``kv get`` and ``kv delete`` take at most one KEY and drop one leading ``/`` (``kv put``
+    refuses it instead). None when the arguments were refused (already reported on stderr)."""
+    rest = command.parse(args)
+    if rest is None:
+        return None
+    if len(rest) > 1:
+        command.ui.error(f"Too many arguments (expected 1, got {len(rest)})")
+        return None
+    key = rest[0] if rest else ""
+    return key[1:] if key.startswith("/") else key
+
+
 @register("kv get")
 class KVGet(APICommand):
     synopsis = "Retrieves or lists data from the KV store"
@@ -108,15 +121,9 @@ Usage: consul-sim kv get [options] [KEY_OR_PREFIX]
         )
 
     def run(self, args: list[str]) -> int:
-        rest = self.parse(args)
-        if rest is None:
+        key = _key_argument(self, args)
+        if key is None:
             return 1
-        if len(rest) > 1:
-            self.ui.error(f"Too many arguments (expected 1, got {len(rest)})")
-            return 1
-        key = rest[0] if rest else ""
-        if key.startswith("/"):
-            key = key[1:]
         recurse, keys = self.recurse.value, self.keys.value
         if not key and not (recurse or keys):
             self.ui.error("Error! Missing KEY argument")
@@ -357,15 +364,9 @@ Usage: consul-sim kv delete [options] KEY_OR_PREFIX
         )
 
     def run(self, args: list[str]) -> int:
-        rest = self.parse(args)
-        if rest is None:
+        key = _key_argument(self, args)
+        if key is None:
             return 1
-        if len(rest) > 1:
-            self.ui.error(f"Too many arguments (expected 1, got {len(rest)})")
-            return 1
-        key = rest[0] if rest else ""
-        if key.startswith("/"):
-            key = key[1:]
         cas, recurse, index = self.cas.value, self.recurse.value, self.modify_index.value
         if not key and not recurse:
             self.ui.error("Error! Missing KEY argument")
