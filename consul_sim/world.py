@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 from consul_sim.acl import ACLResolver
 from consul_sim.catalog.agent import LocalAgent
 from consul_sim.clock import Clock, VirtualClock, WallClock
-from consul_sim.config.calls import CallResult, call_between
+from consul_sim.calls import CallResult, call_between
 from consul_sim.config.service import ConfigEntries
 from consul_sim.connect.ca import ConnectCA
 from consul_sim.models.catalog import (

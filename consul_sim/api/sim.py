@@ -20,7 +20,7 @@ from consul_sim.clock import VirtualClock, rfc3339
 from consul_sim.durations import format_duration
 from consul_sim.errors import BadRequest
 from consul_sim.models.base import DecodeError, parse_json
-from consul_sim.peering.states import shown_state
+from consul_sim.models.peering_state import shown_state
 from consul_sim.world import World
 
 router = ConsulRouter()

@@ -5,7 +5,7 @@ person can read, ``{"Allowed": bool, "Reasons": [...]}``. The body names the cal
 (``Source``: ``Cluster``, ``Service``) and the callee (``Destination``: ``Peer`` as the caller's
 cluster names the peering, left out for a local service, and ``Service``); keys match
 case-insensitively as Consul's decoder does. Anything malformed, or a cluster the world does not
-have, is a plain-text 400 that says what. The decision is :mod:`consul_sim.config.calls`.
+have, is a plain-text 400 that says what. The decision is :mod:`consul_sim.calls`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from consul_sim.api.http import ConsulRouter, cluster_of, flag, json_response
-from consul_sim.config.calls import call_between
+from consul_sim.calls import call_between
 from consul_sim.errors import BadRequest
 from consul_sim.models.base import DecodeError, parse_json
 

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from consul_sim.clock import rfc3339
 from consul_sim.models.base import ConsulModel
-from consul_sim.peering.states import (
+from consul_sim.models.peering_state import (
     EMPTY_STREAM_STATUS,
     PeeringState,
     StreamStatus,

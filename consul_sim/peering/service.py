@@ -24,7 +24,7 @@ from consul_sim.meta import validate_meta
 from consul_sim.models.peering import Peering, PeeringToken, Remote, TokenRemote
 from consul_sim.net import Unreachable
 from consul_sim.peering.replication import StreamMessage, remove_imported
-from consul_sim.peering.states import PeeringState, StreamTracker
+from consul_sim.models.peering_state import PeeringState, StreamTracker
 from consul_sim.peering.stream import Streams
 from consul_sim.peering.tokens import (
     KEY_BYTES,

@@ -48,7 +48,7 @@ from consul_sim.peering.replication import (
     format_nonce,
     service_snapshot,
 )
-from consul_sim.peering.states import PeeringState, StreamStatus
+from consul_sim.models.peering_state import PeeringState, StreamStatus
 from consul_sim.store.config import CONFIG_ENTRIES
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consul_sim.models.peering import Peering
-from consul_sim.peering.states import PeeringState
+from consul_sim.models.peering_state import PeeringState
 from consul_sim.store.state import Store, Txn
 
 PEERING = "peering"

@@ -16,7 +16,7 @@ import pytest
 
 from consul_sim.clock import rfc3339
 from consul_sim.errors import ConsulError, NotFound, RPCError
-from consul_sim.peering.states import PeeringState
+from consul_sim.models.peering_state import PeeringState
 from consul_sim.peering.tokens import SecretRefused, sign_secret
 from consul_sim.world import Cluster, World
 

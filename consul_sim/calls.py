@@ -22,8 +22,8 @@ from consul_sim.config.entries import SERVICE_INTENTIONS
 from consul_sim.config.intentions import decide, flatten
 from consul_sim.errors import BadRequest
 from consul_sim.models.catalog import PASSING
+from consul_sim.models.peering_state import PeeringState, shown_state
 from consul_sim.peering.replication import exported_names
-from consul_sim.peering.states import PeeringState, shown_state
 
 if TYPE_CHECKING:
     from consul_sim.models.peering import Peering
