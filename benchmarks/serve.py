@@ -28,7 +28,7 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.responses import Response
 
-from consul_sim.api.inprocess import LoopThread
+from consul_sim.api.inprocess import LoopThread, front_door
 from consul_sim.server import ServedWorld
 from consul_sim.world import World
 
@@ -79,7 +79,7 @@ def start_sim() -> Contender:
         served.stop()
         world.close()
 
-    return Contender(served.ports["dc1"], world.loop.loop, stop)
+    return Contender(served.ports["dc1"], front_door(world).loop.loop, stop)
 
 
 def start_bare(body: bytes) -> Contender:

@@ -22,6 +22,7 @@ from typing import Any
 
 import uvicorn
 
+from consul_sim.api.inprocess import front_door
 from consul_sim.api.peerstream import HTTPTransport
 from consul_sim.world import World
 
@@ -80,12 +81,13 @@ class ServedWorld:
                 cluster = world.cluster(name)
                 address = f"{self.host}:{port}"
                 cluster.http_address = address
-                cluster.peering_address = network.attach(name, cluster.peering, address)
+                cluster.peering.address = network.attach(name, cluster.peering, address)
             self._transport = HTTPTransport(network)
             network.remote = self._transport
 
     def start(self, timeout: float = 10.0) -> ServedWorld:
-        loop = self.world.loop
+        door = front_door(self.world)
+        loop = door.loop
         for name in self.requested:
             self.world.cluster(name)
         sockets = self._bind()
@@ -94,7 +96,7 @@ class ServedWorld:
         for name in self.requested:
             cluster = self.world.cluster(name)
             config = uvicorn.Config(
-                cluster.app,
+                door.app(cluster),
                 host=self.host,
                 port=self.ports[name],
                 log_level="warning",

@@ -1,22 +1,27 @@
 """World and Cluster: the Python API that creates simulated clusters and drives their time.
 
-A ``World`` owns the clock, the seeded random source, the timer scheduler and one lock that every
-cluster's store shares (in-process clients run each app on its own thread). A ``Cluster`` is one
-Consul datacenter: a dev-mode agent node, a store, and a FastAPI app reachable through
-``cluster.client`` (an ``httpx.Client`` over ASGI, no socket) or on a port via
-``consul_sim.server``.
+A ``World`` owns the clock, the seeded random source, the timer scheduler, the network and one
+lock that every cluster's store shares. A ``Cluster`` is one Consul datacenter: a dev-mode agent
+node, a store, its Connect CA, its peering service, and ``cluster.client``, an ``httpx.Client``
+that calls the cluster's HTTP API in-process (no socket), or a port via ``consul_sim.server``.
+
+The world builds no HTTP app and no client itself: that is :mod:`consul_sim.api`'s job. The
+world only knows a :class:`FrontDoor` (the protocol below) and finds the installed one through
+the ``consul_sim.front_door`` entry point the first time a client is asked for, so the domain
+stays importable, and fast to import, without FastAPI, Starlette or httpx.
 """
 
 from __future__ import annotations
 
 import threading
+from importlib.metadata import entry_points
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol, cast
 
 from consul_sim.acl import ACLResolver
+from consul_sim.calls import CallResult, call_between
 from consul_sim.catalog.agent import LocalAgent
 from consul_sim.clock import Clock, VirtualClock, WallClock
-from consul_sim.calls import CallResult, call_between
 from consul_sim.config.service import ConfigEntries
 from consul_sim.connect.ca import ConnectCA
 from consul_sim.models.catalog import (
@@ -29,6 +34,12 @@ from consul_sim.models.catalog import (
     NodeService,
 )
 from consul_sim.net import Network
+from consul_sim.peering.context import (
+    HEARTBEAT_INTERVAL,
+    HEARTBEAT_TIMEOUT,
+    Heartbeats,
+    PeeringContext,
+)
 from consul_sim.peering.service import PeeringService
 from consul_sim.rand import SimRandom
 from consul_sim.scheduler import Scheduler
@@ -36,22 +47,44 @@ from consul_sim.store import Store
 from consul_sim.version import CONSUL_VERSION
 
 if TYPE_CHECKING:
-    import httpx
-    from fastapi import FastAPI
-
-    from consul_sim.api.inprocess import LoopThread
+    import httpx  # noqa: TID251 (a type only: the world never imports httpx at run time)
 
 ClockChoice = Literal["wall", "virtual"] | Clock
 
-HEARTBEAT_INTERVAL = 15.0
-"""Consul's peering heartbeat period, in seconds."""
-HEARTBEAT_TIMEOUT = 120.0
-"""A stream with no heartbeat for this long is closed with ``heartbeat timeout``."""
+FRONT_DOOR_GROUP = "consul_sim.front_door"
+"""The entry-point group naming the factory of a world's in-process HTTP front door."""
+FRONT_DOOR_NAME = "in-process"
+
 MAX_EVENTS_PER_ADVANCE = 1_000_000
 
 
 class NotSettled(RuntimeError):
     """The world kept having work to do; the message ends with the journal's tail."""
+
+
+class FrontDoor(Protocol):
+    """How a world's clusters are called over HTTP with no socket (built by ``consul_sim.api``)."""
+
+    def client(self, cluster: Cluster) -> httpx.Client:
+        """A new client whose requests the cluster's own app answers."""
+        ...
+
+    def close(self) -> None:
+        """Stop whatever the front door runs (its event-loop thread)."""
+        ...
+
+
+def installed_front_door(world: World) -> FrontDoor:
+    """The front door the installed distribution names under ``consul_sim.front_door``."""
+    found = entry_points(group=FRONT_DOOR_GROUP, name=FRONT_DOOR_NAME)
+    if not found:
+        raise RuntimeError(
+            f"no {FRONT_DOOR_GROUP!r} entry point named {FRONT_DOOR_NAME!r}: install "
+            "consul-sim (pip install consul-sim, or pip install -e . in a checkout) so "
+            "cluster.client can reach the cluster's HTTP API"
+        )
+    factory = next(iter(found)).load()
+    return cast(FrontDoor, factory(world))
 
 
 AGENT_ADDRESS = "127.0.0.1"
@@ -92,8 +125,22 @@ class Cluster:
             self.trust_domain,
         )
         self.peering_server_name = f"server.{self.datacenter}.peering.{self.trust_domain}"
-        self.peering = PeeringService(self)
-        self.peering_address = world.network.attach(name, self.peering)
+        self.peering = PeeringService(
+            PeeringContext(
+                name=name,
+                datacenter=self.datacenter,
+                server_name=self.peering_server_name,
+                store=self.store,
+                ca=self.ca,
+                clock=world.clock,
+                scheduler=world.scheduler,
+                network=world.network,
+                lock=world.lock,
+                rand=world.rand.derive(f"cluster/{name}/peering/secrets"),
+                heartbeats=world.heartbeats,
+            )
+        )
+        self.peering.address = world.network.attach(name, self.peering)
         self.acl = ACLResolver(
             world.rand.derive(f"cluster/{name}/acl"),
             enabled=acl_default_policy is not None,
@@ -101,7 +148,6 @@ class Cluster:
         )
         """ACLs: disabled unless ``add_cluster(acl_default_policy=...)``; ``management_token``,
         ``create_token(rules)``."""
-        self._app: FastAPI | None = None
         self._client: httpx.Client | None = None
         self._bootstrap()
 
@@ -161,20 +207,15 @@ class Cluster:
         return f"{self.address}:{SERVER_RPC_PORT}"
 
     @property
-    def app(self) -> FastAPI:
-        if self._app is None:
-            from consul_sim.api.app import create_app
-
-            self._app = create_app(self)
-        return self._app
+    def peering_address(self) -> str:
+        """Where peers reach this cluster's peering service (the network address)."""
+        return self.peering.address
 
     @property
     def client(self) -> httpx.Client:
         """An httpx.Client that calls this cluster's API in-process, with no socket."""
         if self._client is None:
-            from consul_sim.api.inprocess import in_process_client
-
-            self._client = in_process_client(self.app, self.world.loop, "http://127.0.0.1:8500")
+            self._client = self.world.front_door.client(self)
         return self._client
 
     def close(self) -> None:
@@ -197,10 +238,7 @@ class World:
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
     ) -> None:
-        if heartbeat_interval <= 0 or heartbeat_timeout <= 0:
-            raise ValueError("heartbeat interval and timeout must be positive")
-        self.heartbeat_interval = heartbeat_interval
-        self.heartbeat_timeout = heartbeat_timeout
+        self.heartbeats = Heartbeats(heartbeat_interval, heartbeat_timeout)
         if clock == "wall":
             self.clock: Clock = WallClock()
         elif clock == "virtual":
@@ -213,16 +251,29 @@ class World:
         self.scheduler = Scheduler(self.clock)
         self.clusters: dict[str, Cluster] = {}
         self.network = Network(self.clock, self.rand.derive("net"))
-        self._loop: LoopThread | None = None
+        self._front_door: FrontDoor | None = None
 
     @property
-    def loop(self) -> LoopThread:
-        """The event-loop thread in-process clients run the apps on (started on first use)."""
-        if self._loop is None:
-            from consul_sim.api.inprocess import LoopThread
+    def heartbeat_interval(self) -> float:
+        return self.heartbeats.interval
 
-            self._loop = LoopThread()
-        return self._loop
+    @property
+    def heartbeat_timeout(self) -> float:
+        return self.heartbeats.timeout
+
+    @property
+    def front_door(self) -> FrontDoor:
+        """What ``cluster.client`` goes through: the installed in-process front door unless
+        one was given with :meth:`use_front_door` (the server shares the one it serves with)."""
+        if self._front_door is None:
+            self._front_door = installed_front_door(self)
+        return self._front_door
+
+    def use_front_door(self, door: FrontDoor) -> None:
+        """Install ``door`` before any client is made; it is closed with the world."""
+        if self._front_door is not None and self._front_door is not door:
+            raise RuntimeError("this world already has a front door")
+        self._front_door = door
 
     # -- clusters -----------------------------------------------------------------------------
     def add_cluster(
@@ -413,9 +464,9 @@ class World:
     def close(self) -> None:
         for cluster in self.clusters.values():
             cluster.close()
-        if self._loop is not None:
-            self._loop.stop()
-            self._loop = None
+        if self._front_door is not None:
+            self._front_door.close()
+            self._front_door = None
 
     def __enter__(self) -> World:
         return self

@@ -1,8 +1,12 @@
-"""An ``httpx.Client`` that calls a cluster's app in-process, with no socket.
+"""A world's in-process front door: one app per cluster, reached by an ``httpx.Client`` with no
+socket.
 
 All apps of a world run on one event-loop thread, as they do in server mode, so the domain is only
 ever touched from that thread (and from the caller's Python API calls, under the world lock).
 Starlette's TestClient would start a portal per client; this keeps one loop for the whole world.
+
+The world never imports this module: ``pyproject.toml`` names :class:`InProcessFrontDoor` under
+the ``consul_sim.front_door`` entry point, and ``World.front_door`` loads it on first use.
 """
 
 from __future__ import annotations
@@ -10,10 +14,17 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from starlette.types import ASGIApp
+
+from consul_sim.api.app import create_app
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from consul_sim.world import Cluster, World
 
 T = TypeVar("T")
 
@@ -63,3 +74,46 @@ class InProcessTransport(httpx.BaseTransport):
 
 def in_process_client(app: ASGIApp, loop: LoopThread, base_url: str) -> httpx.Client:
     return httpx.Client(transport=InProcessTransport(app, loop), base_url=base_url, timeout=None)
+
+
+IN_PROCESS_BASE_URL = "http://127.0.0.1:8500"
+"""What an in-process request's URL says; no socket is behind it."""
+
+
+class InProcessFrontDoor:
+    """The world's :class:`consul_sim.world.FrontDoor`: an app per cluster, one loop thread."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._loop: LoopThread | None = None
+        self._apps: dict[str, FastAPI] = {}
+
+    @property
+    def loop(self) -> LoopThread:
+        """The event-loop thread every app of the world runs on (started on first use)."""
+        if self._loop is None:
+            self._loop = LoopThread()
+        return self._loop
+
+    def app(self, cluster: Cluster) -> FastAPI:
+        """The cluster's one app: in-process clients and served ports share it."""
+        app = self._apps.get(cluster.name)
+        if app is None:
+            app = self._apps[cluster.name] = create_app(cluster)
+        return app
+
+    def client(self, cluster: Cluster) -> httpx.Client:
+        return in_process_client(self.app(cluster), self.loop, IN_PROCESS_BASE_URL)
+
+    def close(self) -> None:
+        if self._loop is not None:
+            self._loop.stop()
+            self._loop = None
+
+
+def front_door(world: World) -> InProcessFrontDoor:
+    """The world's front door, which the server shares: in-process apps on one loop thread."""
+    door = world.front_door
+    if not isinstance(door, InProcessFrontDoor):
+        raise TypeError(f"this world's front door is a {type(door).__name__}, not in-process")
+    return door

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from consul_sim.errors import NotFound, RPCError
 from consul_sim.meta import validate_meta
 from consul_sim.models.peering import Peering, PeeringToken, Remote, TokenRemote
-from consul_sim.net import Unreachable
-from consul_sim.peering.replication import StreamMessage, remove_imported
 from consul_sim.models.peering_state import PeeringState, StreamTracker
+from consul_sim.net import Unreachable
+from consul_sim.peering.context import PeeringContext
+from consul_sim.peering.replication import StreamMessage, remove_imported
 from consul_sim.peering.stream import Streams
 from consul_sim.peering.tokens import (
     KEY_BYTES,
@@ -39,9 +40,6 @@ from consul_sim.peering.tokens import (
     verify_secret,
 )
 from consul_sim.store.peering import PeeringSecrets, PeeringTable, PeeringWriteError
-
-if TYPE_CHECKING:
-    from consul_sim.world import Cluster
 
 DELETION_DELAY = 0.1
 """Seconds between a local DELETE and the leader routine removing the record (then 404)."""
@@ -100,12 +98,11 @@ def go_multierror(errors: list[str]) -> str:
 class PeeringService:
     """``cluster.peering``: the Python API and the server side of this cluster's peerings."""
 
-    def __init__(self, cluster: Cluster) -> None:
-        self.cluster = cluster
-        self.world = cluster.world
-        self.table = PeeringTable(cluster.store)
+    def __init__(self, ctx: PeeringContext) -> None:
+        self.ctx = ctx
+        self.table = PeeringTable(ctx.store)
         self.tracker = StreamTracker()
-        self.rand = cluster.world.rand.derive(f"cluster/{cluster.name}/peering/secrets")
+        self.rand = ctx.rand
         self._key = self.rand.token_bytes(KEY_BYTES)
         self._consumed: set[str] = set()
         self.enabled = True
@@ -117,17 +114,17 @@ class PeeringService:
         self.deletion_delay = DELETION_DELAY
         self.streams = Streams(self)
 
+        self.address = ""
+        """This cluster's peering address on the network, set by whoever attaches it
+        (``World.add_cluster``, or the server with the cluster's HTTP address)."""
+
     # -- identity -------------------------------------------------------------------------------
     @property
-    def address(self) -> str:
-        return self.cluster.peering_address
-
-    @property
     def server_name(self) -> str:
-        return self.cluster.peering_server_name
+        return self.ctx.server_name
 
     def _now(self) -> float:
-        return self.world.clock.now()
+        return self.ctx.clock.now()
 
     def check_enabled(self) -> None:
         if not self.enabled:
@@ -141,7 +138,7 @@ class PeeringService:
 
     def _write(self, record: Peering) -> Peering:
         try:
-            with self.cluster.store.txn() as txn:
+            with self.ctx.store.txn() as txn:
                 return self.table.write(txn, record)
         except PeeringWriteError as exc:
             raise unknown(f"failed to write peering: {exc}") from None
@@ -159,7 +156,7 @@ class PeeringService:
         partition: str = "",
         server_external_addresses: list[str] | None = None,
     ) -> str:
-        with self.world.lock:
+        with self.ctx.lock:
             self.check_enabled()
             if partition not in ("", "default"):
                 raise RPCError("InvalidArgument", ENTERPRISE_PARTITIONS)
@@ -191,12 +188,12 @@ class PeeringService:
             envelope = PeeringToken(
                 # Consul puts its Connect CA roots in the token; the dialer verifies the
                 # acceptor's servers with them and keeps them as PeerCAPems.
-                ca=self.cluster.ca.root_pems(),
+                ca=self.ctx.ca.root_pems(),
                 manual_server_addresses=list(server_external_addresses or []) or None,
                 server_addresses=[self.address],
                 server_name=self.server_name,
                 peer_id=record.id,
-                remote=TokenRemote(partition="default", datacenter=self.cluster.datacenter),
+                remote=TokenRemote(partition="default", datacenter=self.ctx.datacenter),
             )
             envelope.establishment_secret = sign_secret(
                 self._key,
@@ -218,7 +215,7 @@ class PeeringService:
         meta: Mapping[str, str] | None = None,
         partition: str = "",
     ) -> None:
-        with self.world.lock:
+        with self.ctx.lock:
             self.check_enabled()
             validate_peer_name(peer)
             envelope = decode_token(token)
@@ -286,12 +283,12 @@ class PeeringService:
             peer_id=envelope.peer_id,
             establishment_secret=envelope.establishment_secret,
             envelope_digest=envelope_digest(envelope),
-            dialer=self.cluster.name,
+            dialer=self.ctx.name,
         )
         errors: list[str] = []
         for address in [*record.manual_server_addresses, *record.peer_server_addresses]:
             try:
-                answer = self.world.network.call(self.address, address, request)
+                answer = self.ctx.network.call(self.address, address, request)
             except Unreachable as exc:
                 errors.append(
                     f'failed to exchange peering secret through address "{address}": '
@@ -306,9 +303,9 @@ class PeeringService:
 
     def link_held(self, address: str) -> bool:
         """Whether the link to whoever listens at ``address`` holds its traffic."""
-        network = self.world.network
+        network = self.ctx.network
         other = network.name_at(address)
-        return other is not None and network.settings_between(self.cluster.name, other).held
+        return other is not None and network.settings_between(self.ctx.name, other).held
 
     def _open_stream(self, record: Peering, acceptor: str, stream_secret: str) -> bool:
         """The leader routine opening the stream right after establish. Its first message
@@ -321,12 +318,12 @@ class PeeringService:
         message = OpenStream(
             peer_id=record.peer_id,
             stream_secret=stream_secret,
-            remote=Remote(partition="", datacenter=self.cluster.datacenter),
+            remote=Remote(partition="", datacenter=self.ctx.datacenter),
             dialer_peering_id=record.id,
             stream_id=stream_id,
         )
         try:
-            self.world.network.call(self.address, acceptor, message)
+            self.ctx.network.call(self.address, acceptor, message)
         except (Unreachable, RPCError):
             # The dialer stays ESTABLISHING (or FAILING) and its leader retries with backoff.
             self.streams.schedule_redial(record.id)
@@ -346,7 +343,7 @@ class PeeringService:
         message = OpenStream(
             peer_id=record.peer_id,
             stream_secret=secrets.active_stream,
-            remote=Remote(partition="", datacenter=self.cluster.datacenter),
+            remote=Remote(partition="", datacenter=self.ctx.datacenter),
             dialer_peering_id=record.id,
             stream_id=stream_id,
         )
@@ -355,7 +352,7 @@ class PeeringService:
                 self.streams.wait_for_link(record.id)
                 return True
             try:
-                self.world.network.call(self.address, address, message)
+                self.ctx.network.call(self.address, address, message)
             except (Unreachable, RPCError):
                 continue
             self.streams.connect(record, address, record.peer_id, stream_id, dialer=True)
@@ -365,19 +362,19 @@ class PeeringService:
     # -- replication ----------------------------------------------------------------------------
     def reconcile(self) -> None:
         """Push what changed to every connected peer (called once per world step)."""
-        with self.world.lock:
+        with self.ctx.lock:
             self.streams.reconcile()
 
     def has_unsent(self) -> bool:
         return self.streams.has_unsent()
 
     def on_restart(self) -> None:
-        with self.world.lock:
+        with self.ctx.lock:
             self.streams.reset()
 
     # -- reads ----------------------------------------------------------------------------------
     def read_record(self, name: str) -> tuple[int, Peering | None]:
-        with self.world.lock:
+        with self.ctx.lock:
             return self.table.index(), self.table.get(name)
 
     def render(self, record: Peering) -> dict[str, Any]:
@@ -385,7 +382,7 @@ class PeeringService:
 
     def read(self, name: str) -> dict[str, Any]:
         """The peering as ``GET /v1/peering/<name>`` shows it; NotFound when there is none."""
-        with self.world.lock:
+        with self.ctx.lock:
             self.check_enabled()
             record = self.table.get(name)
             if record is None:
@@ -393,13 +390,13 @@ class PeeringService:
             return self.render(record)
 
     def list_records(self) -> tuple[int, list[Peering]]:
-        with self.world.lock:
+        with self.ctx.lock:
             return self.table.index(), self.table.list()
 
     # -- delete ---------------------------------------------------------------------------------
     def delete(self, name: str) -> None:
         """Idempotent: a missing or already-deleting peering is a no-op."""
-        with self.world.lock:
+        with self.ctx.lock:
             self.check_enabled()
             existing = self.table.get(name)
             if existing is None or existing.state == PeeringState.DELETING:
@@ -414,40 +411,40 @@ class PeeringService:
                 manual_server_addresses=list(existing.manual_server_addresses),
                 remote=existing.remote.model_copy(),
             )
-            with self.cluster.store.txn() as txn:
+            with self.ctx.store.txn() as txn:
                 # The state store refuses writes to DELETING records; this one is the marking.
                 marked.create_index = existing.create_index
                 marked.modify_index = txn.touch("peering")
                 self.table.by_name[existing.name.lower()] = marked
             self.table.drop_secrets(existing.id)
             self.streams.forget(existing.id)
-            remove_imported(self.cluster.store, existing.name)
+            remove_imported(self.ctx.store, existing.name)
             stream = self.tracker.forget(existing.id)
             if stream is not None and stream.connected and stream.peer_address:
                 try:
-                    self.world.network.call(
+                    self.ctx.network.call(
                         self.address, stream.peer_address, Terminated(stream.remote_peering_id)
                     )
                 except (Unreachable, RPCError):
                     pass
             peering_id = existing.id
-            self.world.scheduler.call_later(
+            self.ctx.scheduler.call_later(
                 self.deletion_delay, lambda: self._finish_delete(peering_id)
             )
 
     def _finish_delete(self, peering_id: str) -> None:
         """The leader routine: once imported data is gone, the record itself goes."""
-        with self.world.lock:
+        with self.ctx.lock:
             record = self.table.get_by_id(peering_id)
             if record is None or record.state != PeeringState.DELETING:
                 return
-            remove_imported(self.cluster.store, record.name)
-            with self.cluster.store.txn() as txn:
+            remove_imported(self.ctx.store, record.name)
+            with self.ctx.store.txn() as txn:
                 self.table.remove(txn, record.name)
 
     # -- the server side: messages from other clusters ------------------------------------------
     def receive(self, source: str, message: object) -> object:
-        with self.world.lock:
+        with self.ctx.lock:
             if isinstance(message, ExchangeSecret):
                 return self._on_exchange_secret(message)
             if isinstance(message, OpenStream):
@@ -508,7 +505,7 @@ class PeeringService:
         self._write(updated)
         self.table.drop_secrets(record.id)
         self.streams.forget(record.id)
-        remove_imported(self.cluster.store, record.name)
+        remove_imported(self.ctx.store, record.name)
         status = self.tracker.get(record.id)
         if status is not None:
             status.disconnect(self._now())
@@ -516,6 +513,6 @@ class PeeringService:
 
     # Last, so the method does not shadow the builtin in the annotations above.
     def list(self) -> list[dict[str, Any]]:
-        with self.world.lock:
+        with self.ctx.lock:
             self.check_enabled()
             return [self.render(r) for r in self.table.list()]

@@ -13,7 +13,7 @@ then every exported service.
 
 Reliability: the importer ACKs each applied response; an end re-sends what is still un-ACKed on
 its next heartbeat (a lossy link converges once time passes). Heartbeats go every
-``world.heartbeat_interval``; an end that has heard none for ``world.heartbeat_timeout`` closes
+``Heartbeats.interval``; an end that has heard none for ``Heartbeats.timeout`` closes
 with ``heartbeat timeout`` (FAILING), and the dialer redials with Consul's backoff, 2^n seconds
 capped at 64 (``leader_peering.go``'s ``peeringRetryTimeout``), until a stream connects again.
 """
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from consul_sim.connect.ca import ROOTS_TABLE
+from consul_sim.models.peering_state import PeeringState, StreamStatus
 from consul_sim.peering.replication import (
     EXPORTED_SERVICE_LIST_ID,
     EXPORTED_SERVICE_LIST_URL,
@@ -48,7 +49,6 @@ from consul_sim.peering.replication import (
     format_nonce,
     service_snapshot,
 )
-from consul_sim.models.peering_state import PeeringState, StreamStatus
 from consul_sim.store.config import CONFIG_ENTRIES
 
 if TYPE_CHECKING:
@@ -109,8 +109,7 @@ class Streams:
 
     def __init__(self, service: PeeringService) -> None:
         self.service = service
-        self.cluster = service.cluster
-        self.world = service.world
+        self.ctx = service.ctx
         self.ends: dict[str, StreamEnd] = {}
         self._attempts: dict[str, int] = {}
         self._redials: dict[str, Timer] = {}
@@ -120,11 +119,11 @@ class Streams:
 
     # -- helpers ----------------------------------------------------------------------------
     def _now(self) -> float:
-        return self.world.clock.now()
+        return self.ctx.clock.now()
 
     @property
     def crashed(self) -> bool:
-        return self.cluster.name in self.world.network.crashed
+        return self.ctx.crashed
 
     def _status(self, peering_id: str) -> StreamStatus:
         return self.service.tracker.ensure(peering_id)
@@ -162,7 +161,7 @@ class Streams:
             peer_address=peer_address,
             stream_id=stream_id,
             dialer=dialer,
-            cursor=self.cluster.store.catalog.change_position,
+            cursor=self.ctx.store.catalog.change_position,
             imported_names=(
                 frozenset(status.imported_services)
                 if status.imported_services is not None
@@ -170,16 +169,16 @@ class Streams:
             ),
         )
         self.ends[record.id] = end
-        scheduler = self.world.scheduler
+        scheduler = self.ctx.scheduler
         pid = record.id
         end.timers.append(
             scheduler.call_later(
-                self.world.heartbeat_interval, lambda: self._heartbeat(pid, stream_id)
+                self.ctx.heartbeats.interval, lambda: self._heartbeat(pid, stream_id)
             )
         )
         end.timers.append(
             scheduler.call_later(
-                self.world.heartbeat_timeout, lambda: self._check_timeout(pid, stream_id)
+                self.ctx.heartbeats.timeout, lambda: self._check_timeout(pid, stream_id)
             )
         )
         return end
@@ -254,7 +253,7 @@ class Streams:
 
     def _schedule(self, peering_id: str, delay: float) -> None:
         self._cancel_redial(peering_id)
-        self._redials[peering_id] = self.world.scheduler.call_later(
+        self._redials[peering_id] = self.ctx.scheduler.call_later(
             delay, lambda: self._redial(peering_id)
         )
 
@@ -301,8 +300,8 @@ class Streams:
         end.in_flight.clear()
         end.timers = [t for t in end.timers if not t.cancelled and t.when > self._now()]
         end.timers.append(
-            self.world.scheduler.call_later(
-                self.world.heartbeat_interval, lambda: self._heartbeat(peering_id, stream_id)
+            self.ctx.scheduler.call_later(
+                self.ctx.heartbeats.interval, lambda: self._heartbeat(peering_id, stream_id)
             )
         )
 
@@ -312,19 +311,17 @@ class Streams:
             return
         status = self._status(peering_id)
         heard = max(status.connected_at or 0.0, status.last_recv_heartbeat or 0.0)
-        deadline = heard + self.world.heartbeat_timeout
+        deadline = heard + self.ctx.heartbeats.timeout
         if self._now() + EPSILON >= deadline:
             self.close(peering_id, HEARTBEAT_TIMEOUT_ERROR)
             return
         end.timers.append(
-            self.world.scheduler.call_at(
-                deadline, lambda: self._check_timeout(peering_id, stream_id)
-            )
+            self.ctx.scheduler.call_at(deadline, lambda: self._check_timeout(peering_id, stream_id))
         )
 
     # -- sending ----------------------------------------------------------------------------
     def _send(self, end: StreamEnd, message: StreamMessage) -> None:
-        self.world.network.send(self.service.address, end.peer_address, message)
+        self.ctx.network.send(self.service.address, end.peer_address, message)
 
     def _respond(
         self,
@@ -356,15 +353,15 @@ class Streams:
     def has_unsent(self) -> bool:
         if self._ready_to_open():
             return True
-        catalog = self.cluster.store.catalog
-        config_index = self.cluster.store.table_index.get(CONFIG_ENTRIES, 0)
+        catalog = self.ctx.store.catalog
+        config_index = self.ctx.store.table_index.get(CONFIG_ENTRIES, 0)
         for end in self.ends.values():
             if (
                 end.dirty
                 or end.list_dirty
                 or end.cursor != catalog.change_position
                 or end.config_index != config_index
-                or end.roots_index != self.cluster.store.table_index.get(ROOTS_TABLE, 0)
+                or end.roots_index != self.ctx.store.table_index.get(ROOTS_TABLE, 0)
             ):
                 return True
         return False
@@ -372,7 +369,7 @@ class Streams:
     def reconcile(self) -> None:
         """Push whatever changed since each stream's cursor, then forget changes all have
         seen."""
-        catalog = self.cluster.store.catalog
+        catalog = self.ctx.store.catalog
         if self.waiting:
             self._open_waiting()
         for peering_id in sorted(self.ends):
@@ -381,7 +378,7 @@ class Streams:
         catalog.trim_changes(min(cursors) if cursors else catalog.change_position)
 
     def _push(self, end: StreamEnd) -> None:
-        store = self.cluster.store
+        store = self.ctx.store
         record = self.service.table.get_by_id(end.peering_id)
         if record is None or record.state in (PeeringState.DELETING, PeeringState.TERMINATED):
             return
@@ -426,10 +423,10 @@ class Streams:
         if roots_index != end.roots_index:
             # The whole bundle on every change of the roots, never a delta (reference §5.2).
             end.roots_index = roots_index
-            pems = tuple(self.cluster.ca.root_pems())
+            pems = tuple(self.ctx.ca.root_pems())
             if pems != end.bundle_sent:
                 end.bundle_sent = pems
-                bundle = TrustBundlePayload(self.cluster.ca.trust_domain, pems)
+                bundle = TrustBundlePayload(self.ctx.ca.trust_domain, pems)
                 self._respond(end, TRUST_BUNDLE_URL, TRUST_BUNDLE_ID, bundle)
 
     # -- receiving --------------------------------------------------------------------------
@@ -471,7 +468,7 @@ class Streams:
             # An older copy (a duplicate, or overtaken by a resend): already superseded.
             self._send(end, Ack(end.remote_peering_id, end.stream_id, msg.nonce))
             return
-        store = self.cluster.store
+        store = self.ctx.store
         resource = msg.resource
         if isinstance(resource, ExportedServiceListPayload):
             if resource.services or status.imported_services is not None:
