@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from consul_sim.config.entries import SERVICE_INTENTIONS
 from consul_sim.config.intentions import decide, flatten
 from consul_sim.errors import BadRequest
 from consul_sim.models.catalog import PASSING
+from consul_sim.models.config_entries import SERVICE_INTENTIONS
 from consul_sim.models.peering_state import PeeringState, shown_state
 from consul_sim.peering.replication import exported_names
 

@@ -23,7 +23,12 @@ from consul_sim.api.http import (
     query_options,
 )
 from consul_sim.config.decode import ConfigDecodeError, decode_entry
-from consul_sim.config.entries import (
+from consul_sim.config.service import ConfigEntries, make_entry
+from consul_sim.config.validate import normalize, validate
+from consul_sim.errors import BadRequest, ConsulError
+from consul_sim.filter import go_quote
+from consul_sim.models.base import DecodeError, parse_json
+from consul_sim.models.config_entries import (
     EXPORTED_SERVICES,
     MESH,
     PROXY_DEFAULTS,
@@ -31,11 +36,6 @@ from consul_sim.config.entries import (
     SERVICE_INTENTIONS,
     ConfigEntryBase,
 )
-from consul_sim.config.service import ConfigEntries, make_entry
-from consul_sim.config.validate import normalize, validate
-from consul_sim.errors import BadRequest, ConsulError
-from consul_sim.filter import go_quote
-from consul_sim.models.base import DecodeError, parse_json
 
 router = ConsulRouter()
 

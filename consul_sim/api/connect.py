@@ -24,7 +24,6 @@ from consul_sim.api.http import (
     read_json,
 )
 from consul_sim.clock import rfc3339
-from consul_sim.config.entries import SERVICE_INTENTIONS
 from consul_sim.config.intentions import (
     Intention,
     IntentionBody,
@@ -47,6 +46,7 @@ from consul_sim.config.intentions import (
 )
 from consul_sim.errors import BadRequest, ConsulError
 from consul_sim.models.base import DecodeError, parse_json
+from consul_sim.models.config_entries import SERVICE_INTENTIONS
 
 if TYPE_CHECKING:
     from consul_sim.world import Cluster

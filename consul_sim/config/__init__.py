@@ -1,12 +1,13 @@
 """Config entries: Consul's ``exported-services``, ``service-intentions``, ``mesh``,
 ``service-defaults`` and ``proxy-defaults``, decoded, validated and stored the way Consul does.
 
-Layers: :mod:`.entries` (models) <- :mod:`.decode` (Consul's mapstructure rules) and
-:mod:`.hcl` (the one python-hcl2 import) <- :mod:`.validate` (Normalize + Validate) <-
-:mod:`.service` (write/read/list/delete on a cluster's store).
+Layers: :mod:`consul_sim.models.config_entries` (the models) <- :mod:`.decode` (Consul's
+mapstructure rules) and :mod:`.hcl` (the one python-hcl2 import) <- :mod:`.validate` (Normalize
++ Validate) <- :mod:`.service` (write/read/list/delete on a cluster's store).
 """
 
-from consul_sim.config.entries import (
+from consul_sim.config.service import ConfigEntries
+from consul_sim.models.config_entries import (
     ConfigEntry,
     ExportedServicesConfigEntry,
     MeshConfigEntry,
@@ -14,7 +15,6 @@ from consul_sim.config.entries import (
     ServiceDefaultsConfigEntry,
     ServiceIntentionsConfigEntry,
 )
-from consul_sim.config.service import ConfigEntries
 
 __all__ = [
     "ConfigEntries",

@@ -15,9 +15,9 @@ import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
 
-from consul_sim.config.entries import ENTRY_CLASSES, KNOWN_KINDS, ConfigEntryBase, EntryModel
 from consul_sim.errors import BadRequest
 from consul_sim.models.base import consul_alias
+from consul_sim.models.config_entries import ENTRY_CLASSES, KNOWN_KINDS, ConfigEntryBase, EntryModel
 
 IGNORED_TOP_LEVEL = frozenset({"CreateIndex", "ModifyIndex", "kind", "Kind"})
 

@@ -19,12 +19,6 @@ from pydantic import Field, ValidationError
 
 from consul_sim.acl import Authorizer
 from consul_sim.config.decode import multierror
-from consul_sim.config.entries import (
-    SERVICE_INTENTIONS,
-    IntentionPermission,
-    ServiceIntentionsConfigEntry,
-    SourceIntention,
-)
 from consul_sim.config.validate import (
     DESCRIPTION_MAX,
     INTENTION_SOURCE_TYPE,
@@ -37,6 +31,12 @@ from consul_sim.config.validate import (
 )
 from consul_sim.errors import BadRequest, ConsulError, NotFound, PermissionDenied
 from consul_sim.models.base import ConsulModel, decode_body
+from consul_sim.models.config_entries import (
+    SERVICE_INTENTIONS,
+    IntentionPermission,
+    ServiceIntentionsConfigEntry,
+    SourceIntention,
+)
 from consul_sim.store.uuidindex import uuid_index_error
 
 if TYPE_CHECKING:

@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from consul_sim.config.decode import decode_entry
-from consul_sim.config.entries import (
+from consul_sim.config.hcl import parse_config
+from consul_sim.config.validate import WILDCARD, normalize, validate
+from consul_sim.errors import BadRequest, ConsulError
+from consul_sim.models.config_entries import (
     ENTRY_CLASSES,
     KNOWN_KINDS,
     MESH,
@@ -26,9 +29,6 @@ from consul_sim.config.entries import (
     ServiceDefaultsConfigEntry,
     ServiceIntentionsConfigEntry,
 )
-from consul_sim.config.hcl import parse_config
-from consul_sim.config.validate import WILDCARD, normalize, validate
-from consul_sim.errors import BadRequest, ConsulError
 from consul_sim.store import Store
 from consul_sim.store.config import CONFIG_ENTRIES
 

@@ -10,7 +10,8 @@ order.
 from __future__ import annotations
 
 from consul_sim.config.decode import multierror
-from consul_sim.config.entries import (
+from consul_sim.errors import ConsulError
+from consul_sim.models.config_entries import (
     EXPORTED_SERVICES_NAME,
     PROXY_DEFAULTS_NAME,
     ConfigEntryBase,
@@ -22,7 +23,6 @@ from consul_sim.config.entries import (
     ServiceIntentionsConfigEntry,
     SourceIntention,
 )
-from consul_sim.errors import ConsulError
 
 WILDCARD = "*"
 META_MAX_PAIRS = 64

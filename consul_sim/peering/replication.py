@@ -18,11 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from consul_sim.config.entries import (
-    EXPORTED_SERVICES,
-    EXPORTED_SERVICES_NAME,
-    ExportedServicesConfigEntry,
-)
 from consul_sim.models.catalog import (
     CRITICAL,
     MAINTENANCE,
@@ -31,6 +26,11 @@ from consul_sim.models.catalog import (
     HealthCheck,
     Node,
     NodeService,
+)
+from consul_sim.models.config_entries import (
+    EXPORTED_SERVICES,
+    EXPORTED_SERVICES_NAME,
+    ExportedServicesConfigEntry,
 )
 from consul_sim.store import Store
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from consul_sim.config.entries import ConfigEntryBase
+    from consul_sim.models.config_entries import ConfigEntryBase
     from consul_sim.store.state import Txn
 
 CONFIG_ENTRIES = "config-entries"

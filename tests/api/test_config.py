@@ -10,9 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from consul_sim.config.entries import ExportedServicesConfigEntry, ServiceIntentionsConfigEntry
 from consul_sim.config.hcl import DECODE_PREFIX
 from consul_sim.errors import BadRequest
+from consul_sim.models.config_entries import (
+    ExportedServicesConfigEntry,
+    ServiceIntentionsConfigEntry,
+)
 from consul_sim.world import Cluster, World
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,15 +7,15 @@ from typing import Any
 import pytest
 
 from consul_sim.config.decode import ConfigDecodeError, decode_entry
-from consul_sim.config.entries import (
+from consul_sim.config.hcl import DECODE_PREFIX, parse_config
+from consul_sim.config.validate import precedence
+from consul_sim.models.config_entries import (
     CONFIG_ENTRY,
     ExportedServicesConfigEntry,
     MeshConfigEntry,
     ServiceDefaultsConfigEntry,
     ServiceIntentionsConfigEntry,
 )
-from consul_sim.config.hcl import DECODE_PREFIX, parse_config
-from consul_sim.config.validate import precedence
 
 
 def decode_error(raw: Any) -> str:

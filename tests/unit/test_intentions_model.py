@@ -7,9 +7,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consul_sim.config.entries import ServiceIntentionsConfigEntry
 from consul_sim.config.intentions import decide, flatten
 from consul_sim.config.validate import normalize
+from consul_sim.models.config_entries import ServiceIntentionsConfigEntry
 
 NAMES = ["*", "web", "api", "db"]
 PEERS = ["", "p1", "p2"]

@@ -17,17 +17,17 @@ from consul_sim.cli.flags import FlagSet
 from consul_sim.cli.goformat import go_os_error
 from consul_sim.cli.http import APIClient, APICommand, APIError, ClientConfigError
 from consul_sim.config.decode import decode_entry
-from consul_sim.config.entries import (
+from consul_sim.config.hcl import parse_config
+from consul_sim.errors import ConsulError
+from consul_sim.filter import go_quote
+from consul_sim.jsonenc import encode_json
+from consul_sim.models.config_entries import (
     KNOWN_KINDS,
     ConfigEntryBase,
     MeshConfigEntry,
     ProxyDefaultsConfigEntry,
     ServiceDefaultsConfigEntry,
 )
-from consul_sim.config.hcl import parse_config
-from consul_sim.errors import ConsulError
-from consul_sim.filter import go_quote
-from consul_sim.jsonenc import encode_json
 
 __all__ = ["ConfigDelete", "ConfigList", "ConfigRead", "ConfigWrite", "write_warning"]
 
