@@ -11,23 +11,30 @@ to parse object within list``), with its positions: the opening ``{`` and the en
 
 from __future__ import annotations
 
-from typing import Any
-
-import hcl2
-from hcl2.utils import SerializationOptions
-from lark.exceptions import LarkError, UnexpectedInput
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from consul_sim.config.decode import ConfigDecodeError
 from consul_sim.models.base import DecodeError, parse_json
 
+if TYPE_CHECKING:
+    from hcl2.utils import SerializationOptions
+    from lark.exceptions import UnexpectedInput
+
 DECODE_PREFIX = "Failed to decode config entry input: "
 
-_OPTIONS = SerializationOptions(
-    with_comments=False,
-    strip_string_quotes=True,
-    explicit_blocks=False,
-    preserve_heredocs=False,
-)
+
+@cache
+def _options() -> SerializationOptions:
+    """python-hcl2 (and its lark grammar) load on the first HCL text, not on import."""
+    from hcl2.utils import SerializationOptions
+
+    return SerializationOptions(
+        with_comments=False,
+        strip_string_quotes=True,
+        explicit_blocks=False,
+        preserve_heredocs=False,
+    )
 
 
 def parse_config(text: str) -> Any:
@@ -48,9 +55,12 @@ class HCLError(ValueError):
 def load_hcl(text: str) -> dict[str, Any]:
     """HCL text as the map JSON would give (blocks as lists of objects), for config entries and
     the CLI's service definition files alike."""
+    import hcl2
+    from lark.exceptions import LarkError, UnexpectedInput
+
     text = text.replace("\r\n", "\n")
     try:
-        data = hcl2.loads(text, serialization_options=_OPTIONS)
+        data = hcl2.loads(text, serialization_options=_options())
     except UnexpectedInput as exc:
         raise HCLError(_hcl_v1_error(text, exc)) from None
     except LarkError as exc:

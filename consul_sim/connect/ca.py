@@ -32,15 +32,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from consul_sim.clock import rfc3339
 
 if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     from consul_sim.clock import Clock
     from consul_sim.rand import SimRandom
     from consul_sim.store import Store
@@ -71,6 +68,8 @@ def hex_string(data: bytes) -> str:
 
 def key_id(public_key: ec.EllipticCurvePublicKey) -> bytes:
     """``connect.KeyId``: SHA-256 of the PKIX DER public key, not RFC 5280's method 1."""
+    from cryptography.hazmat.primitives import serialization
+
     der = public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -79,10 +78,14 @@ def key_id(public_key: ec.EllipticCurvePublicKey) -> bytes:
 
 def fingerprint(cert: x509.Certificate) -> str:
     """``connect.CalculateCertFingerprint``: colon-hex SHA-1 of the DER certificate."""
+    from cryptography.hazmat.primitives import hashes
+
     return hex_string(cert.fingerprint(hashes.SHA1()))  # noqa: S303 - Consul's ID, not security
 
 
 def _pem(cert: x509.Certificate) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
@@ -92,6 +95,9 @@ def _utc(ts: float) -> datetime:
 
 
 def _sign(builder: x509.CertificateBuilder, key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes
+
     try:
         return builder.sign(key, hashes.SHA256(), ecdsa_deterministic=True)
     except (TypeError, UnsupportedAlgorithm):  # older cryptography or OpenSSL < 3.2
@@ -241,6 +247,10 @@ class ConnectCA:
         return digits[:8]
 
     def _new_root(self, index: int) -> CARoot:
+        from cryptography import x509
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
         key = ec.derive_private_key(self.rand.randint(1, _P256_ORDER - 1), ec.SECP256R1())
         kid = key_id(key.public_key())
         now = self.clock.now()
@@ -281,6 +291,8 @@ class ConnectCA:
     def _cross_sign(self, old: CARoot, new: CARoot) -> str:
         """The new root re-issued by the old key, valid from a minute ago for 7 days, so
         leaves signed by the new key verify against the old root during the rollout."""
+        from cryptography import x509
+
         assert old.private_key is not None
         old_cert = x509.load_pem_x509_certificate(old.root_cert.encode())
         new_cert = x509.load_pem_x509_certificate(new.root_cert.encode())
@@ -317,6 +329,8 @@ def _ca_extensions(
     spiffe_uri: str,
 ) -> x509.CertificateBuilder:
     """The extensions Go's x509 writes for Consul's CA template, in Go's order."""
+    from cryptography import x509
+
     return (
         builder.add_extension(
             x509.KeyUsage(

@@ -50,6 +50,9 @@ class ConsulModel(BaseModel):
         populate_by_name=True,
         extra="ignore",
         validate_assignment=False,
+        # Each model's validator is built on its first use, not when the module is imported:
+        # most worlds touch a handful of Consul's objects (``import consul_sim`` budget).
+        defer_build=True,
     )
     # The Go type name used in decode errors ("Go struct field RegisterRequest.Node").
     go_name: ClassVar[str] = ""

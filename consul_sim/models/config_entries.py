@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Final, Literal
 
-from pydantic import ConfigDict, Field, TypeAdapter
+from pydantic import ConfigDict, Field
 
 from consul_sim.models.base import ConsulModel, consul_alias
 
@@ -448,8 +448,6 @@ ConfigEntry = Annotated[
     Field(discriminator="kind"),
 ]
 """Any stored config entry, told apart by its ``Kind``."""
-
-CONFIG_ENTRY: TypeAdapter[ConfigEntry] = TypeAdapter(ConfigEntry)
 
 ENTRY_CLASSES: dict[str, type[ConfigEntryBase]] = {
     EXPORTED_SERVICES: ExportedServicesConfigEntry,

@@ -21,8 +21,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 from consul_sim.clock import rfc3339
 from consul_sim.errors import RPCError
 from consul_sim.models.base import DecodeError, decode_body, parse_json
@@ -224,6 +222,8 @@ def sign_secret(
     }
     if expires_at is not None:
         claims["exp"] = int(expires_at)
+    import jwt  # pyjwt loads cryptography's backends: paid on the first token, not on import
+
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
@@ -233,6 +233,8 @@ def verify_secret(
     """Check what the secret itself proves: our signature, its expiry on the simulation clock,
     the PeerID and envelope it was issued with, and (when ``dialer`` is given) that the dialing
     cluster is the peer it was made for. Whether the ``jti`` is still usable is the caller's."""
+    import jwt
+
     try:
         claims = jwt.decode(
             secret,

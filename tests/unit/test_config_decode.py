@@ -10,7 +10,6 @@ from consul_sim.config.decode import ConfigDecodeError, decode_entry
 from consul_sim.config.hcl import DECODE_PREFIX, parse_config
 from consul_sim.config.validate import precedence
 from consul_sim.models.config_entries import (
-    CONFIG_ENTRY,
     ExportedServicesConfigEntry,
     MeshConfigEntry,
     ServiceDefaultsConfigEntry,
@@ -109,9 +108,18 @@ def test_ce_precedence(destination: str, source: str, expected: int) -> None:
     assert precedence(destination, source) == expected
 
 
-def test_union_is_discriminated_on_kind() -> None:
-    entry = CONFIG_ENTRY.validate_python({"Kind": "exported-services", "Name": "default"})
-    assert isinstance(entry, ExportedServicesConfigEntry)
+def test_each_kind_decodes_to_its_own_model() -> None:
+    """The model is chosen by ``Kind`` alone (Consul's ``MakeConfigEntry``), not by shape."""
+    assert isinstance(
+        decode_entry({"Kind": "exported-services", "Name": "default"}),
+        ExportedServicesConfigEntry,
+    )
+    assert isinstance(
+        decode_entry({"Kind": "service-defaults", "Name": "web"}), ServiceDefaultsConfigEntry
+    )
+    assert isinstance(
+        decode_entry({"Kind": "service-intentions", "Name": "web"}), ServiceIntentionsConfigEntry
+    )
 
 
 # -- HCL ------------------------------------------------------------------------------------------
