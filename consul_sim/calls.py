@@ -14,9 +14,9 @@ cluster is read from the exporter's own record of the same peering, found by pee
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from consul_sim.config.intentions import decide, flatten
 from consul_sim.errors import BadRequest
@@ -26,8 +26,26 @@ from consul_sim.models.peering_state import PeeringState, shown_state
 from consul_sim.peering.replication import exported_names
 
 if TYPE_CHECKING:
+    from consul_sim.acl import ACLResolver
+    from consul_sim.config.service import ConfigEntries
     from consul_sim.models.peering import Peering
-    from consul_sim.world import Cluster, World
+    from consul_sim.peering.service import PeeringService
+    from consul_sim.store import Store
+
+
+class Cluster(Protocol):
+    """What the decision reads of a cluster (``consul_sim.world.Cluster`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def peering(self) -> PeeringService: ...
+    @property
+    def config(self) -> ConfigEntries: ...
+    @property
+    def acl(self) -> ACLResolver: ...
 
 
 @dataclass(frozen=True)
@@ -57,21 +75,23 @@ class _Reasons:
         return CallResult(self.ok, tuple(self.lines))
 
 
-def _cluster(world: World, name: str, role: str) -> Cluster:
+def _cluster(clusters: Mapping[str, Cluster], name: str, role: str) -> Cluster:
     if not name:
         raise BadRequest(f"Missing {role} cluster: the name of a cluster is required")
-    cluster = world.clusters.get(name)
+    cluster = clusters.get(name)
     if cluster is None:
-        known = ", ".join(sorted(world.clusters))
+        known = ", ".join(sorted(clusters))
         raise BadRequest(f'Unknown {role} cluster "{name}" (known: {known})')
     return cluster
 
 
-def _other_end(world: World, cluster: Cluster, record: Peering) -> tuple[Cluster, Peering] | None:
+def _other_end(
+    clusters: Mapping[str, Cluster], cluster: Cluster, record: Peering
+) -> tuple[Cluster, Peering] | None:
     """The cluster at the other end of ``record`` and its own record of the peering: the
     dialer holds the acceptor's peering ID, and the acceptor is named in the dialer's."""
-    for name in sorted(world.clusters):
-        other = world.clusters[name]
+    for name in sorted(clusters):
+        other = clusters[name]
         if other is cluster:
             continue
         for theirs in other.peering.table.list():
@@ -134,7 +154,7 @@ def _intentions_reason(
 
 
 def _call_peer(
-    world: World, source: Cluster, service: str, peer: str, destination: str
+    clusters: Mapping[str, Cluster], source: Cluster, service: str, peer: str, destination: str
 ) -> CallResult:
     reasons = _Reasons()
     record = source.peering.table.get(peer)
@@ -146,7 +166,7 @@ def _call_peer(
         reasons.add(True, f'{source.name}\'s peering "{peer}" is ACTIVE')
     else:
         reasons.add(False, f'{source.name}\'s peering "{peer}" is {state.value}, not ACTIVE')
-    found = _other_end(world, source, record)
+    found = _other_end(clusters, source, record)
     if found is None:
         reasons.add(False, f'{source.name}\'s peering "{peer}" leads to no cluster in this world')
         return reasons.result()
@@ -171,13 +191,13 @@ def _call_local(source: Cluster, service: str, destination: str) -> CallResult:
 
 
 def call_between(
-    world: World,
+    clusters: Mapping[str, Cluster],
     source: Sequence[str],
     destination: Sequence[str | None] | str,
 ) -> CallResult:
     """Whether ``source`` = (cluster, service) may call ``destination`` = (peer, service),
     ``peer`` being the source cluster's name for the peering, or None (or a bare service
-    name) for a service of the source's own cluster."""
+    name) for a service of the source's own cluster. The caller holds the world's lock."""
     if isinstance(source, str) or len(source) != 2:
         raise BadRequest("Source must be (cluster, service)")
     cluster_name, service = source
@@ -195,8 +215,7 @@ def call_between(
         raise BadRequest("Missing Source service: a service name is required")
     if not target:
         raise BadRequest("Missing Destination service: a service name is required")
-    with world.lock:
-        cluster = _cluster(world, cluster_name, "Source")
-        if peer:
-            return _call_peer(world, cluster, service, peer, target)
-        return _call_local(cluster, service, target)
+    cluster = _cluster(clusters, cluster_name, "Source")
+    if peer:
+        return _call_peer(clusters, cluster, service, peer, target)
+    return _call_local(cluster, service, target)

@@ -304,7 +304,8 @@ class World:
     ) -> CallResult:
         """Would ``source`` (cluster, service) reach ``destination`` (the source's peer name
         or None for local, service)? ``.allowed`` and ``.reasons`` say, as ``/_sim/call``."""
-        return call_between(self, source, destination)
+        with self.lock:
+            return call_between(self.clusters, source, destination)
 
     # -- time ---------------------------------------------------------------------------------
     def run_due(self) -> int:

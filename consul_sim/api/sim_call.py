@@ -16,7 +16,6 @@ from fastapi import Request
 from starlette.responses import Response
 
 from consul_sim.api.http import ConsulRouter, cluster_of, flag, json_response
-from consul_sim.calls import call_between
 from consul_sim.errors import BadRequest
 from consul_sim.models.base import DecodeError, parse_json
 
@@ -73,5 +72,5 @@ async def sim_call(request: Request) -> Response:
     service = _string(source, "Source", "Service", required=True)
     peer = _string(destination, "Destination", "Peer", required=False)
     target = _string(destination, "Destination", "Service", required=True)
-    result = call_between(cluster_of(request).world, (cluster, service), (peer or None, target))
+    result = cluster_of(request).world.call((cluster, service), (peer or None, target))
     return json_response(result.render(), pretty=flag(request, "pretty"))

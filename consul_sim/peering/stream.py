@@ -21,7 +21,7 @@ capped at 64 (``leader_peering.go``'s ``peeringRetryTimeout``), until a stream c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from consul_sim.connect.ca import ROOTS_TABLE
 from consul_sim.models.peering_state import PeeringState, StreamStatus
@@ -53,8 +53,10 @@ from consul_sim.store.config import CONFIG_ENTRIES
 
 if TYPE_CHECKING:
     from consul_sim.models.peering import Peering
-    from consul_sim.peering.service import PeeringService
+    from consul_sim.models.peering_state import StreamTracker
+    from consul_sim.peering.context import PeeringContext
     from consul_sim.scheduler import Timer
+    from consul_sim.store.peering import PeeringTable
 
 HEARTBEAT_TIMEOUT_ERROR = "heartbeat timeout"
 MAX_BACKOFF = 64.0
@@ -104,10 +106,27 @@ class StreamEnd:
         self.timers.clear()
 
 
+class StreamOwner(Protocol):
+    """What the stream ends use of the cluster's peering service (``PeeringService``): its
+    records and tracker, its address, and the leader routine's dial and bundle writes."""
+
+    @property
+    def ctx(self) -> PeeringContext: ...
+    @property
+    def table(self) -> PeeringTable: ...
+    @property
+    def tracker(self) -> StreamTracker: ...
+    @property
+    def address(self) -> str: ...
+    def dial(self, record: Peering) -> bool: ...
+    def link_held(self, address: str) -> bool: ...
+    def write_record(self, record: Peering) -> Peering: ...
+
+
 class Streams:
     """``cluster.peering.streams``: every open stream end of one cluster."""
 
-    def __init__(self, service: PeeringService) -> None:
+    def __init__(self, service: StreamOwner) -> None:
         self.service = service
         self.ctx = service.ctx
         self.ends: dict[str, StreamEnd] = {}

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from consul_sim.models.catalog import HealthCheck, Node, NodeService
 
 if TYPE_CHECKING:
-    from consul_sim.store.state import Txn
+    from consul_sim.store.txn import Txn
 
 NODES = "nodes"
 SERVICES = "services"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from consul_sim.models.config_entries import ConfigEntryBase
-    from consul_sim.store.state import Txn
+    from consul_sim.store.txn import Txn
 
 CONFIG_ENTRIES = "config-entries"
 

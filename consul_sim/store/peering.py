@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from consul_sim.models.peering import Peering
 from consul_sim.models.peering_state import PeeringState
-from consul_sim.store.state import Store, Txn
+from consul_sim.store.state import Store
+from consul_sim.store.txn import Txn
 
 PEERING = "peering"
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from consul_sim.store.state import Store, Txn
+    from consul_sim.store.state import Store
+    from consul_sim.store.txn import Txn
 
 PREPARED_QUERIES = "prepared-queries"
 

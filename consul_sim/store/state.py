@@ -19,20 +19,8 @@ from consul_sim.store.catalog import CatalogTables
 from consul_sim.store.config import ConfigEntriesTable
 from consul_sim.store.kv import KVTable
 from consul_sim.store.sessions import SessionTable
+from consul_sim.store.txn import Txn
 from consul_sim.store.watch import WatchSet
-
-
-class Txn:
-    """One write: everything it touches is stamped with ``index``."""
-
-    def __init__(self, store: Store, index: int) -> None:
-        self.store = store
-        self.index = index
-        self.tables: set[str] = set()
-
-    def touch(self, *tables: str) -> int:
-        self.tables.update(tables)
-        return self.index
 
 
 class Store:
@@ -54,7 +42,7 @@ class Store:
             if self._in_txn:
                 raise RuntimeError("nested store transaction")
             self._in_txn = True
-            txn = Txn(self, self.index + 1)
+            txn = Txn(self.index + 1)
             try:
                 yield txn
             finally:
