@@ -40,8 +40,8 @@ SMALL = 10
 LARGE = 10_000
 
 
-# What ``Cluster.app`` and ``Cluster.client`` import on first use: module import time, which the
-# pair's target leaves out, so it is paid here before anything is timed.
+# What ``cluster.client`` imports on first use (the in-process front door and the apps): module
+# import time, which the pair's target leaves out, so it is paid here before anything is timed.
 DEFERRED_IMPORTS = ("consul_sim.api.app", "consul_sim.api.inprocess")
 
 
