@@ -30,6 +30,7 @@ from consul_sim.models.catalog import (
 )
 from consul_sim.net import Network
 from consul_sim.peering.service import PeeringService
+from consul_sim.ports import SERVER_RPC_PORT
 from consul_sim.rand import SimRandom
 from consul_sim.scheduler import Scheduler
 from consul_sim.store import Store
@@ -55,8 +56,6 @@ class NotSettled(RuntimeError):
 
 
 AGENT_ADDRESS = "127.0.0.1"
-SERVER_RPC_PORT = 8300
-SERF_LAN_PORT = 8301
 
 
 class Cluster:

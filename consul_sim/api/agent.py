@@ -53,6 +53,15 @@ from consul_sim.models.catalog import (
     HealthCheck,
     NodeService,
 )
+from consul_sim.ports import (
+    DNS_PORT,
+    GRPC_PORT,
+    GRPC_TLS_PORT,
+    HTTP_PORT,
+    SERF_LAN_PORT,
+    SERF_WAN_PORT,
+    SERVER_RPC_PORT,
+)
 from consul_sim.version import BUILD_DATE, CONSUL_VERSION, REVISION
 
 if TYPE_CHECKING:
@@ -60,13 +69,6 @@ if TYPE_CHECKING:
 
 router = ConsulRouter()
 
-SERF_LAN_PORT = 8301
-SERF_WAN_PORT = 8302
-SERVER_PORT = 8300
-HTTP_PORT = 8500
-DNS_PORT = 8600
-GRPC_PORT = 8502
-GRPC_TLS_PORT = 8503
 PROTOCOL_VERSION = 2
 PROTOCOL_VERSION_MIN = 2
 PROTOCOL_VERSION_MAX = 3
@@ -389,7 +391,7 @@ def _member(cluster: Cluster, *, wan: bool = False) -> dict[str, Any]:
         "grpc_port": str(GRPC_PORT),
         "grpc_tls_port": str(GRPC_TLS_PORT),
         "id": cluster.node_id,
-        "port": str(SERVER_PORT),
+        "port": str(SERVER_RPC_PORT),
         "raft_vsn": str(RAFT_PROTOCOL),
         "role": "consul",
         "segment": "",
@@ -475,7 +477,7 @@ def _debug_config(cluster: Cluster) -> dict[str, Any]:
         "SerfPortWAN": SERF_WAN_PORT,
         "ServerMode": True,
         "ServerName": "",
-        "ServerPort": SERVER_PORT,
+        "ServerPort": SERVER_RPC_PORT,
         "Version": CONSUL_VERSION,
         "VersionMetadata": "",
         "VersionPrerelease": "",
