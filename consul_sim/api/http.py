@@ -39,6 +39,17 @@ def cluster_of(request: Request) -> Cluster:
     return cluster
 
 
+async def wrap(request: Request, handler: Handler) -> Response:
+    """Consul's ``wrap`` (agent/http.go): the one path every answer takes, a wrong method's 405
+    included. A ConsulError is rendered by :func:`error_response`, and every answer, error or
+    not, carries the default ACL policy, which ``wrap`` sets before it looks at anything."""
+    try:
+        response = await handler(request)
+    except ConsulError as err:
+        response = error_response(err)
+    return with_acl_policy(response, cluster_of(request))
+
+
 class ConsulRouter(APIRouter):
     """An APIRouter whose routes guard their methods the way Consul's mux does."""
 
@@ -46,18 +57,17 @@ class ConsulRouter(APIRouter):
         allowed = tuple(methods)
 
         def register(fn: Handler) -> Handler:
+            async def checked(request: Request) -> Response:
+                if request.method not in allowed:
+                    raise MethodNotAllowed(request.method, allowed)
+                return await fn(request)
+
             async def guarded(request: Request) -> Response:
                 if request.method == "OPTIONS":
                     return Response(
                         status_code=200, headers={"Allow": ",".join(("OPTIONS", *allowed))}
                     )
-                if request.method not in allowed:
-                    raise MethodNotAllowed(request.method, allowed)
-                try:
-                    response = await fn(request)
-                except ConsulError as err:
-                    response = error_response(err)
-                return with_acl_policy(response, cluster_of(request))
+                return await wrap(request, checked)
 
             guarded.__name__ = fn.__name__
             guarded.__doc__ = fn.__doc__

@@ -17,7 +17,6 @@ from starlette.responses import Response
 
 from consul_sim import kvs
 from consul_sim.acl import READ, WRITE, Authorizer, permission_denied
-from consul_sim.api.errors import error_response
 from consul_sim.api.http import (
     ALL_METHODS,
     ConsulRouter,
@@ -31,7 +30,7 @@ from consul_sim.api.http import (
     json_response,
     meta_headers,
     query_options,
-    with_acl_policy,
+    wrap,
 )
 from consul_sim.errors import (
     BadRequest,
@@ -125,11 +124,7 @@ async def kv_endpoint(request: Request) -> Response:
         return _moved_permanently(request, cleaned)
     if request.method == "OPTIONS":
         return Response(status_code=200, headers={"Allow": ",".join(("OPTIONS", *KV_METHODS))})
-    try:
-        response = await _handle(request)
-    except ConsulError as err:
-        response = error_response(err)
-    return with_acl_policy(response, cluster_of(request))
+    return await wrap(request, _handle)
 
 
 async def _handle(request: Request) -> Response:
