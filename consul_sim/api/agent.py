@@ -14,7 +14,6 @@ from fastapi import Request
 from starlette.responses import Response
 
 from consul_sim.acl import Authorizer
-from consul_sim.api.catalog import filtered_headers, read_authorizer
 from consul_sim.api.http import (
     ConsulRouter,
     QueryOptions,
@@ -26,7 +25,9 @@ from consul_sim.api.http import (
     json_response,
     parse_go_bool,
     parse_wait,
+    read_authorizer,
     read_json,
+    results_filter,
     wait_for,
 )
 from consul_sim.catalog.agent import (
@@ -95,22 +96,18 @@ def _agent_check_json(check: HealthCheck) -> dict[str, Any]:
 async def services(request: Request) -> Response:
     cluster = cluster_of(request)
     expression = request.query_params.get("filter", "")
-    authz = read_authorizer(request, cluster)
+    acl = results_filter(request, read_authorizer(request, cluster))
     with cluster.store.lock:
         found = list(cluster.agent.agent_services().values())
 
     def render(svc: NodeService) -> dict[str, Any]:
         return render_agent_service(svc, cluster.datacenter)
 
-    filtered = False
-    if authz is not None:  # before ?filter: an expression only sees what the token may read
-        readable = [svc for svc in found if authz.allowed("service", "read", svc.service)]
-        filtered, found = len(readable) != len(found), readable
+    # before ?filter: an expression only sees what the token may read
+    found = acl.keep(found, lambda authz, svc: authz.allowed("service", "read", svc.service))
     kept = apply_filter(expression, found, render, AGENT_SERVICE_FIELDS)
     return json_response(
-        {svc.id: render(svc) for svc in kept},
-        pretty=_pretty(request),
-        headers=filtered_headers(request, filtered),
+        {svc.id: render(svc) for svc in kept}, pretty=_pretty(request), headers=acl.headers()
     )
 
 
@@ -275,23 +272,22 @@ async def _hash_blocking(
 async def checks(request: Request) -> Response:
     cluster = cluster_of(request)
     expression = request.query_params.get("filter", "")
-    authz = read_authorizer(request, cluster)
+    acl = results_filter(request, read_authorizer(request, cluster))
     with cluster.store.lock:
         found = list(cluster.agent.agent_checks().values())
-    filtered = False
-    if authz is not None:  # service checks need service:read, node checks node:read
-        node_ok = authz.allowed("node", "read", cluster.node_name)
-        readable = [
-            c
-            for c in found
-            if (authz.allowed("service", "read", c.service_name) if c.service_name else node_ok)
-        ]
-        filtered, found = len(readable) != len(found), readable
+
+    def can_read(authz: Authorizer, c: HealthCheck) -> bool:
+        # service checks need service:read, node checks node:read
+        if c.service_name:
+            return authz.allowed("service", "read", c.service_name)
+        return authz.allowed("node", "read", cluster.node_name)
+
+    found = acl.keep(found, can_read)
     kept = apply_filter(expression, found, _agent_check_json)
     return json_response(
         {c.check_id: _agent_check_json(c) for c in kept},
         pretty=_pretty(request),
-        headers=filtered_headers(request, filtered),
+        headers=acl.headers(),
     )
 
 
@@ -424,15 +420,9 @@ async def members(request: Request) -> Response:
     segment = q.get("segment", "")
     if wan and segment not in ("", "_all"):
         raise BadRequest("Cannot provide a segment with wan=true")
-    found = [_member(cluster, wan=wan)]
-    filtered = False
-    if cluster.acl.enabled:
-        authz = authorizer(request, cluster)
-        readable = [m for m in found if authz.allowed("node", "read", m["Name"])]
-        filtered, found = len(readable) != len(found), readable
-    return json_response(
-        found, pretty=_pretty(request), headers=filtered_headers(request, filtered)
-    )
+    acl = results_filter(request, read_authorizer(request, cluster))
+    found = acl.keep([_member(cluster, wan=wan)], lambda a, m: a.allowed("node", "read", m["Name"]))
+    return json_response(found, pretty=_pretty(request), headers=acl.headers())
 
 
 def _http_port(cluster: Cluster) -> int:

@@ -12,16 +12,18 @@ from consul_sim.acl import Authorizer
 from consul_sim.api.http import (
     ConsulRouter,
     QueryOptions,
-    acl_token,
     apply_filter,
     authorizer,
     blocking,
     check_dc,
     cluster_of,
+    denied_connect_response,
     flag,
     json_response,
     query_options,
+    read_authorizer,
     read_json,
+    results_filter,
 )
 from consul_sim.catalog import queries
 from consul_sim.catalog.register import deregister as catalog_deregister
@@ -98,26 +100,8 @@ def _node_meta_ok(node: Node, wanted: dict[str, str]) -> bool:
 
 
 # -- ACLs ---------------------------------------------------------------------------------------
-FILTERED_HEADER = "X-Consul-Results-Filtered-By-ACLs"
 PERMISSION_DENIED = "Permission denied"
 """``acl.ErrPermissionDenied``: what Consul says when overwriting someone else's service."""
-
-
-def read_authorizer(request: Request, cluster: Any) -> Authorizer | None:
-    """The request's authorizer, or None when ACLs are off so reads skip filtering entirely."""
-    if not cluster.acl.enabled:
-        return None
-    return authorizer(request, cluster)
-
-
-def filtered_headers(
-    request: Request, filtered: bool, headers: dict[str, str] | None = None
-) -> dict[str, str] | None:
-    """Consul says results were filtered only to a caller who sent a token
-    (``maskResultsFilteredByACLs``): an anonymous caller learns nothing of what it cannot see."""
-    if filtered and acl_token(request):
-        return {**(headers or {}), FILTERED_HEADER: "true"}
-    return headers
 
 
 def can_read_node(authz: Authorizer, node: str) -> bool:
@@ -278,18 +262,14 @@ async def datacenters(request: Request) -> Response:
 async def nodes(request: Request) -> Response:
     cluster = cluster_of(request)
     opts = query_options(request, cluster)
-    authz = read_authorizer(request, cluster)
-    filtered = False
+    acl = results_filter(request, read_authorizer(request, cluster))
 
     def read() -> tuple[int, list[Node]]:
-        nonlocal filtered
         index, found = queries.nodes(cluster.store)
         found = [n for n in found if _node_meta_ok(n, opts.node_meta)]
         found = apply_filter(opts.filter, found, Node.render, NODE_FIELDS)
-        if authz is not None:  # after ?filter, as Consul does, so the header is honest
-            kept = [n for n in found if can_read_node(authz, n.node)]
-            filtered, found = len(kept) != len(found), kept
-        return index, found
+        # after ?filter, as Consul does, so the header is honest
+        return index, acl.keep(found, lambda authz, n: can_read_node(authz, n.node))
 
     index, found = await blocking(request, cluster, opts, read)
     return json_response(
@@ -297,7 +277,7 @@ async def nodes(request: Request) -> Response:
         pretty=opts.pretty,
         index=index,
         consistency=opts.consistency,
-        headers=filtered_headers(request, filtered),
+        headers=acl.headers(),
     )
 
 
@@ -305,16 +285,11 @@ async def nodes(request: Request) -> Response:
 async def services(request: Request) -> Response:
     cluster = cluster_of(request)
     opts = query_options(request, cluster)
-    authz = read_authorizer(request, cluster)
-    filtered = False
+    acl = results_filter(request, read_authorizer(request, cluster))
 
     def read() -> tuple[int, dict[str, list[str]]]:
-        nonlocal filtered
         index, found = _services(cluster, opts)
-        if authz is not None:
-            kept = {k: v for k, v in found.items() if can_read_service(authz, k)}
-            filtered, found = len(kept) != len(found), kept
-        return index, found
+        return index, {name: found[name] for name in acl.keep(found, can_read_service)}
 
     index, found = await blocking(request, cluster, opts, read)
     return json_response(
@@ -322,7 +297,7 @@ async def services(request: Request) -> Response:
         pretty=opts.pretty,
         index=index,
         consistency=opts.consistency,
-        headers=filtered_headers(request, filtered),
+        headers=acl.headers(),
     )
 
 
@@ -346,28 +321,6 @@ def _services(cluster: Any, opts: QueryOptions) -> tuple[int, dict[str, list[str
     return index, out
 
 
-def connect_capable(
-    cluster: Any, name: str, peer: str
-) -> tuple[int, list[tuple[Node, NodeService]]]:
-    """Instances that can take mesh traffic for ``name``: its sidecar proxies and native apps."""
-    store = cluster.store
-    with store.lock:
-        index = 1
-        out: list[tuple[Node, NodeService]] = []
-        native_index, natives = queries.service_nodes(store, name, peer=peer)
-        out.extend(p for p in natives if p[1].connect.get("Native"))
-        index = max(index, native_index)
-        for row in store.catalog.rows(peer):
-            for svc in row.services.values():
-                if svc.kind == "connect-proxy" and (
-                    svc.proxy.get("DestinationServiceName") == name
-                ):
-                    out.append((row.node, svc))
-                    index = max(index, store.catalog.service_index.get((peer, svc.service), 1))
-        out.sort(key=lambda p: (p[0].node, p[1].id))
-        return index, out
-
-
 async def _service_nodes(request: Request, connect: bool) -> Response:
     cluster = cluster_of(request)
     name = request.path_params["name"]
@@ -378,22 +331,18 @@ async def _service_nodes(request: Request, connect: bool) -> Response:
     authz = read_authorizer(request, cluster)
     if connect and authz is not None and not can_read_service(authz, name):
         return denied_connect_response(opts)
-    filtered = False
+    acl = results_filter(request, authz)
 
     def read() -> tuple[int, list[tuple[Node, NodeService]]]:
-        nonlocal filtered
         if connect:
-            index, pairs = connect_capable(cluster, name, opts.peer)
+            index, pairs = queries.connect_capable(cluster.store, name, opts.peer)
         else:
             index, pairs = queries.service_nodes(cluster.store, name, peer=opts.peer, tags=tags)
         pairs = [p for p in pairs if _node_meta_ok(p[0], opts.node_meta)]
         pairs = apply_filter(
             opts.filter, pairs, lambda p: p[1].render_service_node(p[0]), SERVICE_NODE_FIELDS
         )
-        if authz is not None:
-            kept = [p for p in pairs if can_read_instance(authz, p[0], p[1])]
-            filtered, pairs = len(kept) != len(pairs), kept
-        return index, pairs
+        return index, acl.keep(pairs, lambda authz, p: can_read_instance(authz, p[0], p[1]))
 
     index, pairs = await blocking(request, cluster, opts, read)
     return json_response(
@@ -401,20 +350,7 @@ async def _service_nodes(request: Request, connect: bool) -> Response:
         pretty=opts.pretty,
         index=index,
         consistency=opts.consistency,
-        headers=filtered_headers(request, filtered),
-    )
-
-
-def denied_connect_response(opts: QueryOptions, headers: dict[str, str] | None = None) -> Response:
-    """A Connect lookup for a service the token cannot read: Consul's RPC returns before its
-    blocking query, so the answer is an empty list with a zero (shown as 1) index and no leader
-    seen, and no filtered header."""
-    return json_response(
-        [],
-        pretty=opts.pretty,
-        index=0,
-        consistency=opts.consistency,
-        headers={**(headers or {}), "X-Consul-Knownleader": "false"},
+        headers=acl.headers(),
     )
 
 
@@ -436,24 +372,19 @@ async def node(request: Request) -> Response:
     if not name:
         raise BadRequest("Missing node name")
 
-    authz = read_authorizer(request, cluster)
-    filtered = False
+    acl = results_filter(request, read_authorizer(request, cluster))
 
     def read() -> tuple[int, dict[str, Any] | None]:
-        nonlocal filtered
-        filtered = False
+        acl.filtered = False
         index, found = queries.node_services(cluster.store, name)
         if found is None:
             return index, None
         node_obj, svcs = found
         svcs = apply_filter(opts.filter, svcs, NodeService.render, NODE_SERVICE_FIELDS)
-        if authz is not None:
-            # A node the token cannot read is answered as if it did not exist (``null``).
-            if not can_read_node(authz, node_obj.node):
-                filtered = True
-                return index, None
-            kept = [s for s in svcs if can_read_service(authz, s.service)]
-            filtered, svcs = len(kept) != len(svcs), kept
+        # A node the token cannot read is answered as if it did not exist (``null``).
+        if not acl.keep([node_obj], lambda authz, n: can_read_node(authz, n.node)):
+            return index, None
+        svcs = acl.keep(svcs, lambda authz, s: can_read_service(authz, s.service))
         return index, {
             "Node": node_obj.render(),
             "Services": {s.id: s.render() for s in svcs},
@@ -465,5 +396,5 @@ async def node(request: Request) -> Response:
         pretty=opts.pretty,
         index=index,
         consistency=opts.consistency,
-        headers=filtered_headers(request, filtered),
+        headers=acl.headers(),
     )
