@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 from starlette.responses import Response
 
-from consul_sim.acl import Authorizer
 from consul_sim.api.http import (
     ConsulRouter,
     QueryOptions,
@@ -35,6 +34,15 @@ from consul_sim.catalog.agent import (
     SERVICE_MAINT_PREFIX,
     STATUS_FOR_ENDPOINT,
     truncate_output,
+)
+from consul_sim.catalog.vetting import (
+    can_read_local_check,
+    can_read_local_service,
+    can_read_member,
+    vet_check_register,
+    vet_check_update,
+    vet_service_register,
+    vet_service_update,
 )
 from consul_sim.errors import BadRequest, NotFound
 from consul_sim.models.agent import (
@@ -104,7 +112,7 @@ async def services(request: Request) -> Response:
         return render_agent_service(svc, cluster.datacenter)
 
     # before ?filter: an expression only sees what the token may read
-    found = acl.keep(found, lambda authz, svc: authz.allowed("service", "read", svc.service))
+    found = acl.keep(found, can_read_local_service)
     kept = apply_filter(expression, found, render, AGENT_SERVICE_FIELDS)
     return json_response(
         {svc.id: render(svc) for svc in kept}, pretty=_pretty(request), headers=acl.headers()
@@ -122,33 +130,20 @@ async def register_service(request: Request) -> Response:
     q = request.query_params
     replace = "replace-existing-checks" in q and q["replace-existing-checks"] in ("", "true")
     if sd.name:  # a missing name is the handler's 400, which Consul checks before the token
-        _vet_service_register(request, cluster, sd)
+        vet_service_register(authorizer(request, cluster), cluster.agent, sd)
     with cluster.store.lock:
         cluster.agent.register_service(sd, replace_existing_checks=replace)
     return empty_response()
 
 
-def _vet_service_register(request: Request, cluster: Cluster, sd: ServiceDefinition) -> None:
-    """Consul's vetServiceRegister: ``service:write`` on the name, on the service this
-    registration would overwrite, and for a connect proxy on its destination too."""
-    authz = authorizer(request, cluster)
-    authz.require("service", "write", sd.name)
-    existing = cluster.agent.local_services.get(sd.id or sd.name)
-    if existing is not None:
-        authz.require("service", "write", existing.service)
-    destination = (sd.proxy or {}).get("DestinationServiceName")
-    if sd.kind == "connect-proxy" and isinstance(destination, str):
-        authz.require("service", "write", destination)
-
-
 @router.endpoint("/v1/agent/service/deregister/{service_id:path}", "PUT")
 async def deregister_service(request: Request) -> Response:
     cluster = cluster_of(request)
-    existing = cluster.agent.local_services.get(request.path_params["service_id"])
-    if existing is not None:  # Consul's vetServiceUpdate: write on the service it removes
-        authorizer(request, cluster).require("service", "write", existing.service)
+    service_id = request.path_params["service_id"]
+    if cluster.agent.service(service_id) is not None:  # the token is asked only then
+        vet_service_update(authorizer(request, cluster), cluster.agent, service_id)
     with cluster.store.lock:
-        cluster.agent.deregister_service(request.path_params["service_id"])
+        cluster.agent.deregister_service(service_id)
     return empty_response()
 
 
@@ -159,7 +154,9 @@ async def service_maintenance(request: Request) -> Response:
     if not service_id:
         raise BadRequest("Missing service ID")
     enable = _enable_param(request)
-    _vet_service_update(request, cluster, service_id)
+    authz = read_authorizer(request, cluster)
+    if authz is not None:
+        vet_service_update(authz, cluster.agent, service_id)
     with cluster.store.lock:
         cluster.agent.set_service_maintenance(
             service_id, enable, request.query_params.get("reason", "")
@@ -176,36 +173,6 @@ async def node_maintenance(request: Request) -> Response:
     with cluster.store.lock:
         cluster.agent.set_node_maintenance(enable, request.query_params.get("reason", ""))
     return empty_response()
-
-
-def _vet_service_update(request: Request, cluster: Cluster, service_id: str) -> None:
-    """Consul's vetServiceUpdate: write on the service being changed (an unknown ID is the
-    domain's 404)."""
-    if not cluster.acl.enabled:
-        return
-    authz = authorizer(request, cluster)
-    existing = cluster.agent.local_services.get(service_id)
-    if existing is not None:
-        authz.require("service", "write", existing.service)
-
-
-def _vet_check_update(request: Request, cluster: Cluster, check_id: str) -> None:
-    """Consul's vetCheckUpdate: write on the check's service, or node:write for a node check
-    (an unknown check is the domain's 404)."""
-    if not cluster.acl.enabled:
-        return
-    authz = authorizer(request, cluster)
-    local = cluster.agent.checks.get(check_id)
-    if local is not None:
-        _require_check_write(authz, cluster, local.definition.service_id)
-
-
-def _require_check_write(authz: Authorizer, cluster: Cluster, service_id: str) -> None:
-    owner = cluster.agent.local_services.get(service_id) if service_id else None
-    if owner is not None:
-        authz.require("service", "write", owner.service)
-    else:
-        authz.require("node", "write", cluster.node_name)
 
 
 def _enable_param(request: Request) -> bool:
@@ -276,13 +243,7 @@ async def checks(request: Request) -> Response:
     with cluster.store.lock:
         found = list(cluster.agent.agent_checks().values())
 
-    def can_read(authz: Authorizer, c: HealthCheck) -> bool:
-        # service checks need service:read, node checks node:read
-        if c.service_name:
-            return authz.allowed("service", "read", c.service_name)
-        return authz.allowed("node", "read", cluster.node_name)
-
-    found = acl.keep(found, can_read)
+    found = acl.keep(found, lambda authz, c: can_read_local_check(authz, cluster.agent, c))
     kept = apply_filter(expression, found, _agent_check_json)
     return json_response(
         {c.check_id: _agent_check_json(c) for c in kept},
@@ -299,41 +260,33 @@ async def register_check(request: Request) -> Response:
         ct = decode_body(CheckType, data, root="", strict=True)
     except DecodeError as exc:
         raise _decode_error(exc) from None
-    if cluster.acl.enabled:
-        _vet_check_register(request, cluster, ct)
+    authz = read_authorizer(request, cluster)
+    if authz is not None:
+        vet_check_register(authz, cluster.agent, ct)
     with cluster.store.lock:
         cluster.agent.register_check(ct)
     return empty_response()
 
 
-def _vet_check_register(request: Request, cluster: Cluster, ct: CheckType) -> None:
-    """Consul's vetCheckRegister, asked after the registration's own validation (whose errors
-    the domain raises first): write on the check's service or the node, and on the check it
-    would overwrite."""
-    authz = authorizer(request, cluster)
-    if not ct.name or (ct.status and ct.status not in CHECK_STATUSES) or ct.problem():
-        return
-    if ct.service_id and ct.service_id not in cluster.agent.local_services:
-        return
-    _require_check_write(authz, cluster, ct.service_id)
-    existing = cluster.agent.checks.get(ct.check_id or ct.id or ct.name)
-    if existing is not None:
-        _require_check_write(authz, cluster, existing.definition.service_id)
-
-
 @router.endpoint("/v1/agent/check/deregister/{check_id:path}", "PUT")
 async def deregister_check(request: Request) -> Response:
     cluster = cluster_of(request)
-    _vet_check_update(request, cluster, request.path_params["check_id"])
+    _vet_check_update(request, cluster)
     with cluster.store.lock:
         cluster.agent.deregister_check(request.path_params["check_id"])
     return empty_response()
 
 
+def _vet_check_update(request: Request, cluster: Cluster) -> None:
+    authz = read_authorizer(request, cluster)
+    if authz is not None:
+        vet_check_update(authz, cluster.agent, request.path_params["check_id"])
+
+
 async def _ttl_update(request: Request, endpoint: str) -> Response:
     cluster = cluster_of(request)
     note = request.query_params.get("note", "")
-    _vet_check_update(request, cluster, request.path_params["check_id"])
+    _vet_check_update(request, cluster)
     with cluster.store.lock:
         cluster.agent.update_ttl(
             request.path_params["check_id"], STATUS_FOR_ENDPOINT[endpoint], note
@@ -368,7 +321,7 @@ async def check_update(request: Request) -> Response:
         raise BadRequest(f"Invalid check status: '{update.status}'")
     # The handler cuts the output once, then the TTL check cuts what it is given again.
     output = truncate_output(update.output)
-    _vet_check_update(request, cluster, request.path_params["check_id"])
+    _vet_check_update(request, cluster)
     with cluster.store.lock:
         cluster.agent.update_ttl(request.path_params["check_id"], update.status, output)
     return empty_response()
@@ -421,7 +374,7 @@ async def members(request: Request) -> Response:
     if wan and segment not in ("", "_all"):
         raise BadRequest("Cannot provide a segment with wan=true")
     acl = results_filter(request, read_authorizer(request, cluster))
-    found = acl.keep([_member(cluster, wan=wan)], lambda a, m: a.allowed("node", "read", m["Name"]))
+    found = acl.keep([_member(cluster, wan=wan)], can_read_member)
     return json_response(found, pretty=_pretty(request), headers=acl.headers())
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fastapi import Request
 from starlette.responses import Response
 
-from consul_sim.acl import Authorizer
 from consul_sim.api.http import (
     ConsulRouter,
     QueryOptions,
@@ -28,16 +26,22 @@ from consul_sim.api.http import (
 from consul_sim.catalog import queries
 from consul_sim.catalog.register import deregister as catalog_deregister
 from consul_sim.catalog.register import register as catalog_register
-from consul_sim.errors import NO_PATH_TO_DATACENTER, BadRequest, ConsulError, PermissionDenied
+from consul_sim.catalog.vetting import (
+    can_read_instance,
+    can_read_node,
+    can_read_service,
+    pre_apply_ok,
+    vet_deregister,
+    vet_register,
+)
+from consul_sim.errors import NO_PATH_TO_DATACENTER, BadRequest, ConsulError
 from consul_sim.models.base import DecodeError, decode_body
 from consul_sim.models.catalog import (
     DeregisterRequest,
-    HealthCheck,
     Node,
     NodeService,
     RegisterRequest,
 )
-from consul_sim.store.catalog import NodeRow
 
 router = ConsulRouter()
 
@@ -99,124 +103,6 @@ def _node_meta_ok(node: Node, wanted: dict[str, str]) -> bool:
     return all(node.meta.get(k) == v for k, v in wanted.items())
 
 
-# -- ACLs ---------------------------------------------------------------------------------------
-PERMISSION_DENIED = "Permission denied"
-"""``acl.ErrPermissionDenied``: what Consul says when overwriting someone else's service."""
-
-
-def can_read_node(authz: Authorizer, node: str) -> bool:
-    return authz.allowed("node", "read", node)
-
-
-def can_read_service(authz: Authorizer, service: str) -> bool:
-    """An empty name (a node-level check) needs no service permission, as in aclfilter."""
-    return not service or authz.allowed("service", "read", service)
-
-
-def can_read_check(authz: Authorizer, check: HealthCheck) -> bool:
-    return can_read_node(authz, check.node) and can_read_service(authz, check.service_name)
-
-
-def can_read_instance(authz: Authorizer, node: Node, svc: NodeService) -> bool:
-    return can_read_node(authz, node.node) and can_read_service(authz, svc.service)
-
-
-def _pre_apply_ok(req: RegisterRequest) -> bool:
-    """Whether the request passes the checks Consul makes before its permission checks; when it
-    does not, the register domain raises Consul's error, so the token is never asked."""
-    if not req.node or (not req.address and not req.skip_node_update):
-        return False
-    if req.id:
-        try:
-            uuid.UUID(req.id)
-        except ValueError:
-            return False
-    svc = req.service
-    if svc is not None:
-        if (svc.id or svc.service) and not svc.service:
-            return False
-        if svc.address in ("0.0.0.0", "::", "[::]"):
-            return False
-    return True
-
-
-def _changes_node(req: RegisterRequest, dc: str, node: Node) -> bool:
-    """``RegisterRequest.ChangesNode``: re-posting the same node needs no node:write."""
-    if req.skip_node_update:
-        return False
-    return (
-        req.id != node.id
-        or req.node.lower() != node.node.lower()
-        or req.address != node.address
-        or dc != node.datacenter
-        or req.tagged_addresses != node.tagged_addresses
-        or req.node_meta != node.meta
-    )
-
-
-def vet_register(authz: Authorizer, req: RegisterRequest, dc: str, row: NodeRow | None) -> None:
-    """Consul's ``servicePreApply`` + ``vetRegisterWithACL``: write on the service (and a
-    proxy's destination), node:write when the node changes, write on a service being
-    overwritten, node:write for node checks and service:write for other services' checks."""
-    svc = req.service
-    if svc is not None:
-        authz.require("service", "write", svc.service)
-        if svc.kind == "connect-proxy":
-            destination = svc.proxy.get("DestinationServiceName")
-            authz.require("service", "write", destination if isinstance(destination, str) else "")
-    if row is None or _changes_node(req, dc, row.node):
-        authz.require("node", "write", req.node)
-    service_id = (svc.id or svc.service) if svc is not None else ""
-    if svc is not None:
-        authz.require("service", "write", svc.service)
-        other = row.services.get(service_id) if row is not None else None
-        if other is not None and not authz.allowed("service", "write", other.service):
-            raise PermissionDenied(PERMISSION_DENIED)
-    checks = ([req.check] if req.check is not None else []) + list(req.checks)
-    for check in checks:
-        node = check.node or req.node
-        check_id = check.check_id or check.name
-        if node.lower() != req.node.lower():
-            raise ConsulError(
-                f"Node '{node}' for check '{check_id}' doesn't match register request node "
-                f"'{req.node}'",
-                500,
-            )
-        if not check.service_id:
-            authz.require("node", "write", req.node)
-            continue
-        if svc is not None and service_id == check.service_id:
-            continue
-        owner = row.services.get(check.service_id) if row is not None else None
-        if owner is None:
-            raise ConsulError(
-                f"Unknown service ID '{check.service_id}' for check ID '{check_id}'", 500
-            )
-        authz.require("service", "write", owner.service)
-
-
-def vet_deregister(authz: Authorizer, req: DeregisterRequest, row: NodeRow | None) -> None:
-    """Consul's ``vetDeregisterWithACL``: node:write allows anything on the node; otherwise
-    write on the service (or on the check's service) being removed."""
-    if authz.allowed("node", "write", req.node):
-        return
-    if req.service_id:
-        svc = row.services.get(req.service_id) if row is not None else None
-        if svc is None:
-            raise ConsulError(f"Unknown service ID '{req.service_id}'", 500)
-        authz.require("service", "write", svc.service)
-    elif req.check_id:
-        check = row.checks.get(req.check_id) if row is not None else None
-        if check is None:
-            raise ConsulError(f"Unknown check ID '{req.check_id}'", 500)
-        if check.service_id:
-            authz.require("service", "write", check.service_name)
-        else:
-            authz.require("node", "write", req.node)
-    else:
-        authz.require("node", "write", req.node)
-
-
 @router.endpoint("/v1/catalog/register", "PUT")
 async def register(request: Request) -> Response:
     data = await read_json(request)
@@ -228,7 +114,7 @@ async def register(request: Request) -> Response:
     cluster = cluster_of(request)
     if cluster.acl.enabled:
         authz = authorizer(request, cluster)
-        if _pre_apply_ok(req):
+        if pre_apply_ok(req):
             with cluster.store.lock:
                 vet_register(authz, req, dc, cluster.store.catalog.row("", req.node))
     catalog_register(cluster.store, dc, req)

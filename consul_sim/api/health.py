@@ -8,11 +8,6 @@ from typing import TYPE_CHECKING
 from fastapi import Request
 from starlette.responses import Response
 
-from consul_sim.api.catalog import (
-    can_read_check,
-    can_read_instance,
-    can_read_service,
-)
 from consul_sim.api.http import (
     ConsulRouter,
     QueryOptions,
@@ -29,6 +24,7 @@ from consul_sim.api.http import (
 )
 from consul_sim.catalog import queries
 from consul_sim.catalog.queries import CheckServiceNode
+from consul_sim.catalog.vetting import can_read_check, can_read_instance, can_read_service
 from consul_sim.errors import BadRequest
 from consul_sim.models.catalog import HealthCheck
 
