@@ -29,10 +29,7 @@ from consul_sim.api.http import (
     results_filter,
     wait_for,
 )
-from consul_sim.catalog.agent import (
-    STATUS_FOR_ENDPOINT,
-    truncate_output,
-)
+from consul_sim.catalog.agent import STATUS_FOR_ENDPOINT, truncate_output
 from consul_sim.catalog.agent_info import (
     build_info,
     local_check_json,
@@ -61,10 +58,7 @@ from consul_sim.models.agent import (
     render_agent_service,
 )
 from consul_sim.models.base import DecodeError, decode_body
-from consul_sim.models.catalog import (
-    CHECK_STATUSES,
-    NodeService,
-)
+from consul_sim.models.catalog import CHECK_STATUSES, NodeService
 
 if TYPE_CHECKING:
     from consul_sim.world import Cluster
