@@ -40,6 +40,7 @@ from consul_sim.peering.context import (
     PeeringContext,
 )
 from consul_sim.peering.service import PeeringService
+from consul_sim.ports import SERVER_RPC_PORT
 from consul_sim.rand import SimRandom
 from consul_sim.scheduler import Scheduler
 from consul_sim.store import Store
@@ -89,8 +90,6 @@ def installed_front_door(world: World) -> FrontDoor:
 
 
 AGENT_ADDRESS = "127.0.0.1"
-SERVER_RPC_PORT = 8300
-SERF_LAN_PORT = 8301
 
 
 class Cluster:

@@ -22,6 +22,7 @@ from consul_sim.api.http import (
     json_response,
     query_options,
     read_json,
+    results_filter,
 )
 from consul_sim.clock import rfc3339
 from consul_sim.config.intentions import (
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
 router = ConsulRouter()
 
 PEERING_SERVER_NAME_MARK = ".peering."
-RESULTS_FILTERED_HEADER = "X-Consul-Results-Filtered-By-Acls"
 
 
 def _required(request: Request, name: str) -> str:
@@ -169,14 +169,14 @@ async def intentions_list(request: Request) -> Response:
     authz = authorizer(request, cluster)
     index, intentions = await blocking(request, cluster, opts, lambda: _intentions(cluster))
     matched = apply_filter(opts.filter, intentions, Intention.render)
-    visible = [i for i in matched if can_read(authz, i)]
-    headers = {RESULTS_FILTERED_HEADER: "true"} if len(visible) < len(matched) else None
+    acl = results_filter(request, authz)
+    visible = acl.keep(matched, can_read)
     return json_response(
         [i.render() for i in visible],
         pretty=opts.pretty,
         index=index,
         consistency=opts.consistency,
-        headers=headers,
+        headers=acl.headers(),
     )
 
 

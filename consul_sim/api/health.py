@@ -8,15 +8,6 @@ from typing import TYPE_CHECKING
 from fastapi import Request
 from starlette.responses import Response
 
-from consul_sim.api.catalog import (
-    can_read_check,
-    can_read_instance,
-    can_read_service,
-    connect_capable,
-    denied_connect_response,
-    filtered_headers,
-    read_authorizer,
-)
 from consul_sim.api.http import (
     ConsulRouter,
     QueryOptions,
@@ -25,11 +16,15 @@ from consul_sim.api.http import (
     bool_param,
     bytes_response,
     cluster_of,
+    denied_connect_response,
     json_response,
     query_options,
+    read_authorizer,
+    results_filter,
 )
 from consul_sim.catalog import queries
-from consul_sim.catalog.queries import CheckServiceNode, _checks_for
+from consul_sim.catalog.queries import CheckServiceNode
+from consul_sim.catalog.vetting import can_read_check, can_read_instance, can_read_service
 from consul_sim.errors import BadRequest
 from consul_sim.models.catalog import HealthCheck
 
@@ -69,17 +64,12 @@ async def _checks(request: Request, param: str, missing: str, read_checks: Check
     if not name:
         raise BadRequest(missing)
 
-    authz = read_authorizer(request, cluster)
-    filtered = False
+    acl = results_filter(request, read_authorizer(request, cluster))
 
     def read() -> tuple[int, list[HealthCheck]]:
-        nonlocal filtered
         index, checks = read_checks(cluster, name, opts)
         checks = apply_filter(opts.filter, checks, HealthCheck.render, CHECK_FIELDS)
-        if authz is not None:  # node:read on the node and service:read on its service
-            kept = [c for c in checks if can_read_check(authz, c)]
-            filtered, checks = len(kept) != len(checks), kept
-        return index, checks
+        return index, acl.keep(checks, can_read_check)
 
     index, checks = await blocking(request, cluster, opts, read)
     return json_response(
@@ -87,7 +77,7 @@ async def _checks(request: Request, param: str, missing: str, read_checks: Check
         pretty=opts.pretty,
         index=index,
         consistency=opts.consistency,
-        headers=filtered_headers(request, filtered),
+        headers=acl.headers(),
     )
 
 
@@ -142,18 +132,11 @@ async def _service_health(request: Request, connect: bool) -> Response:
     authz = read_authorizer(request, cluster)
     if connect and authz is not None and not can_read_service(authz, name):
         return denied_connect_response(opts, backend)
-    filtered = False
+    acl = results_filter(request, authz)
 
     def read() -> tuple[int, list[CheckServiceNode]]:
-        nonlocal filtered
         if connect:
-            index, pairs = connect_capable(cluster, name, opts.peer)
-            with cluster.store.lock:
-                csns = []
-                for node, svc in pairs:
-                    row = cluster.store.catalog.row(svc.peer_name, node.node)
-                    if row is not None:
-                        csns.append(CheckServiceNode(node, svc, _checks_for(row, svc.id)))
+            index, csns = queries.connect_check_service_nodes(cluster.store, name, opts.peer)
         else:
             index, csns = queries.check_service_nodes(
                 cluster.store, name, peer=opts.peer, tags=tags
@@ -163,15 +146,14 @@ async def _service_health(request: Request, connect: bool) -> Response:
                 c for c in csns if all(c.node.meta.get(k) == v for k, v in opts.node_meta.items())
             ]
         csns = apply_filter(opts.filter, csns, CheckServiceNode.render, CSN_FIELDS)
-        if authz is not None:  # CheckServiceNode.CanRead: node:read and service:read
-            kept = [c for c in csns if can_read_instance(authz, c.node, c.service)]
-            filtered, csns = len(kept) != len(csns), kept
+        # CheckServiceNode.CanRead: node:read and service:read
+        csns = acl.keep(csns, lambda authz, c: can_read_instance(authz, c.node, c.service))
         if passing:  # the HTTP layer's filter, after the RPC's ACL filter
             csns = [c for c in csns if c.passing()]
         return index, csns
 
     index, csns = await blocking(request, cluster, opts, read)
-    headers = filtered_headers(request, filtered, backend) if filtered else backend
+    headers = acl.headers(backend)
     if not opts.pretty:
         return bytes_response(
             b"[" + b",".join(c.json_bytes for c in csns) + b"]",

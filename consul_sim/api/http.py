@@ -39,6 +39,17 @@ def cluster_of(request: Request) -> Cluster:
     return cluster
 
 
+async def wrap(request: Request, handler: Handler) -> Response:
+    """Consul's ``wrap`` (agent/http.go): the one path every answer takes, a wrong method's 405
+    included. A ConsulError is rendered by :func:`error_response`, and every answer, error or
+    not, carries the default ACL policy, which ``wrap`` sets before it looks at anything."""
+    try:
+        response = await handler(request)
+    except ConsulError as err:
+        response = error_response(err)
+    return with_acl_policy(response, cluster_of(request))
+
+
 class ConsulRouter(APIRouter):
     """An APIRouter whose routes guard their methods the way Consul's mux does."""
 
@@ -46,18 +57,17 @@ class ConsulRouter(APIRouter):
         allowed = tuple(methods)
 
         def register(fn: Handler) -> Handler:
+            async def checked(request: Request) -> Response:
+                if request.method not in allowed:
+                    raise MethodNotAllowed(request.method, allowed)
+                return await fn(request)
+
             async def guarded(request: Request) -> Response:
                 if request.method == "OPTIONS":
                     return Response(
                         status_code=200, headers={"Allow": ",".join(("OPTIONS", *allowed))}
                     )
-                if request.method not in allowed:
-                    raise MethodNotAllowed(request.method, allowed)
-                try:
-                    response = await fn(request)
-                except ConsulError as err:
-                    response = error_response(err)
-                return with_acl_policy(response, cluster_of(request))
+                return await wrap(request, checked)
 
             guarded.__name__ = fn.__name__
             guarded.__doc__ = fn.__doc__
@@ -195,6 +205,51 @@ def authorizer(request: Request, cluster: Cluster) -> Authorizer:
     return cluster.acl.resolve(acl_token(request))
 
 
+def read_authorizer(request: Request, cluster: Cluster) -> Authorizer | None:
+    """The request's authorizer, or None when ACLs are off so reads skip filtering entirely."""
+    if not cluster.acl.enabled:
+        return None
+    return authorizer(request, cluster)
+
+
+FILTERED_HEADER = "X-Consul-Results-Filtered-By-ACLs"
+
+
+@dataclass
+class ResultsFilter:
+    """ACL-filter a read's results and say so in ``X-Consul-Results-Filtered-By-ACLs``: the one
+    place every read endpoint does it.
+
+    Consul's RPCs drop what the token may not read (``agent/consul/acl_filter.go``) and flag it;
+    ``maskResultsFilteredByACLs`` (``agent/consul/rpc.go``) then hides the flag from a caller
+    who sent no token, so the anonymous caller learns nothing of what it cannot see. A blocking
+    read filters again on every wake-up; the flag is the last pass's. With no authorizer (ACLs
+    off) nothing is filtered."""
+
+    authz: Authorizer | None
+    token: str
+    filtered: bool = False
+
+    def keep(self, items: Iterable[T], can_read: Callable[[Authorizer, T], bool]) -> list[T]:
+        found = list(items)
+        if self.authz is None:
+            return found
+        authz = self.authz
+        kept = [item for item in found if can_read(authz, item)]
+        self.filtered = len(kept) != len(found)
+        return kept
+
+    def headers(self, headers: dict[str, str] | None = None) -> dict[str, str] | None:
+        """``headers`` plus the flag, when the results were filtered for a named token."""
+        if self.filtered and self.token:
+            return {**(headers or {}), FILTERED_HEADER: "true"}
+        return headers
+
+
+def results_filter(request: Request, authz: Authorizer | None) -> ResultsFilter:
+    return ResultsFilter(authz, acl_token(request))
+
+
 def with_acl_policy(response: Response, cluster: Cluster) -> Response:
     """Consul stamps the configured default policy on every wrapped response, errors too."""
     response.headers[ACL_POLICY_HEADER] = cluster.acl.header_policy
@@ -255,6 +310,19 @@ def bytes_response(
         status_code=status_code,
         headers=all_headers,
         media_type="application/json",
+    )
+
+
+def denied_connect_response(opts: QueryOptions, headers: dict[str, str] | None = None) -> Response:
+    """A Connect lookup for a service the token cannot read: Consul's RPC returns before its
+    blocking query, so the answer is an empty list with a zero (shown as 1) index and no leader
+    seen, and no filtered header."""
+    return json_response(
+        [],
+        pretty=opts.pretty,
+        index=0,
+        consistency=opts.consistency,
+        headers={**(headers or {}), "X-Consul-Knownleader": "false"},
     )
 
 
@@ -322,14 +390,6 @@ async def blocking(
     return await wait_for(
         cluster, opts.wait, read, lambda result: opts.index == 0 or result[0] > opts.index
     )
-
-
-def unique(items: Iterable[str]) -> list[str]:
-    seen: list[str] = []
-    for item in items:
-        if item not in seen:
-            seen.append(item)
-    return seen
 
 
 # -- ?filter= -----------------------------------------------------------------------------------

@@ -17,12 +17,10 @@ from starlette.responses import Response
 
 from consul_sim import kvs
 from consul_sim.acl import READ, WRITE, Authorizer, permission_denied
-from consul_sim.api.errors import error_response
 from consul_sim.api.http import (
     ALL_METHODS,
     ConsulRouter,
     QueryOptions,
-    acl_token,
     authorizer,
     blocking,
     cluster_of,
@@ -31,7 +29,8 @@ from consul_sim.api.http import (
     json_response,
     meta_headers,
     query_options,
-    with_acl_policy,
+    results_filter,
+    wrap,
 )
 from consul_sim.errors import (
     BadRequest,
@@ -125,11 +124,7 @@ async def kv_endpoint(request: Request) -> Response:
         return _moved_permanently(request, cleaned)
     if request.method == "OPTIONS":
         return Response(status_code=200, headers={"Allow": ",".join(("OPTIONS", *KV_METHODS))})
-    try:
-        response = await _handle(request)
-    except ConsulError as err:
-        response = error_response(err)
-    return with_acl_policy(response, cluster_of(request))
+    return await wrap(request, _handle)
 
 
 async def _handle(request: Request) -> Response:
@@ -196,20 +191,14 @@ def _refuse_conflicting(request: Request, *names: str) -> None:
 
 
 # -- ACLs ----------------------------------------------------------------------------------------
-FILTERED_HEADER = "X-Consul-Results-Filtered-By-Acls"
-
-
 def _authz(request: Request) -> Authorizer:
     """Resolved where Consul's RPC resolves it: after the handler's own checks and the
     datacenter forward (an unknown token is 403 ``ACL not found``)."""
     return authorizer(request, cluster_of(request))
 
 
-def _filtered_headers(request: Request, filtered: bool) -> dict[str, str]:
-    """Consul masks the flag for the anonymous token, so it only says so to a named one."""
-    if filtered and acl_token(request):
-        return {FILTERED_HEADER: "true"}
-    return {}
+def _can_read_key(authz: Authorizer, key: str) -> bool:
+    return authz.allowed("key", READ, key)
 
 
 def _require_write_prefix(authz: Authorizer, prefix: str) -> None:
@@ -241,8 +230,9 @@ async def _get(request: Request, key: str, opts: QueryOptions) -> Response:
         return index, [entry] if entry is not None else []
 
     index, found = await blocking(request, cluster, opts, read)
-    entries = [e for e in found if authz.allowed("key", READ, e.key)]
-    extra = _filtered_headers(request, len(entries) != len(found))
+    acl = results_filter(request, authz)
+    entries = acl.keep(found, lambda authz, e: _can_read_key(authz, e.key))
+    extra = acl.headers()
     if not entries:
         return _not_found(index, extra)
     if flag(request, "raw") and not recurse:
@@ -273,8 +263,9 @@ async def _get_keys(request: Request, prefix: str, opts: QueryOptions) -> Respon
     index, found = await blocking(
         request, cluster, opts, lambda: kvs.list_keys(store, prefix, separator)
     )
-    keys = [k for k in found if authz.allowed("key", READ, k)]
-    extra = _filtered_headers(request, len(keys) != len(found))
+    acl = results_filter(request, authz)
+    keys = acl.keep(found, _can_read_key)
+    extra = acl.headers()
     if not keys and prefix != "":
         return _not_found(index, extra)
     return json_response(keys, pretty=opts.pretty, index=index, headers=extra)

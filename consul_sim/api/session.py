@@ -18,7 +18,6 @@ from consul_sim.acl import READ
 from consul_sim.api.http import (
     ConsulRouter,
     QueryOptions,
-    acl_token,
     authorizer,
     blocking,
     check_dc,
@@ -27,13 +26,12 @@ from consul_sim.api.http import (
     forward,
     json_response,
     query_options,
+    results_filter,
 )
 from consul_sim.errors import BadRequest, NotFound
 from consul_sim.models.base import DecodeError
 
 router = ConsulRouter()
-
-FILTERED_HEADER = "X-Consul-Results-Filtered-By-Acls"
 
 
 def _parse(request: Request) -> QueryOptions:
@@ -94,12 +92,10 @@ async def _read(
     cluster = cluster_of(request)
     authz = authorizer(request, cluster)
     index, found = await blocking(request, cluster, opts, read)
-    visible = [s for s in found if authz.allowed("session", READ, s.node)]
-    headers = {}
-    if len(visible) != len(found) and acl_token(request):
-        headers[FILTERED_HEADER] = "true"
+    acl = results_filter(request, authz)
+    visible = acl.keep(found, lambda authz, s: authz.allowed("session", READ, s.node))
     return json_response(
-        [s.render() for s in visible], pretty=opts.pretty, index=index, headers=headers
+        [s.render() for s in visible], pretty=opts.pretty, index=index, headers=acl.headers()
     )
 
 

@@ -141,3 +141,40 @@ def node_services(
         if row is None:
             return idx, None
         return idx, (row.node, sorted(row.services.values(), key=lambda s: s.id))
+
+
+def connect_capable(
+    store: Store, name: str, peer: str = ""
+) -> tuple[int, list[tuple[Node, NodeService]]]:
+    """Instances that can take mesh traffic for ``name``: its sidecar proxies and native apps
+    (the Connect branch of ``ServiceNodes`` in agent/consul/state/catalog.go)."""
+    with store.lock:
+        index = 1
+        out: list[tuple[Node, NodeService]] = []
+        native_index, natives = service_nodes(store, name, peer=peer)
+        out.extend(p for p in natives if p[1].connect.get("Native"))
+        index = max(index, native_index)
+        for row in store.catalog.rows(peer):
+            for svc in row.services.values():
+                if svc.kind == "connect-proxy" and (
+                    svc.proxy.get("DestinationServiceName") == name
+                ):
+                    out.append((row.node, svc))
+                    index = max(index, store.catalog.service_index.get((peer, svc.service), 1))
+        out.sort(key=lambda p: (p[0].node, p[1].id))
+        return index, out
+
+
+def connect_check_service_nodes(
+    store: Store, name: str, peer: str = ""
+) -> tuple[int, list[CheckServiceNode]]:
+    """:func:`connect_capable`'s instances with their health, as ``/v1/health/connect`` shows
+    them."""
+    index, pairs = connect_capable(store, name, peer)
+    with store.lock:
+        csns = []
+        for node, svc in pairs:
+            row = store.catalog.row(svc.peer_name, node.node)
+            if row is not None:
+                csns.append(CheckServiceNode(node, svc, _checks_for(row, svc.id)))
+    return index, csns

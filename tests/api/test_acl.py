@@ -272,6 +272,25 @@ def test_default_acl_policy_header_follows_the_cluster(
         assert r.headers["X-Consul-Default-ACL-Policy"] == header, r.request.url
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("POST", "/v1/catalog/nodes", "OPTIONS,GET"),
+        ("DELETE", "/v1/agent/self", "OPTIONS,GET"),
+        ("POST", "/v1/kv/web", "OPTIONS,GET,PUT,DELETE"),
+    ],
+)
+def test_wrong_method_405_carries_the_default_acl_policy(
+    deny: Cluster, method: str, path: str, allow: str
+) -> None:
+    """Consul's wrap (agent/http.go) sets X-Consul-Default-ACL-Policy before it checks the
+    method, so its 405 carries the header like every other error."""
+    r = deny.client.request(method, path)
+    assert (r.status_code, r.text) == (405, f"method {method} not allowed")
+    assert r.headers["Allow"] == allow
+    assert r.headers["X-Consul-Default-ACL-Policy"] == "deny"
+
+
 # -- intentions default decision ------------------------------------------------------------------
 @pytest.mark.parametrize(("policy", "allowed"), [("deny", False), ("allow", True)])
 def test_intentions_default_follows_the_acl_default_policy(

@@ -377,6 +377,15 @@ def test_list_shows_only_intentions_the_token_can_read(deny: Cluster) -> None:
     assert "X-Consul-Results-Filtered-By-Acls" not in full.headers
 
 
+def test_list_hides_the_filtered_flag_from_the_anonymous_token(deny: Cluster) -> None:
+    """maskResultsFilteredByACLs (agent/consul/rpc.go), which every blocking RPC's query meta
+    goes through: a caller who sent no token is not told what was left out."""
+    put_exact(deny, "web", "db", {"Action": "allow"}, headers=_admin(deny))
+    r = deny.client.get("/v1/connect/intentions")
+    assert (r.status_code, r.json()) == (200, [])
+    assert "X-Consul-Results-Filtered-By-ACLs" not in r.headers
+
+
 def test_get_exact_without_intentions_read_is_denied(deny: Cluster) -> None:
     put_exact(deny, "web", "db", {"Action": "allow"}, headers=_admin(deny))
     r = deny.client.get(EXACT, params={"source": "web", "destination": "db"})
