@@ -20,7 +20,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "consul_sim"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("leaves", ("clock", "rand", "errors", "net", "scheduler", "jsonenc", "durations",
+    ("leaves", ("clock", "rand", "errors", "net", "scheduler", "jsonenc", "durations", "ports",
                 "version", "meta", "gostd", "filter")),
     ("models", ("models",)),
     ("store", ("store",)),
