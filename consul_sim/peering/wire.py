@@ -5,15 +5,17 @@ In one process the network hands message objects from one cluster to another. Ac
 Keys are Consul-style PascalCase and every object carries ``Type``.
 
 The codec is one pydantic ``TypeAdapter`` over a union of the message dataclasses themselves,
-discriminated on ``Type``: the fields on the wire are read from each dataclass, never listed by
-hand, so a field added to a message crosses without a change here. What pydantic cannot know
-fails loudly instead of vanishing: an unknown ``Type``, a key no message has, a missing field, a
-value of the wrong type, and on the sending side an object (even a subclass of a message) that
-has no ``Type`` of its own. Nothing is pickled: a body from another process is data to check,
-not code to run.
+discriminated on ``Type`` (a ``ReplicationResponse``'s resource is a second such union, nested):
+the fields on the wire are read from each dataclass, never listed by hand, so a field added to a
+message crosses without a change here. What the codec does not know fails loudly instead of
+vanishing: an unknown ``Type``, a key no message has, a missing field, a value of the wrong type,
+and on the sending side an object (even a subclass of a message) that has no ``Type`` of its own.
+Nothing is pickled: a body from another process is data to check, not code to run. Values are
+checked in pydantic's lax mode, as the catalog models inside always were (``"3"`` is an int).
 
 Errors cross too: a refusal raised by the receiving cluster (a used token, a wrong stream secret)
 must reach the sender as the same exception, so the dialer words it exactly as in-process.
+Exceptions are not data classes, so each kind that crosses has a small model of its own.
 """
 
 from __future__ import annotations
