@@ -1,5 +1,6 @@
 """``make bench``: consul-sim's benchmarks, every section by default (``--section NAME`` picks).
 
+``startup``: ``import consul_sim`` and a new world's first in-process request (:mod:`startup`).
 ``health``: req/s of ``GET /v1/health/service/web``, consul-sim vs a bare FastAPI app (below).
 ``convergence`` and ``pair``: the in-process replication benchmarks of :mod:`replication` (one
 health change converging with 10 and 10,000 exported services; a peered pair created, exported
@@ -43,6 +44,7 @@ import httpx
 import uvicorn
 from loadgen import ClientKind, LoadResult, run_load
 from replication import convergence_report, pair_report
+from startup import startup_report
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -51,7 +53,7 @@ HEALTH_PATH = "/v1/health/service/web"
 TARGET_RATIO = 0.7
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
-SECTIONS = ("health", "convergence", "pair")
+SECTIONS = ("startup", "health", "convergence", "pair")
 
 
 class ServerProcess:
@@ -294,10 +296,14 @@ def main(argv: list[str] | None = None) -> int:
         "--convergence-samples", type=int, default=21, help="health changes timed per size"
     )
     parser.add_argument("--pair-samples", type=int, default=30, help="peered pairs timed")
+    parser.add_argument("--startup-samples", type=int, default=15, help="fresh interpreters timed")
     args = parser.parse_args(argv)
     sections = args.section or list(SECTIONS)
     RESULTS.mkdir(exist_ok=True)
     reports: list[str] = []
+    if "startup" in sections:
+        print("startup: import consul_sim and a first in-process request ...", flush=True)
+        reports.append(startup_report(args.startup_samples)[0])
     if "health" in sections:
         reports.append(health_section(args))
     if "convergence" in sections:
