@@ -26,7 +26,7 @@ from consul_sim.config.entries import (
 )
 from consul_sim.config.hcl import parse_config
 from consul_sim.errors import ConsulError
-from consul_sim.filter import go_quote
+from consul_sim.gostd import quote as go_quote
 from consul_sim.jsonenc import encode_json
 
 __all__ = ["ConfigDelete", "ConfigList", "ConfigRead", "ConfigWrite", "write_warning"]
