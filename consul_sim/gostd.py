@@ -26,6 +26,7 @@ __all__ = [
     "parse_int",
     "parse_uint",
     "quote",
+    "unhex",
     "unquote",
 ]
 
@@ -116,7 +117,9 @@ def json_quote_char(ch: str) -> str:
     return "'" + quote(chr(byte))[1:-1] + "'"
 
 
-def _unhex(c: str) -> int:
+def unhex(c: str) -> int:
+    """The value of one hex digit, -1 for anything else (``unhex`` in ``strconv/quote.go``; RE2's
+    parser in ``regexp/syntax/parse.go`` reads ``\\x`` escapes with the same rule)."""
     if "0" <= c <= "9":
         return ord(c) - ord("0")
     if "a" <= c <= "f":
@@ -166,7 +169,7 @@ def unquote(text: str) -> str:
         elif e in _HEX_WIDTH:
             width = _HEX_WIDTH[e]
             digits = body[i : i + width]
-            if len(digits) < width or any(_unhex(d) < 0 for d in digits):
+            if len(digits) < width or any(unhex(d) < 0 for d in digits):
                 raise UnquoteError
             value = int(digits, 16)
             i += width
