@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from consul_sim.errors import PermissionDenied
+from consul_sim.gostd import quote
 from consul_sim.rand import SimRandom
 
 ALLOW = "allow"
@@ -54,15 +55,10 @@ def permission_denied(accessor_id: str, resource: str, access: str, segment: str
     )
     message = f"Permission denied: {who} lacks permission '{resource}:{access}'"
     if segment:
-        message += f" on {_go_quote(segment)}"
+        message += f" on {quote(segment)}"
     if accessor_id == ANONYMOUS_TOKEN_ID:
         message += "." + ANONYMOUS_HINT
     return message
-
-
-def _go_quote(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
 
 
 @dataclass(frozen=True)

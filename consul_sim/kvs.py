@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from consul_sim.errors import ConsulError, RequestTooLarge
-from consul_sim.filter import go_quote
+from consul_sim.gostd import quote as go_quote
 from consul_sim.models.kv import DirEntry
 from consul_sim.store import Store, Txn
 from consul_sim.store.kv import KVS

@@ -22,7 +22,6 @@ from consul_sim.api.http import (
     empty_response,
     flag,
     json_response,
-    parse_go_bool,
     parse_wait,
     read_authorizer,
     read_json,
@@ -49,6 +48,7 @@ from consul_sim.catalog.vetting import (
     vet_service_update,
 )
 from consul_sim.errors import BadRequest, NotFound
+from consul_sim.gostd import NumError, parse_bool, quote
 from consul_sim.models.agent import (
     AGENT_SERVICE_FIELDS,
     CheckType,
@@ -155,17 +155,10 @@ def _enable_param(request: Request) -> bool:
     if "enable" not in q:
         raise BadRequest("Missing value for enable")
     raw = q["enable"]
-    enable = parse_go_bool(raw)
-    if enable is None:
-        raise BadRequest(f"Invalid value for enable: {_go_quote(raw)}")
-    return enable
-
-
-def _go_quote(text: str) -> str:
-    """Go's %q for the printable strings a query parameter carries."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = escaped.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
-    return f'"{escaped}"'
+    try:
+        return parse_bool(raw)
+    except NumError:
+        raise BadRequest(f"Invalid value for enable: {quote(raw)}") from None
 
 
 @router.endpoint("/v1/agent/service/{service_id:path}", "GET")

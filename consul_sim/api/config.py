@@ -26,7 +26,8 @@ from consul_sim.config.decode import ConfigDecodeError, decode_entry
 from consul_sim.config.service import ConfigEntries, make_entry
 from consul_sim.config.validate import normalize, validate
 from consul_sim.errors import BadRequest, ConsulError
-from consul_sim.filter import go_quote
+from consul_sim.gostd import NumError, parse_uint
+from consul_sim.gostd import quote as go_quote
 from consul_sim.models.base import DecodeError, parse_json
 from consul_sim.models.config_entries import (
     EXPORTED_SERVICES,
@@ -38,8 +39,6 @@ from consul_sim.models.config_entries import (
 )
 
 router = ConsulRouter()
-
-MAX_UINT64 = 2**64 - 1
 
 
 def _entries(request: Request) -> ConfigEntries:
@@ -70,12 +69,10 @@ def _cas(request: Request) -> int | None:
     raw = request.query_params.get("cas", "")
     if raw == "":
         return None
-    if not raw.isascii() or not raw.isdigit():
-        raise ConsulError(f"strconv.ParseUint: parsing {go_quote(raw)}: invalid syntax")
-    value = int(raw)
-    if value > MAX_UINT64:
-        raise ConsulError(f"strconv.ParseUint: parsing {go_quote(raw)}: value out of range")
-    return value
+    try:
+        return parse_uint(raw, 10)
+    except NumError as exc:
+        raise ConsulError(str(exc)) from None
 
 
 def _authorize_entry(request: Request, kind: str, name: str, access: str) -> None:

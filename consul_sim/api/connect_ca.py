@@ -18,10 +18,10 @@ from consul_sim.api.http import (
     cluster_of,
     json_response,
     meta_headers,
-    parse_go_bool,
     query_options,
 )
 from consul_sim.errors import BadRequest
+from consul_sim.gostd import NumError, parse_bool
 
 router = ConsulRouter()
 
@@ -33,10 +33,10 @@ def _pem_requested(request: Request) -> bool:
     raw = request.query_params.get("pem", "")
     if raw == "":
         return False
-    value = parse_go_bool(raw)
-    if value is None:
-        raise BadRequest("The 'pem' query parameter must be a boolean value")
-    return value
+    try:
+        return parse_bool(raw)
+    except NumError:
+        raise BadRequest("The 'pem' query parameter must be a boolean value") from None
 
 
 async def _roots(request: Request, *, pem_allowed: bool, extra: dict[str, str]) -> Response:

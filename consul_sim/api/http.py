@@ -20,6 +20,7 @@ from consul_sim.acl import Authorizer
 from consul_sim.api.errors import error_response
 from consul_sim.durations import DurationError, parse_duration
 from consul_sim.errors import NO_PATH_TO_DATACENTER, BadRequest, ConsulError, MethodNotAllowed
+from consul_sim.gostd import NumError, parse_bool
 from consul_sim.jsonenc import encode_json
 from consul_sim.models.base import DecodeError, parse_json
 
@@ -89,19 +90,10 @@ def bool_param(request: Request, name: str, error: str) -> bool:
     raw = request.query_params[name]
     if raw == "":
         return True
-    value = parse_go_bool(raw)
-    if value is None:
-        raise BadRequest(error)
-    return value
-
-
-def parse_go_bool(raw: str) -> bool | None:
-    """Go's strconv.ParseBool."""
-    if raw in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if raw in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    return None
+    try:
+        return parse_bool(raw)
+    except NumError:
+        raise BadRequest(error) from None
 
 
 @dataclass

@@ -38,7 +38,7 @@ from consul_sim.errors import (
     MethodNotAllowed,
     PermissionDenied,
 )
-from consul_sim.filter import go_quote
+from consul_sim.gostd import NumError, parse_uint
 from consul_sim.models.kv import DirEntry
 
 router = ConsulRouter()
@@ -54,7 +54,6 @@ class KeyConvertor(PathConvertor):
 register_url_convertor("kvkey", KeyConvertor())
 
 KV_METHODS = ("GET", "PUT", "DELETE")
-MAX_UINT64 = 2**64 - 1
 
 
 # -- Go's ServeMux, in front of the handler ------------------------------------------------------
@@ -161,17 +160,10 @@ def _first(request: Request, name: str) -> str:
 
 def _parse_uint(raw: str) -> int:
     """Go's strconv.ParseUint(raw, 10, 64); the handler returns its error as a 500."""
-    syntax = ConsulError(f"strconv.ParseUint: parsing {go_quote(raw)}: invalid syntax")
-    if raw == "":
-        raise syntax
-    value = 0
-    for ch in raw:
-        if not "0" <= ch <= "9":
-            raise syntax
-        value = value * 10 + ord(ch) - ord("0")
-        if value > MAX_UINT64:
-            raise ConsulError(f"strconv.ParseUint: parsing {go_quote(raw)}: value out of range")
-    return value
+    try:
+        return parse_uint(raw, 10)
+    except NumError as exc:
+        raise ConsulError(str(exc)) from None
 
 
 def _encoded_query(request: Request) -> str:

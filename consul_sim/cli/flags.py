@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from typing import ClassVar, NoReturn, TextIO, TypeVar
 
 from consul_sim.durations import DurationError, format_duration, parse_duration
-from consul_sim.filter import go_quote
+from consul_sim.gostd import ERR_SYNTAX, NumError, parse_bool, parse_int, parse_uint
+from consul_sim.gostd import quote as go_quote
 
 __all__ = [
     "AppendSlice",
@@ -37,8 +38,6 @@ __all__ = [
     "Uint",
     "Value",
     "consul_usage",
-    "go_parse_bool",
-    "go_parse_int",
     "wrap_text",
 ]
 
@@ -52,120 +51,6 @@ class FlagError(Exception):
 
 class FlagHelp(FlagError):
     """``-h``/``-help`` reached a flag set that does not define them (Go's ``ErrHelp``)."""
-
-
-# -- Go's strconv, as far as flags need it ---------------------------------------------------------
-
-
-class _NumError(ValueError):
-    """strconv's failure; ``kind`` is ``syntax`` or ``range``."""
-
-    def __init__(self, func: str, text: str, kind: str) -> None:
-        reason = "invalid syntax" if kind == "syntax" else "value out of range"
-        super().__init__(f"strconv.{func}: parsing {go_quote(text)}: {reason}")
-        self.kind = kind
-
-
-_BOOL_WORDS = {
-    "1": True,
-    "t": True,
-    "T": True,
-    "TRUE": True,
-    "true": True,
-    "True": True,
-    "0": False,
-    "f": False,
-    "F": False,
-    "FALSE": False,
-    "false": False,
-    "False": False,
-}
-
-
-def go_parse_bool(text: str) -> bool:
-    """strconv.ParseBool."""
-    try:
-        return _BOOL_WORDS[text]
-    except KeyError:
-        raise _NumError("ParseBool", text, "syntax") from None
-
-
-def go_parse_int(text: str, *, signed: bool = True, bits: int = 64) -> int:
-    """strconv.ParseInt/ParseUint with base 0: ``0x``/``0o``/``0b``, leading-``0`` octal, ``_``."""
-    if not signed:
-        return _parse_uint(text, bits, "ParseUint")
-    if not text:
-        raise _NumError("ParseInt", text, "syntax")
-    body, neg = text, False
-    if body[0] in "+-":
-        neg, body = body[0] == "-", body[1:]
-    try:
-        magnitude = _parse_uint(body, 64, "ParseInt")
-    except _NumError as exc:
-        if exc.kind != "range":
-            raise _NumError("ParseInt", text, exc.kind) from None
-        magnitude = 1 << 64
-    cutoff = 1 << (bits - 1)
-    if (not neg and magnitude >= cutoff) or (neg and magnitude > cutoff):
-        raise _NumError("ParseInt", text, "range")
-    return -magnitude if neg else magnitude
-
-
-def _parse_uint(text: str, bits: int, func: str) -> int:
-    if not text:
-        raise _NumError(func, text, "syntax")
-    s, base = text, 10
-    if s[0] == "0":
-        marker = s[1:2].lower()
-        if len(s) >= 3 and marker in ("b", "o", "x"):
-            base, s = {"b": 2, "o": 8, "x": 16}[marker], s[2:]
-        else:
-            base, s = 8, s[1:]
-    underscores = False
-    value = 0
-    for ch in s:
-        if ch == "_":
-            underscores = True
-            continue
-        if "0" <= ch <= "9":
-            digit = ord(ch) - 48
-        elif "a" <= ch.lower() <= "z":
-            digit = ord(ch.lower()) - 87
-        else:
-            raise _NumError(func, text, "syntax")
-        if digit >= base:
-            raise _NumError(func, text, "syntax")
-        value = value * base + digit
-        if value >= 1 << bits:
-            raise _NumError(func, text, "range")
-    if underscores and not _underscore_ok(text):
-        raise _NumError(func, text, "syntax")
-    return value
-
-
-def _underscore_ok(s: str) -> bool:
-    """Go's underscoreOK: ``_`` only between digits (a base prefix counts as a digit)."""
-    saw = "^"
-    if s[:1] in ("+", "-"):
-        s = s[1:]
-    i = 0
-    hexa = False
-    if len(s) >= 2 and s[0] == "0" and s[1].lower() in ("b", "o", "x"):
-        i, saw, hexa = 2, "0", s[1].lower() == "x"
-    while i < len(s):
-        ch = s[i]
-        i += 1
-        if "0" <= ch <= "9" or (hexa and ch.lower() in "abcdef"):
-            saw = "0"
-        elif ch == "_":
-            if saw != "0":
-                return False
-            saw = "_"
-        elif saw == "_":
-            return False
-        else:
-            saw = "!"
-    return saw != "_"
 
 
 # -- flag values ----------------------------------------------------------------------------------
@@ -202,8 +87,8 @@ class Bool(Value):
 
     def set(self, text: str) -> None:
         try:
-            self.value = go_parse_bool(text)
-        except _NumError:
+            self.value = parse_bool(text)
+        except NumError:
             raise ValueError(_ERR_PARSE) from None
 
     def string(self) -> str:
@@ -236,9 +121,9 @@ class Int(Value):
 
     def set(self, text: str) -> None:
         try:
-            self.value = go_parse_int(text, signed=True)
-        except _NumError as exc:
-            raise ValueError(_ERR_PARSE if exc.kind == "syntax" else _ERR_RANGE) from None
+            self.value = parse_int(text)
+        except NumError as exc:
+            raise ValueError(_ERR_PARSE if exc.err == ERR_SYNTAX else _ERR_RANGE) from None
 
     def string(self) -> str:
         return str(self.value)
@@ -254,9 +139,9 @@ class Uint(Value):
 
     def set(self, text: str) -> None:
         try:
-            self.value = go_parse_int(text, signed=False)
-        except _NumError as exc:
-            raise ValueError(_ERR_PARSE if exc.kind == "syntax" else _ERR_RANGE) from None
+            self.value = parse_uint(text)
+        except NumError as exc:
+            raise ValueError(_ERR_PARSE if exc.err == ERR_SYNTAX else _ERR_RANGE) from None
 
     def string(self) -> str:
         return str(self.value)
@@ -311,7 +196,7 @@ class OptBool(Value):
         return self.value is not None
 
     def set(self, text: str) -> None:
-        self.value = go_parse_bool(text)
+        self.value = parse_bool(text)
 
     def string(self) -> str:
         return "true" if self.value else "false"

@@ -23,8 +23,9 @@ from urllib.parse import quote
 import httpx
 
 from consul_sim.cli.command import Context, FlagCommand
-from consul_sim.cli.flags import FlagSet, OptBool, OptString, go_parse_bool
+from consul_sim.cli.flags import FlagSet, OptBool, OptString
 from consul_sim.cli.goformat import go_os_error
+from consul_sim.gostd import parse_bool
 
 __all__ = [
     "APICommand",
@@ -210,7 +211,7 @@ class HTTPFlags:
         ssl = env.get("CONSUL_HTTP_SSL", "")
         if ssl:
             try:
-                scheme = "https" if go_parse_bool(ssl) else "http"
+                scheme = "https" if parse_bool(ssl) else "http"
             except ValueError:
                 pass
         token = env.get("CONSUL_HTTP_TOKEN", "")

@@ -16,6 +16,7 @@ import typing
 from typing import Any, Literal, Union, get_args, get_origin
 
 from consul_sim.errors import BadRequest
+from consul_sim.gostd import NumError, parse_bool, parse_int
 from consul_sim.models.base import consul_alias
 from consul_sim.models.config_entries import ENTRY_CLASSES, KNOWN_KINDS, ConfigEntryBase, EntryModel
 
@@ -203,14 +204,11 @@ class _Decoder:
         if isinstance(data, str):
             if data == "":
                 return False
-            parsed = _parse_go_bool(data)
-            if parsed is None:
-                self.errors.append(
-                    f"cannot parse '{path}' as bool: strconv.ParseBool: parsing "
-                    f'"{data}": invalid syntax'
-                )
+            try:
+                return parse_bool(data)
+            except NumError as exc:
+                self.errors.append(f"cannot parse '{path}' as bool: {exc}")
                 return _MISSING
-            return parsed
         return self._unconvertible("bool", data, path)
 
     def integer(self, data: Any, path: str) -> Any:
@@ -224,12 +222,9 @@ class _Decoder:
             if data == "":
                 return 0
             try:
-                return int(data, 0)
-            except ValueError:
-                self.errors.append(
-                    f"cannot parse '{path}' as int: strconv.ParseInt: parsing "
-                    f'"{data}": invalid syntax'
-                )
+                return parse_int(data)
+            except NumError as exc:
+                self.errors.append(f"cannot parse '{path}' as int: {exc}")
                 return _MISSING
         return self._unconvertible("int", data, path)
 
@@ -286,14 +281,6 @@ def _hints(cls: type[EntryModel]) -> dict[str, Any]:
         cached = typing.get_type_hints(cls)
         _HINTS[cls] = cached
     return cached
-
-
-def _parse_go_bool(raw: str) -> bool | None:
-    if raw in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if raw in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    return None
 
 
 def _go_kind(value: Any) -> str:

@@ -17,6 +17,8 @@ from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origi
 
 from pydantic import BaseModel, ConfigDict
 
+from consul_sim.gostd import json_quote_char
+
 # Words Consul spells in capitals inside field names; pydantic's to_pascal would say Id, Ca, Ttl.
 _ACRONYMS = {
     "id": "ID",
@@ -92,15 +94,15 @@ def _go_syntax_error(text: str, exc: json.JSONDecodeError) -> str:
         return "unexpected EOF"
     ch = text[pos]
     if exc.msg.startswith("Extra data"):
-        return f"invalid character {_go_quote_char(ch)} after top-level value"
+        return f"invalid character {json_quote_char(ch)} after top-level value"
     if exc.msg.startswith("Expecting property name"):
-        return f"invalid character {_go_quote_char(ch)} looking for beginning of object key string"
+        return f"invalid character {json_quote_char(ch)} looking for beginning of object key string"
     if exc.msg.startswith("Expecting ':'"):
-        return f"invalid character {_go_quote_char(ch)} after object key"
+        return f"invalid character {json_quote_char(ch)} after object key"
     if exc.msg.startswith("Expecting ',' delimiter"):
         before = text[:pos].rstrip()
         where = "object key:value pair" if _inside_object(before) else "array element"
-        return f"invalid character {_go_quote_char(ch)} after {where}"
+        return f"invalid character {json_quote_char(ch)} after {where}"
     literal = _LITERALS.get(ch)
     if literal is not None:
         for i, want in enumerate(literal):
@@ -109,10 +111,10 @@ def _go_syntax_error(text: str, exc: json.JSONDecodeError) -> str:
             got = text[pos + i]
             if got != want:
                 return (
-                    f"invalid character {_go_quote_char(got)} in literal {literal} "
-                    f"(expecting {_go_quote_char(want)})"
+                    f"invalid character {json_quote_char(got)} in literal {literal} "
+                    f"(expecting {json_quote_char(want)})"
                 )
-    return f"invalid character {_go_quote_char(ch)} looking for beginning of value"
+    return f"invalid character {json_quote_char(ch)} looking for beginning of value"
 
 
 _LITERALS = {"t": "true", "f": "false", "n": "null"}
@@ -137,12 +139,6 @@ def _inside_object(prefix: str) -> bool:
         elif c in "]}" and depth:
             depth.pop()
     return bool(depth) and depth[-1] == "{"
-
-
-def _go_quote_char(ch: str) -> str:
-    if ch == "'":
-        return "'\\''"
-    return f"'{ch}'"
 
 
 def json_kind(value: Any) -> str:

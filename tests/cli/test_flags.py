@@ -15,7 +15,6 @@ from consul_sim.cli.flags import (
     OptBool,
     OptString,
     consul_usage,
-    go_parse_int,
     wrap_text,
 )
 
@@ -188,30 +187,6 @@ def test_print_defaults_puts_one_letter_bools_inline_and_quotes_string_defaults(
         '    \tthe separator (default "/")\n'
         "  -v\tverbose\n"
     )
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("42", 42),
-        ("0x1F", 31),
-        ("017", 15),
-        ("0o17", 15),
-        ("0b101", 5),
-        ("1_000", 1000),
-        ("0", 0),
-        ("-8", -8),
-        ("+8", 8),
-    ],
-)
-def test_go_parse_int_accepts_gos_base_prefixes_and_underscores(text: str, expected: int) -> None:
-    assert go_parse_int(text) == expected
-
-
-@pytest.mark.parametrize("text", ["", "_1", "1_", "1__0", "08", "0x", "1 ", "12a"])
-def test_go_parse_int_rejects_what_go_rejects(text: str) -> None:
-    with pytest.raises(ValueError, match="invalid syntax"):
-        go_parse_int(text)
 
 
 def test_wrap_minimises_raggedness_rather_than_filling_greedily() -> None:

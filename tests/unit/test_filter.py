@@ -6,14 +6,11 @@ from typing import Any
 
 import pytest
 
+from consul_sim.api.http import apply_filter
 from consul_sim.errors import ConsulError
-from consul_sim.filter import (
-    EVALUATOR_ERROR_PREFIX,
-    Filter,
-    FilterError,
-    compile_filter,
-    go_quote,
-)
+from consul_sim.filter import Filter, FilterError, compile_filter
+from consul_sim.filter.errors import EVALUATOR_ERROR_PREFIX
+from consul_sim.gostd import quote as go_quote
 
 SERVICE: dict[str, Any] = {
     "Node": {
@@ -157,15 +154,16 @@ def test_syntax_errors_match_bexpr_exactly(expression: str, reason: str | None) 
     assert err.status_code == 500
 
 
-def test_filter_error_is_a_consul_error_with_rpc_form() -> None:
+def test_filter_error_is_a_consul_error_carrying_the_prefix() -> None:
     with pytest.raises(FilterError) as info:
         compile_filter("foo")
     err = info.value
     assert isinstance(err, ConsulError)
     assert err.message.startswith("Failed to create boolean expression evaluator: 1:4 (3): ")
-    assert err.rpc_message == "rpc error making call: " + err.message
-    bare = FilterError('Selector "Foo" is not valid', prefixed=False)
-    assert bare.message == bare.reason == 'Selector "Foo" is not valid'
+    made = FilterError('Selector "Foo" is not valid')
+    assert made.reason == 'Selector "Foo" is not valid'
+    assert made.message == EVALUATOR_ERROR_PREFIX + made.reason
+    assert made.status_code == 500
 
 
 def test_several_grammar_errors_are_joined_with_newlines() -> None:
@@ -552,57 +550,46 @@ def test_regex_is_checked_at_compile_time_even_if_unused() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# apply / apply_map / empty filter / go_quote
+# filtering lists and maps the way the server does (api/http.py apply_filter) / empty filter
 # ---------------------------------------------------------------------------------------------
 
 
-def test_apply_keeps_order_and_uses_key() -> None:
+def test_apply_filter_keeps_order_and_renders_each_item() -> None:
     items = [{"Name": "a", "N": 1}, {"Name": "b", "N": 2}, {"Name": "c", "N": 3}]
-    flt = compile_filter("N != 2")
-    assert flt.apply(items) == [items[0], items[2]]
+    assert apply_filter("N != 2", items, lambda item: item) == [items[0], items[2]]
     wrapped = [("x", item) for item in items]
-    assert flt.apply(wrapped, key=lambda pair: pair[1]) == [wrapped[0], wrapped[2]]
+    assert apply_filter("N != 2", wrapped, lambda pair: pair[1]) == [wrapped[0], wrapped[2]]
 
 
-def test_apply_map_filters_by_value() -> None:
+def test_apply_filter_over_a_map_filters_by_value() -> None:
+    # /v1/agent/services answers a map: the server filters its (id, service) pairs by value.
     services = {
         "web-1": {"Service": "web", "Tags": ["v1"]},
         "web-2": {"Service": "web", "Tags": ["v2"]},
         "db-1": {"Service": "db", "Tags": []},
     }
-    flt = compile_filter('Service == web and "v2" in Tags')
-    assert flt.apply_map(services) == {"web-2": services["web-2"]}
+    expression = 'Service == web and "v2" in Tags'
+    kept = apply_filter(expression, list(services.items()), lambda pair: pair[1])
+    assert dict(kept) == {"web-2": services["web-2"]}
     boxed = {k: [v] for k, v in services.items()}
-    assert flt.apply_map(boxed, key=lambda box: box[0]) == {"web-2": boxed["web-2"]}
+    kept_boxed = apply_filter(expression, list(boxed.items()), lambda pair: pair[1][0])
+    assert dict(kept_boxed) == {"web-2": boxed["web-2"]}
 
 
 def test_empty_expression_is_no_filter() -> None:
     flt = compile_filter("")
     assert isinstance(flt, Filter)
     assert flt.matches({})
-    assert flt.apply([1, 2]) == [1, 2]
-    assert flt.apply_map({"a": 1}) == {"a": 1}
+    items = [{"A": 1}, {"B": 2}]
+    assert apply_filter("", items, lambda item: item) == items
 
 
-def test_apply_propagates_errors() -> None:
-    with pytest.raises(FilterError):
-        compile_filter("Tags == x").apply([{"Tags": []}])
-
-
-GO_QUOTES = [
-    ("plain", '"plain"'),
-    ('a"b\\c', '"a\\"b\\\\c"'),
-    ("tab\there\n", '"tab\\there\\n"'),
-    ("\x00\x1b\x7f", '"\\x00\\x1b\\x7f"'),
-    ("é日本", '"é日本"'),
-    ("\u00ad\u2028", '"\\u00ad\\u2028"'),
-    ("\U000e0001", '"\\U000e0001"'),
-]
-
-
-@pytest.mark.parametrize(("text", "quoted"), GO_QUOTES)
-def test_go_quote(text: str, quoted: str) -> None:
-    assert go_quote(text) == quoted
+def test_evaluation_errors_propagate_from_apply_filter() -> None:
+    with pytest.raises(FilterError) as info:
+        apply_filter("Tags == x", [{"Tags": []}], lambda item: item)
+    assert info.value.message == (
+        EVALUATOR_ERROR_PREFIX + 'Invalid match operator "Equal" for selector "Tags"'
+    )
 
 
 STRING_LITERALS = [

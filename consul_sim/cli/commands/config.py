@@ -19,7 +19,7 @@ from consul_sim.cli.http import APIClient, APICommand, APIError, ClientConfigErr
 from consul_sim.config.decode import decode_entry
 from consul_sim.config.hcl import parse_config
 from consul_sim.errors import ConsulError
-from consul_sim.filter import go_quote
+from consul_sim.gostd import quote as go_quote
 from consul_sim.jsonenc import encode_json
 from consul_sim.models.config_entries import (
     KNOWN_KINDS,

@@ -17,7 +17,7 @@ from consul_sim.cli.command import group, register
 from consul_sim.cli.flags import AppendSlice, FlagSet, MapValue
 from consul_sim.cli.http import APICommand, APIError
 from consul_sim.cli.servicefile import ServiceFileError, load_service_files
-from consul_sim.filter import go_quote
+from consul_sim.gostd import quote as go_quote
 
 group(
     "services",
