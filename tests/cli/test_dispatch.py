@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import httpx
+import pytest
 
 from consul_sim.cli.main import main
 from consul_sim.world import Cluster
@@ -144,6 +145,39 @@ def test_an_unknown_scheme_is_refused(dc1: Cluster) -> None:
         1,
         "Error connecting to Consul agent: Unknown protocol scheme: ftp\n",
     )
+
+
+_CONNECTING = "Error connecting to Consul agent"
+_CONNECT = "Error connect to Consul agent"
+
+
+@pytest.mark.parametrize(
+    ("argv", "sentence"),
+    [
+        (["kv", "get", "k"], _CONNECTING),
+        (["kv", "put", "k", "v"], _CONNECTING),
+        (["kv", "delete", "k"], _CONNECTING),
+        (["services", "register", "-name", "web"], _CONNECTING),
+        (["services", "deregister", "-id", "web"], _CONNECTING),
+        (["config", "read", "-kind", "mesh", "-name", "mesh"], _CONNECT),
+        (["config", "list", "-kind", "mesh"], _CONNECT),
+        (["config", "delete", "-kind", "mesh", "-name", "mesh"], _CONNECT),
+        (["peering", "generate-token", "-name", "p"], _CONNECT),
+        (["peering", "establish", "-name", "p", "-peering-token", "t"], _CONNECTING),
+        (["peering", "initiate", "-peer", "p", "-token", "t"], _CONNECTING),
+        (["peering", "list"], _CONNECT),
+        (["peering", "read", "-name", "p"], _CONNECT),
+        (["peering", "exported-services", "-name", "p"], _CONNECT),
+        (["peering", "delete", "-name", "p"], _CONNECTING),
+    ],
+)
+def test_each_command_words_the_connection_error_as_consul_does(
+    argv: list[str], sentence: str, dc1: Cluster
+) -> None:
+    """Consul's commands spell it two ways (``connecting to`` in kv, services and some peering
+    commands, ``connect to`` in config and the others); each keeps its own."""
+    result = run_with([*argv[:2], "-http-addr=ftp://h:1", *argv[2:]], {}, [], dc1)
+    assert result == Result(1, "", f"{sentence}: Unknown protocol scheme: ftp\n")
 
 
 def test_token_datacenter_and_stale_travel_with_the_request(dc1: Cluster, tmp_path: Path) -> None:
