@@ -17,7 +17,7 @@ import errno
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
@@ -30,6 +30,8 @@ __all__ = [
     "APICommand",
     "APIClient",
     "APIError",
+    "CONNECTING_ERROR",
+    "CONNECT_ERROR",
     "ClientConfigError",
     "HTTPFlags",
     "KVPair",
@@ -38,6 +40,12 @@ __all__ = [
 ]
 
 DEFAULT_ADDRESS = "127.0.0.1:8500"
+
+CONNECTING_ERROR = "Error connecting to Consul agent"
+"""How ``command/kv/*``, ``command/services/*`` and peering establish/delete word a client
+configuration error."""
+CONNECT_ERROR = "Error connect to Consul agent"
+"""The same error as ``command/config/*`` and the other peering commands word it."""
 _REDIRECTS = (301, 302, 303, 307, 308)
 
 
@@ -437,6 +445,10 @@ def _refused(exc: BaseException) -> bool:
 class APICommand(FlagCommand):
     """A command that talks to an agent: its own flags plus Consul's HTTP flags."""
 
+    connect_error: ClassVar[str] = CONNECTING_ERROR
+    """What the command prints before a client configuration error (``CONNECT_ERROR`` in the
+    commands Consul words that way)."""
+
     def __init__(self, ctx: Context) -> None:
         self.http = HTTPFlags()
         super().__init__(ctx)
@@ -447,9 +459,9 @@ class APICommand(FlagCommand):
         self.http.register_all(fs)
 
     def api_client(self) -> APIClient | None:
-        """The client, or None after printing Consul's ``Error connecting to Consul agent``."""
+        """The client, or None after printing ``connect_error`` and why on stderr."""
         try:
             return self.http.api_client(self.ctx)
         except ClientConfigError as exc:
-            self.ui.error(f"Error connecting to Consul agent: {exc}")
+            self.ui.error(f"{self.connect_error}: {exc}")
             return None

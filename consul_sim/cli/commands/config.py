@@ -15,7 +15,7 @@ from typing import Any
 from consul_sim.cli.command import group, register
 from consul_sim.cli.flags import FlagSet
 from consul_sim.cli.goformat import go_os_error
-from consul_sim.cli.http import APIClient, APICommand, APIError, ClientConfigError
+from consul_sim.cli.http import CONNECT_ERROR, APICommand, APIError
 from consul_sim.config.decode import decode_entry
 from consul_sim.config.entries import (
     KNOWN_KINDS,
@@ -90,12 +90,7 @@ def write_warning(entry: ConfigEntryBase) -> str:
 class _ConfigCommand(APICommand):
     """Config commands merge every HTTP flag group; their connection error says ``connect to``."""
 
-    def client(self) -> APIClient | None:
-        try:
-            return self.http.api_client(self.ctx)
-        except ClientConfigError as exc:
-            self.ui.error(f"Error connect to Consul agent: {exc}")
-            return None
+    connect_error = CONNECT_ERROR
 
     def load(self, source: str) -> str | None:
         """``helpers.LoadDataSourceNoRaw``: ``-`` is stdin, anything else a file path; None
@@ -181,7 +176,7 @@ Usage: consul-sim config write [options] <configuration>
         entry = self.parse_entry(text)
         if entry is None:
             return 1
-        client = self.client()
+        client = self.api_client()
         if client is None:
             return 1
         label = f"{entry.kind}/{entry.entry_name}"
@@ -230,7 +225,7 @@ Usage: consul-sim config read [options] -kind <config kind> -name <config name>
         if not name:
             self.ui.error("Must specify the -name parameter")
             return 1
-        client = self.client()
+        client = self.api_client()
         if client is None:
             return 1
         with client:
@@ -271,7 +266,7 @@ Usage: consul-sim config list [options] -kind <config kind>
         if not kind:
             self.ui.error("Must specify the -kind parameter")
             return 1
-        client = self.client()
+        client = self.api_client()
         if client is None:
             return 1
         params = {"filter": self.filter.value} if self.filter.value else None
@@ -352,7 +347,7 @@ Usage: consul-sim config delete [options] ([-kind <kind> -name <name>] | [-filen
             if entry is None:
                 return 1
             kind, name = entry.kind, entry.entry_name
-        client = self.client()
+        client = self.api_client()
         if client is None:
             return 1
         cas = self.cas.value

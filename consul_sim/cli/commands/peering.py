@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from consul_sim.cli.command import group, register
 from consul_sim.cli.flags import FlagSet, MapValue, String
-from consul_sim.cli.http import APIClient, APICommand, APIError, ClientConfigError
+from consul_sim.cli.http import CONNECT_ERROR, CONNECTING_ERROR, APIClient, APICommand, APIError
 from consul_sim.jsonenc import encode_json
 
 __all__ = [
@@ -287,20 +287,11 @@ def _delete(client: APIClient, name: str) -> None:
 class _PeeringCommand(APICommand):
     """Peering commands merge only the client flags and ``-partition``, as Consul's do."""
 
-    connect_error: ClassVar[str] = "Error connect to Consul agent"
+    connect_error = CONNECT_ERROR
 
     def register_http_flags(self, fs: FlagSet) -> None:
         self.http.client_flags(fs)
         self.http.partition_flag(fs)
-
-    def client(self) -> APIClient | None:
-        """The client, or None after printing the command's own connection sentence (Consul
-        spells it ``connect to`` in some peering commands and ``connecting to`` in others)."""
-        try:
-            return self.http.api_client(self.ctx)
-        except ClientConfigError as exc:
-            self.ui.error(f"{self.connect_error}: {exc}")
-            return None
 
     def define_format(self, fs: FlagSet) -> String:
         return fs.string("format", FORMAT_PRETTY, "Output format {json|pretty} (default: pretty)")
@@ -357,7 +348,7 @@ Usage: consul-sim peering generate-token [options] -name <peer name>
             return 1
         if not self.require_flags("name") or not self.format_ok(self.format.value):
             return 1
-        client = self.client()
+        client = self.api_client()
         if client is None:
             return 1
         name = self.name.value
@@ -378,7 +369,7 @@ Usage: consul-sim peering generate-token [options] -name <peer name>
 @register("peering establish")
 class PeeringEstablish(_PeeringCommand):
     synopsis = "Establish a peering connection"
-    connect_error = "Error connecting to Consul agent"
+    connect_error = CONNECTING_ERROR
     usage_text = """
 Usage: consul-sim peering establish [options] -name <peer name> -peering-token <token>
 
@@ -403,7 +394,7 @@ Usage: consul-sim peering establish [options] -name <peer name> -peering-token <
             return 1
         if not self.require_flags(*self.required):
             return 1
-        client = self.client()
+        client = self.api_client()
         if client is None:
             return 1
         name = self.name.value
@@ -476,7 +467,7 @@ Usage: consul-sim peering list [options]
             return 1
         if not self.format_ok(self.format.value):
             return 1
-        client = self.client()
+        client = self.api_client()
         if client is None:
             return 1
         with client:
@@ -520,7 +511,7 @@ class _ReadsOnePeering(_PeeringCommand):
             return None
         if not self.require_flags("name") or not self.format_ok(self.format.value):
             return None
-        client = self.client()
+        client = self.api_client()
         if client is None:
             return None
         name = self.name.value
@@ -588,7 +579,7 @@ Usage: consul-sim peering exported-services [options] -name <peer name>
 @register("peering delete")
 class PeeringDelete(_PeeringCommand):
     synopsis = "Delete a peering connection"
-    connect_error = "Error connecting to Consul agent"
+    connect_error = CONNECTING_ERROR
     usage_text = """
 Usage: consul-sim peering delete [options] -name <peer name>
 
@@ -607,7 +598,7 @@ Usage: consul-sim peering delete [options] -name <peer name>
             return 1
         if not self.require_flags("name"):
             return 1
-        client = self.client()
+        client = self.api_client()
         if client is None:
             return 1
         name = self.name.value
