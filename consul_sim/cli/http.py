@@ -15,14 +15,15 @@ from __future__ import annotations
 import base64
 import errno
 import json
+from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
 
-from consul_sim.cli.command import Context, FlagCommand
+from consul_sim.cli.command import CommandError, Context, FlagCommand
 from consul_sim.cli.flags import FlagSet, OptBool, OptString, go_parse_bool
 from consul_sim.cli.goformat import go_os_error
 
@@ -34,6 +35,7 @@ __all__ = [
     "CONNECT_ERROR",
     "ClientConfigError",
     "HTTPFlags",
+    "Job",
     "KVPair",
     "StatusError",
     "escape_path",
@@ -47,6 +49,8 @@ configuration error."""
 CONNECT_ERROR = "Error connect to Consul agent"
 """The same error as ``command/config/*`` and the other peering commands word it."""
 _REDIRECTS = (301, 302, 303, 307, 308)
+
+Job = TypeVar("Job")
 
 
 class APIError(Exception):
@@ -442,8 +446,13 @@ def _refused(exc: BaseException) -> bool:
     return False
 
 
-class APICommand(FlagCommand):
-    """A command that talks to an agent: its own flags plus Consul's HTTP flags."""
+class APICommand(FlagCommand, Generic[Job]):
+    """A command that talks to an agent: its own flags plus Consul's HTTP flags.
+
+    ``execute`` keeps Consul's order - ``prepare`` checks the arguments and loads what the call
+    needs (files, stdin) before any client exists, then ``call`` talks to the agent - so a
+    command defines only those two. ``Job`` is what ``prepare`` hands to ``call``.
+    """
 
     connect_error: ClassVar[str] = CONNECTING_ERROR
     """What the command prints before a client configuration error (``CONNECT_ERROR`` in the
@@ -458,10 +467,23 @@ class APICommand(FlagCommand):
         """Which HTTP flag groups the command merges (Consul varies this per command)."""
         self.http.register_all(fs)
 
-    def api_client(self) -> APIClient | None:
-        """The client, or None after printing ``connect_error`` and why on stderr."""
+    def execute(self, rest: list[str]) -> int:
+        job = self.prepare(rest)
+        with self.api_client() as client:
+            return self.call(client, job)
+
+    @abstractmethod
+    def prepare(self, rest: list[str]) -> Job:
+        """Check the positional arguments and flag values, load what the call sends; raise
+        ``CommandError`` with Consul's sentence to refuse."""
+
+    @abstractmethod
+    def call(self, client: APIClient, job: Job) -> int:
+        """Talk to the agent and print the outcome; raise ``CommandError`` on failure."""
+
+    def api_client(self) -> APIClient:
+        """The client; a configuration error is ``connect_error`` and why."""
         try:
             return self.http.api_client(self.ctx)
         except ClientConfigError as exc:
-            self.ui.error(f"{self.connect_error}: {exc}")
-            return None
+            raise CommandError(f"{self.connect_error}: {exc}") from None
