@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from consul_sim.cli.command import CommandError, group, register
+from consul_sim.cli.datasource import DataSourceError, load_data_source_no_raw
 from consul_sim.cli.flags import FlagSet
-from consul_sim.cli.goformat import go_os_error
 from consul_sim.cli.http import CONNECT_ERROR, APIClient, APICommand, APIError, Job
 from consul_sim.config.decode import decode_entry
 from consul_sim.config.entries import (
@@ -94,39 +94,18 @@ class _ConfigCommand(APICommand[Job]):
 
     connect_error = CONNECT_ERROR
 
-    def load(self, source: str) -> str:
-        """``helpers.LoadDataSourceNoRaw``: ``-`` is stdin, anything else a file path."""
-        try:
-            if not source:
-                raise _LoadError("Failed to load data: must specify a file path or '-' for stdin")
-            if source == "-":
-                try:
-                    data = self.ctx.read_stdin()
-                except OSError as exc:
-                    raise _LoadError(f"Failed to read stdin: {exc}") from None
-            else:
-                try:
-                    with open(source, "rb") as fh:
-                        data = fh.read()
-                except OSError as exc:
-                    raise _LoadError(f"Failed to read file: {go_os_error('open', exc)}") from None
-        except _LoadError as exc:
-            raise CommandError(f"Failed to load data: {exc}") from None
-        return data.decode("utf-8", errors="replace")
-
     def load_entry(self, source: str) -> ConfigEntryBase:
-        """The entry ``source`` holds: ``load``, then ``helpers.ParseConfigEntry``."""
-        text = self.load(source)
+        """The entry ``source`` (a file path or ``-``) holds, by ``helpers.ParseConfigEntry``."""
+        try:
+            text = load_data_source_no_raw(source, self.ctx).decode("utf-8", errors="replace")
+        except DataSourceError as exc:
+            raise CommandError(f"Failed to load data: {exc}") from None
         try:
             return decode_entry(parse_config(text))
         except ConsulError as exc:
             raise CommandError(f"{DECODE_FAILED}: {exc.message}") from None
         except Exception as exc:  # noqa: BLE001 - a parser surprise is still a decode error
             raise CommandError(f"{DECODE_FAILED}: {exc}") from None
-
-
-class _LoadError(Exception):
-    pass
 
 
 _CAS_USAGE = (

@@ -13,8 +13,9 @@ import base64
 import os
 
 from consul_sim.cli.command import CommandError, group, register
+from consul_sim.cli.datasource import DataSourceError, load_data_source
 from consul_sim.cli.flags import FlagSet
-from consul_sim.cli.goformat import go_b64decode, go_os_error, tabwrite
+from consul_sim.cli.goformat import go_b64decode, tabwrite
 from consul_sim.cli.http import APIClient, APICommand, APIError, KVPair
 
 group(
@@ -228,24 +229,10 @@ Usage: consul-sim kv put [options] KEY [DATA]
             raise CommandError("Error! Missing KEY argument")
         if len(rest) > 2:
             raise CommandError(f"Error! Too many arguments (expected 1 or 2, got {len(rest)})")
-        key = rest[0]
-        if len(rest) == 1 or rest[1] == "":
-            return key, b""
-        source = rest[1]
-        if source.startswith("@"):
-            try:
-                with open(source[1:], "rb") as fh:
-                    return key, fh.read()
-            except OSError as exc:
-                raise CommandError(
-                    f"Error! Failed to read file: {go_os_error('open', exc)}"
-                ) from None
-        if source == "-":
-            try:
-                return key, self.ctx.read_stdin()
-            except OSError as exc:
-                raise CommandError(f"Error! Failed to read stdin: {exc}") from None
-        return key, os.fsencode(source)
+        try:
+            return rest[0], load_data_source(rest[1] if len(rest) == 2 else "", self.ctx)
+        except DataSourceError as exc:
+            raise CommandError(f"Error! {exc}") from None
 
     def prepare(self, rest: list[str]) -> tuple[str, bytes]:
         key, data = self._data_from_args(rest)
