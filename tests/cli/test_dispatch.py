@@ -246,3 +246,32 @@ def test_require_flags_reports_the_first_missing_flag_in_consuls_words() -> None
     assert err.getvalue() == (
         "Missing the required -name flag\nMissing the required -peering-token flag\n"
     )
+
+
+def test_run_checks_required_flags_then_prints_a_command_error_and_exits_1() -> None:
+    from consul_sim.cli.command import CommandError, Context, FlagCommand
+    from consul_sim.cli.flags import FlagSet
+
+    class Echo(FlagCommand):
+        required_flags = ("name",)
+
+        def define_flags(self, fs: FlagSet) -> None:
+            self.name = fs.string("name", "", "who")
+
+        def execute(self, rest: list[str]) -> int:
+            if rest:
+                raise CommandError(f"Too many arguments (expected 0, got {len(rest)})")
+            self.ui.output(self.name.value)
+            return 0
+
+    out, err = io.StringIO(), io.StringIO()
+    ctx = Context(stdout=out, stderr=err, stdin=None, env={})
+    assert Echo(ctx).run([]) == 1
+    assert Echo(ctx).run(["-name", "dc2", "extra"]) == 1
+    assert Echo(ctx).run(["-name", "dc2"]) == 0
+    assert Echo(ctx).run(["-nope"]) == 1
+    assert out.getvalue() == "dc2\n"
+    assert err.getvalue().startswith(
+        "Missing the required -name flag\nToo many arguments (expected 0, got 1)\n"
+        "flag provided but not defined: -nope\n"
+    )
