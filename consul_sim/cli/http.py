@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
-from consul_sim.cli.command import CommandError, Context, FlagCommand
+from consul_sim.cli.command import Context, FlagCommand
 from consul_sim.cli.flags import FlagSet, OptBool, OptString, go_parse_bool
 from consul_sim.cli.goformat import go_os_error
 
@@ -469,7 +469,12 @@ class APICommand(FlagCommand, Generic[Job]):
 
     def execute(self, rest: list[str]) -> int:
         job = self.prepare(rest)
-        with self.api_client() as client:
+        try:
+            client = self.http.api_client(self.ctx)
+        except ClientConfigError as exc:
+            self.ui.error(f"{self.connect_error}: {exc}")
+            return 1
+        with client:
             return self.call(client, job)
 
     @abstractmethod
@@ -480,10 +485,3 @@ class APICommand(FlagCommand, Generic[Job]):
     @abstractmethod
     def call(self, client: APIClient, job: Job) -> int:
         """Talk to the agent and print the outcome; raise ``CommandError`` on failure."""
-
-    def api_client(self) -> APIClient:
-        """The client; a configuration error is ``connect_error`` and why."""
-        try:
-            return self.http.api_client(self.ctx)
-        except ClientConfigError as exc:
-            raise CommandError(f"{self.connect_error}: {exc}") from None
