@@ -29,6 +29,7 @@ __all__ = [
     "CLI",
     "ClientFactory",
     "Command",
+    "CommandError",
     "Context",
     "FlagCommand",
     "GroupCommand",
@@ -118,10 +119,24 @@ class Command(ABC):
     def help(self) -> str: ...
 
 
+class CommandError(Exception):
+    """A command's refusal: ``str()`` is the line printed on stderr, and the command exits 1.
+
+    Consul's commands end every failed check or call with ``c.UI.Error(msg); return 1``; a
+    command body raises this instead and ``FlagCommand.run`` says the rest once.
+    """
+
+
 class FlagCommand(Command):
-    """A command with a Go flag set; ``help`` renders its usage text and flags as Consul does."""
+    """A command with a Go flag set; ``help`` renders its usage text and flags as Consul does.
+
+    ``run`` is the opening every Consul command's ``Run`` repeats - parse the flags, insist on the
+    required ones - followed by ``execute``, the command's own part.
+    """
 
     usage_text: ClassVar[str] = ""
+    required_flags: ClassVar[tuple[str, ...]] = ()
+    """Flags that must not be left empty, checked in this order right after parsing."""
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -146,6 +161,22 @@ class FlagCommand(Command):
                 self.ui.error(f"Missing the required -{name} flag")
                 return False
         return True
+
+    def run(self, args: list[str]) -> int:
+        """Parse (the flag package reports its own errors), check ``required_flags``, then
+        ``execute``; a ``CommandError`` from it goes to stderr and the exit code is 1."""
+        rest = self.parse(args)
+        if rest is None or not self.require_flags(*self.required_flags):
+            return 1
+        try:
+            return self.execute(rest)
+        except CommandError as exc:
+            self.ui.error(str(exc))
+            return 1
+
+    def execute(self, rest: list[str]) -> int:
+        """The command's own work on its positional arguments ``rest``; returns the exit code."""
+        raise NotImplementedError(f"{type(self).__name__} overrides neither run nor execute")
 
     def help(self) -> str:
         return consul_usage(self.usage_text, self.flags)

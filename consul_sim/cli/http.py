@@ -15,9 +15,10 @@ from __future__ import annotations
 import base64
 import errno
 import json
+from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -31,15 +32,26 @@ __all__ = [
     "APICommand",
     "APIClient",
     "APIError",
+    "CONNECTING_ERROR",
+    "CONNECT_ERROR",
     "ClientConfigError",
     "HTTPFlags",
+    "Job",
     "KVPair",
     "StatusError",
     "escape_path",
 ]
 
 DEFAULT_ADDRESS = "127.0.0.1:8500"
+
+CONNECTING_ERROR = "Error connecting to Consul agent"
+"""How ``command/kv/*``, ``command/services/*`` and peering establish/delete word a client
+configuration error."""
+CONNECT_ERROR = "Error connect to Consul agent"
+"""The same error as ``command/config/*`` and the other peering commands word it."""
 _REDIRECTS = (301, 302, 303, 307, 308)
+
+Job = TypeVar("Job")
 
 
 class APIError(Exception):
@@ -435,8 +447,17 @@ def _refused(exc: BaseException) -> bool:
     return False
 
 
-class APICommand(FlagCommand):
-    """A command that talks to an agent: its own flags plus Consul's HTTP flags."""
+class APICommand(FlagCommand, Generic[Job]):
+    """A command that talks to an agent: its own flags plus Consul's HTTP flags.
+
+    ``execute`` keeps Consul's order - ``prepare`` checks the arguments and loads what the call
+    needs (files, stdin) before any client exists, then ``call`` talks to the agent - so a
+    command defines only those two. ``Job`` is what ``prepare`` hands to ``call``.
+    """
+
+    connect_error: ClassVar[str] = CONNECTING_ERROR
+    """What the command prints before a client configuration error (``CONNECT_ERROR`` in the
+    commands Consul words that way)."""
 
     def __init__(self, ctx: Context) -> None:
         self.http = HTTPFlags()
@@ -447,10 +468,21 @@ class APICommand(FlagCommand):
         """Which HTTP flag groups the command merges (Consul varies this per command)."""
         self.http.register_all(fs)
 
-    def api_client(self) -> APIClient | None:
-        """The client, or None after printing Consul's ``Error connecting to Consul agent``."""
+    def execute(self, rest: list[str]) -> int:
+        job = self.prepare(rest)
         try:
-            return self.http.api_client(self.ctx)
+            client = self.http.api_client(self.ctx)
         except ClientConfigError as exc:
-            self.ui.error(f"Error connecting to Consul agent: {exc}")
-            return None
+            self.ui.error(f"{self.connect_error}: {exc}")
+            return 1
+        with client:
+            return self.call(client, job)
+
+    @abstractmethod
+    def prepare(self, rest: list[str]) -> Job:
+        """Check the positional arguments and flag values, load what the call sends; raise
+        ``CommandError`` with Consul's sentence to refuse."""
+
+    @abstractmethod
+    def call(self, client: APIClient, job: Job) -> int:
+        """Talk to the agent and print the outcome; raise ``CommandError`` on failure."""

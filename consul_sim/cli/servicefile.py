@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from consul_sim.cli.goformat import go_os_error
 from consul_sim.config.hcl import HCLError, load_hcl
@@ -306,47 +306,56 @@ def _format_of(path: str) -> str:
     return ""
 
 
-def _sources(path: str, warnings: list[str]) -> list[str]:
-    """``sourcesFromPath``: a file, or a directory's .json/.hcl files in name order."""
+def _sources(path: str, warnings: list[str]) -> list[tuple[str, bytes]]:
+    """``sourcesFromPath`` (``agent/config/builder.go``): a file, or a directory's .json/.hcl
+    files in name order, each with its bytes. Like Consul, a path that cannot be opened is
+    ``Open failed``, the extension is checked before reading, and each file is read once."""
+    if os.path.isdir(path):
+        found = []
+        for name in sorted(os.listdir(path)):
+            full = os.path.join(path, name)
+            if os.path.isdir(full):
+                continue
+            if not _format_of(full):
+                warnings.append(
+                    f"skipping file {full}, extension must be .hcl or .json, "
+                    "or config format must be set"
+                )
+                continue
+            try:
+                with open(full, "rb") as fh:
+                    found.append((full, _read(fh, full)))
+            except OSError as exc:
+                raise _read_failed(full, go_os_error("open", exc)) from None
+        return found
     try:
-        is_dir = os.path.isdir(path)
-        if not is_dir:
-            with open(path, "rb"):
-                pass
+        fh = open(path, "rb")
     except OSError as exc:
         raise ServiceFileError(
             f"config: Open failed on {path}. {go_os_error('open', exc)}"
         ) from None
-    if not is_dir:
+    with fh:
         if not _format_of(path):
             raise ServiceFileError(
                 f"file {path} has unknown extension; must be .hcl or .json, "
                 "or config format must be set"
             )
-        return [path]
-    found = []
-    for name in sorted(os.listdir(path)):
-        full = os.path.join(path, name)
-        if os.path.isdir(full):
-            continue
-        if not _format_of(full):
-            warnings.append(
-                f"skipping file {full}, extension must be .hcl or .json, "
-                "or config format must be set"
-            )
-            continue
-        found.append(full)
-    return found
+        return [(path, _read(fh, path))]
 
 
-def _parse(path: str) -> dict[str, Any]:
+def _read(fh: BinaryIO, path: str) -> bytes:
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        return fh.read()
     except OSError as exc:
-        raise ServiceFileError(
-            f"config: failed to read {path}: {go_os_error('open', exc)}"
-        ) from None
+        raise _read_failed(path, go_os_error("read", exc)) from None
+
+
+def _read_failed(path: str, why: str) -> ServiceFileError:
+    """``newSourceFromFile``'s error: ``os.ReadFile`` failed."""
+    return ServiceFileError(f"config: failed to read {path}: {why}")
+
+
+def _parse(path: str, raw: bytes) -> dict[str, Any]:
     try:
         if _format_of(path) == "json":
             data = parse_json(raw) if raw.strip() else {}
@@ -393,9 +402,9 @@ def _services_of(path: str, data: dict[str, Any]) -> list[dict[str, Any]]:
 def load_service_files(paths: list[str]) -> LoadedServices:
     """Every service the files define, as agent register bodies, in Consul's order."""
     loaded = LoadedServices()
-    sources: list[str] = []
+    sources: list[tuple[str, bytes]] = []
     for path in paths:
         sources.extend(_sources(path, loaded.warnings))
-    for source in sources:
-        loaded.services.extend(_services_of(source, _parse(source)))
+    for source, raw in sources:
+        loaded.services.extend(_services_of(source, _parse(source, raw)))
     return loaded

@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import httpx
+import pytest
 
 from consul_sim.cli.main import main
 from consul_sim.world import Cluster
@@ -146,6 +147,39 @@ def test_an_unknown_scheme_is_refused(dc1: Cluster) -> None:
     )
 
 
+_CONNECTING = "Error connecting to Consul agent"
+_CONNECT = "Error connect to Consul agent"
+
+
+@pytest.mark.parametrize(
+    ("argv", "sentence"),
+    [
+        (["kv", "get", "k"], _CONNECTING),
+        (["kv", "put", "k", "v"], _CONNECTING),
+        (["kv", "delete", "k"], _CONNECTING),
+        (["services", "register", "-name", "web"], _CONNECTING),
+        (["services", "deregister", "-id", "web"], _CONNECTING),
+        (["config", "read", "-kind", "mesh", "-name", "mesh"], _CONNECT),
+        (["config", "list", "-kind", "mesh"], _CONNECT),
+        (["config", "delete", "-kind", "mesh", "-name", "mesh"], _CONNECT),
+        (["peering", "generate-token", "-name", "p"], _CONNECT),
+        (["peering", "establish", "-name", "p", "-peering-token", "t"], _CONNECTING),
+        (["peering", "initiate", "-peer", "p", "-token", "t"], _CONNECTING),
+        (["peering", "list"], _CONNECT),
+        (["peering", "read", "-name", "p"], _CONNECT),
+        (["peering", "exported-services", "-name", "p"], _CONNECT),
+        (["peering", "delete", "-name", "p"], _CONNECTING),
+    ],
+)
+def test_each_command_words_the_connection_error_as_consul_does(
+    argv: list[str], sentence: str, dc1: Cluster
+) -> None:
+    """Consul's commands spell it two ways (``connecting to`` in kv, services and some peering
+    commands, ``connect to`` in config and the others); each keeps its own."""
+    result = run_with([*argv[:2], "-http-addr=ftp://h:1", *argv[2:]], {}, [], dc1)
+    assert result == Result(1, "", f"{sentence}: Unknown protocol scheme: ftp\n")
+
+
 def test_token_datacenter_and_stale_travel_with_the_request(dc1: Cluster, tmp_path: Path) -> None:
     requests: list[httpx.Request] = []
     dc1.client.event_hooks["request"].append(requests.append)
@@ -211,4 +245,33 @@ def test_require_flags_reports_the_first_missing_flag_in_consuls_words() -> None
     assert Establish(ctx).run(["-name", "dc2", "-peering-token=abc"]) == 0
     assert err.getvalue() == (
         "Missing the required -name flag\nMissing the required -peering-token flag\n"
+    )
+
+
+def test_run_checks_required_flags_then_prints_a_command_error_and_exits_1() -> None:
+    from consul_sim.cli.command import CommandError, Context, FlagCommand
+    from consul_sim.cli.flags import FlagSet
+
+    class Echo(FlagCommand):
+        required_flags = ("name",)
+
+        def define_flags(self, fs: FlagSet) -> None:
+            self.name = fs.string("name", "", "who")
+
+        def execute(self, rest: list[str]) -> int:
+            if rest:
+                raise CommandError(f"Too many arguments (expected 0, got {len(rest)})")
+            self.ui.output(self.name.value)
+            return 0
+
+    out, err = io.StringIO(), io.StringIO()
+    ctx = Context(stdout=out, stderr=err, stdin=None, env={})
+    assert Echo(ctx).run([]) == 1
+    assert Echo(ctx).run(["-name", "dc2", "extra"]) == 1
+    assert Echo(ctx).run(["-name", "dc2"]) == 0
+    assert Echo(ctx).run(["-nope"]) == 1
+    assert out.getvalue() == "dc2\n"
+    assert err.getvalue().startswith(
+        "Missing the required -name flag\nToo many arguments (expected 0, got 1)\n"
+        "flag provided but not defined: -nope\n"
     )

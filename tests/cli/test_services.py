@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from consul_sim.cli import servicefile
 from consul_sim.world import Cluster
 from tests.cli.conftest import Run
 
@@ -93,6 +97,26 @@ def test_register_from_json_file_with_a_check(run: Run, dc1: Cluster, tmp_path: 
     assert check["Name"] == "Service 'web' check"
     assert check["Status"] == "critical"
     assert check["Type"] == "ttl"
+
+
+def test_register_and_deregister_open_each_file_once(
+    run: Run, dc1: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "dir").mkdir()
+    single, member = tmp_path / "web.json", tmp_path / "dir" / "db.hcl"
+    single.write_text(json.dumps({"Service": {"Name": "web"}}))
+    member.write_text('service { name = "db" }')
+    opened: list[str] = []
+
+    def counting_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(str(file))
+        return builtins.open(file, *args, **kwargs)
+
+    monkeypatch.setattr(servicefile, "open", counting_open, raising=False)
+    for verb, line in (("register", "Registered service"), ("deregister", "Deregistered service")):
+        result = run("services", verb, str(single), str(tmp_path / "dir"))
+        assert (result.code, result.stdout) == (0, f"{line}: web\n{line}: db\n")
+    assert opened == [str(single), str(member)] * 2
 
 
 def test_register_from_hcl_file_registers_services_then_service(

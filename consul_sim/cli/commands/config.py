@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from consul_sim.cli.command import group, register
+from consul_sim.cli.command import CommandError, group, register
+from consul_sim.cli.datasource import DataSourceError, load_data_source_no_raw
 from consul_sim.cli.flags import FlagSet
-from consul_sim.cli.goformat import go_os_error
-from consul_sim.cli.http import APIClient, APICommand, APIError, ClientConfigError
+from consul_sim.cli.http import CONNECT_ERROR, APIClient, APICommand, APIError, Job
 from consul_sim.config.decode import decode_entry
 from consul_sim.config.hcl import parse_config
 from consul_sim.errors import ConsulError
@@ -50,6 +50,8 @@ Usage: consul-sim config <subcommand> [options] [args]
 )
 
 DECODE_FAILED = "Failed to decode config entry input"
+MISSING_KIND = "Must specify the -kind parameter"
+MISSING_NAME = "Must specify the -name parameter"
 
 WARNING_SERVICE_DEFAULTS_PERMISSIVE = (
     "MutualTLSMode=permissive is insecure. Set to `strict` when your service no longer needs "
@@ -87,51 +89,23 @@ def write_warning(entry: ConfigEntryBase) -> str:
     return ""
 
 
-class _ConfigCommand(APICommand):
+class _ConfigCommand(APICommand[Job]):
     """Config commands merge every HTTP flag group; their connection error says ``connect to``."""
 
-    def client(self) -> APIClient | None:
-        try:
-            return self.http.api_client(self.ctx)
-        except ClientConfigError as exc:
-            self.ui.error(f"Error connect to Consul agent: {exc}")
-            return None
+    connect_error = CONNECT_ERROR
 
-    def load(self, source: str) -> str | None:
-        """``helpers.LoadDataSourceNoRaw``: ``-`` is stdin, anything else a file path; None
-        after printing ``Failed to load data: ...``."""
+    def load_entry(self, source: str) -> ConfigEntryBase:
+        """The entry ``source`` (a file path or ``-``) holds, by ``helpers.ParseConfigEntry``."""
         try:
-            if not source:
-                raise _LoadError("Failed to load data: must specify a file path or '-' for stdin")
-            if source == "-":
-                try:
-                    data = self.ctx.read_stdin()
-                except OSError as exc:
-                    raise _LoadError(f"Failed to read stdin: {exc}") from None
-            else:
-                try:
-                    with open(source, "rb") as fh:
-                        data = fh.read()
-                except OSError as exc:
-                    raise _LoadError(f"Failed to read file: {go_os_error('open', exc)}") from None
-        except _LoadError as exc:
-            self.ui.error(f"Failed to load data: {exc}")
-            return None
-        return data.decode("utf-8", errors="replace")
-
-    def parse_entry(self, text: str) -> ConfigEntryBase | None:
-        """``helpers.ParseConfigEntry``; None after printing Consul's decode error."""
+            text = load_data_source_no_raw(source, self.ctx).decode("utf-8", errors="replace")
+        except DataSourceError as exc:
+            raise CommandError(f"Failed to load data: {exc}") from None
         try:
             return decode_entry(parse_config(text))
         except ConsulError as exc:
-            self.ui.error(f"{DECODE_FAILED}: {exc.message}")
+            raise CommandError(f"{DECODE_FAILED}: {exc.message}") from None
         except Exception as exc:  # noqa: BLE001 - a parser surprise is still a decode error
-            self.ui.error(f"{DECODE_FAILED}: {exc}")
-        return None
-
-
-class _LoadError(Exception):
-    pass
+            raise CommandError(f"{DECODE_FAILED}: {exc}") from None
 
 
 _CAS_USAGE = (
@@ -145,7 +119,7 @@ _MODIFY_INDEX_USAGE = (
 
 
 @register("config write")
-class ConfigWrite(_ConfigCommand):
+class ConfigWrite(_ConfigCommand[ConfigEntryBase]):
     synopsis = "Create or update a centralized config entry"
     usage_text = """
 Usage: consul-sim config write [options] <configuration>
@@ -166,38 +140,23 @@ Usage: consul-sim config write [options] <configuration>
         self.cas = fs.boolean("cas", False, _CAS_USAGE)
         self.modify_index = fs.uint("modify-index", 0, _MODIFY_INDEX_USAGE)
 
-    def run(self, args: list[str]) -> int:
-        rest = self.parse(args)
-        if rest is None:
-            return 1
+    def prepare(self, rest: list[str]) -> ConfigEntryBase:
         if len(rest) != 1:
-            self.ui.error(
+            raise CommandError(
                 "Must provide exactly one positional argument to specify the config entry to write"
             )
-            return 1
-        text = self.load(rest[0])
-        if text is None:
-            return 1
-        entry = self.parse_entry(text)
-        if entry is None:
-            return 1
-        client = self.client()
-        if client is None:
-            return 1
+        return self.load_entry(rest[0])
+
+    def call(self, client: APIClient, entry: ConfigEntryBase) -> int:
         label = f"{entry.kind}/{entry.entry_name}"
         params = {"cas": str(self.modify_index.value)} if self.cas.value else None
-        with client:
-            try:
-                response = client.request(
-                    "PUT", "/v1/config", params=params, json_body=entry.content()
-                )
-                client.require_ok(response)
-            except APIError as exc:
-                self.ui.error(f"Error writing config entry {label}: {exc}")
-                return 1
+        try:
+            response = client.request("PUT", "/v1/config", params=params, json_body=entry.content())
+            client.require_ok(response)
+        except APIError as exc:
+            raise CommandError(f"Error writing config entry {label}: {exc}") from None
         if "true" not in response.text:
-            self.ui.error(f"Config entry not updated: {label}")
-            return 1
+            raise CommandError(f"Config entry not updated: {label}")
         self.ui.info(f"Config entry written: {label}")
         warning = write_warning(entry)
         if warning:
@@ -206,7 +165,7 @@ Usage: consul-sim config write [options] <configuration>
 
 
 @register("config read")
-class ConfigRead(_ConfigCommand):
+class ConfigRead(_ConfigCommand[tuple[str, str]]):
     synopsis = "Read a centralized config entry"
     usage_text = """
 Usage: consul-sim config read [options] -kind <config kind> -name <config name>
@@ -220,37 +179,32 @@ Usage: consul-sim config read [options] -kind <config kind> -name <config name>
         self.kind = fs.string("kind", "", "The kind of configuration to read.")
         self.name = fs.string("name", "", "The name of configuration to read.")
 
-    def run(self, args: list[str]) -> int:
-        if self.parse(args) is None:
-            return 1
+    def prepare(self, rest: list[str]) -> tuple[str, str]:
         kind, name = self.kind.value, self.name.value
         if not kind:
-            self.ui.error("Must specify the -kind parameter")
-            return 1
+            raise CommandError(MISSING_KIND)
         if not name:
-            self.ui.error("Must specify the -name parameter")
-            return 1
-        client = self.client()
-        if client is None:
-            return 1
-        with client:
-            try:
-                if kind not in KNOWN_KINDS:
-                    # The Go client refuses the kind before sending anything.
-                    raise APIError(f"invalid config entry kind: {kind}")
-                response = client.request(
-                    "GET", f"/v1/config/{kind}/{name}", stale=self.http.stale_reads
-                )
-                client.require_ok(response)
-            except APIError as exc:
-                self.ui.error(f"Error reading config entry {kind}/{name}: {exc}")
-                return 1
+            raise CommandError(MISSING_NAME)
+        return kind, name
+
+    def call(self, client: APIClient, job: tuple[str, str]) -> int:
+        kind, name = job
+        try:
+            if kind not in KNOWN_KINDS:
+                # The Go client refuses the kind before sending anything.
+                raise APIError(f"invalid config entry kind: {kind}")
+            response = client.request(
+                "GET", f"/v1/config/{kind}/{name}", stale=self.http.stale_reads
+            )
+            client.require_ok(response)
+        except APIError as exc:
+            raise CommandError(f"Error reading config entry {kind}/{name}: {exc}") from None
         self.ui.info(go_marshal_indent(response.json()))
         return 0
 
 
 @register("config list")
-class ConfigList(_ConfigCommand):
+class ConfigList(_ConfigCommand[str]):
     synopsis = "List centralized config entries of a given kind"
     usage_text = """
 Usage: consul-sim config list [options] -kind <config kind>
@@ -264,26 +218,22 @@ Usage: consul-sim config list [options] -kind <config kind>
         self.kind = fs.string("kind", "", "The kind of configurations to list.")
         self.filter = fs.string("filter", "", "Filter to use with the request.")
 
-    def run(self, args: list[str]) -> int:
-        if self.parse(args) is None:
-            return 1
-        kind = self.kind.value
-        if not kind:
-            self.ui.error("Must specify the -kind parameter")
-            return 1
-        client = self.client()
-        if client is None:
-            return 1
+    def prepare(self, rest: list[str]) -> str:
+        if not self.kind.value:
+            raise CommandError(MISSING_KIND)
+        return self.kind.value
+
+    def call(self, client: APIClient, kind: str) -> int:
         params = {"filter": self.filter.value} if self.filter.value else None
-        with client:
-            try:
-                response = client.request(
-                    "GET", f"/v1/config/{kind}", params=params, stale=self.http.stale_reads
-                )
-                client.require_ok(response)
-            except APIError as exc:
-                self.ui.error(f"Error listing config entries for kind {go_quote(kind)}: {exc}")
-                return 1
+        try:
+            response = client.request(
+                "GET", f"/v1/config/{kind}", params=params, stale=self.http.stale_reads
+            )
+            client.require_ok(response)
+        except APIError as exc:
+            raise CommandError(
+                f"Error listing config entries for kind {go_quote(kind)}: {exc}"
+            ) from None
         for entry in response.json() or []:
             name = "mesh" if entry.get("Kind") == "mesh" else entry.get("Name", "")
             self.ui.info(str(name))
@@ -291,7 +241,7 @@ Usage: consul-sim config list [options] -kind <config kind>
 
 
 @register("config delete")
-class ConfigDelete(_ConfigCommand):
+class ConfigDelete(_ConfigCommand[tuple[str, str]]):
     synopsis = "Delete a centralized config entry"
     usage_text = """
 Usage: consul-sim config delete [options] ([-kind <kind> -name <name>] | [-filename FILE])
@@ -327,47 +277,36 @@ Usage: consul-sim config delete [options] ([-kind <kind> -name <name>] | [-filen
             if count == 2:
                 return "filename can't be used with kind or name"
         elif not kind:
-            return "Must specify the -kind parameter"
+            return MISSING_KIND
         elif not name:
-            return "Must specify the -name parameter"
+            return MISSING_NAME
         if self.cas.value and self.modify_index.value == 0:
             return "Must specify a -modify-index greater than 0 with -cas"
         if self.modify_index.value != 0 and not self.cas.value:
             return "Cannot specify -modify-index without -cas"
         return ""
 
-    def run(self, args: list[str]) -> int:
-        if self.parse(args) is None:
-            return 1
+    def prepare(self, rest: list[str]) -> tuple[str, str]:
         problem = self._argument_error()
         if problem:
-            self.ui.error(problem)
-            return 1
-        kind, name = self.kind.value, self.name.value
+            raise CommandError(problem)
         if self.filename.value:
-            text = self.load(self.filename.value)
-            if text is None:
-                return 1
-            entry = self.parse_entry(text)
-            if entry is None:
-                return 1
-            kind, name = entry.kind, entry.entry_name
-        client = self.client()
-        if client is None:
-            return 1
+            entry = self.load_entry(self.filename.value)
+            return entry.kind, entry.entry_name
+        return self.kind.value, self.name.value
+
+    def call(self, client: APIClient, job: tuple[str, str]) -> int:
+        kind, name = job
         cas = self.cas.value
         params = {"cas": str(self.modify_index.value)} if cas else None
-        with client:
-            try:
-                if not kind or not name:
-                    raise APIError("Both kind and name parameters must not be empty")
-                response = client.request("DELETE", f"/v1/config/{kind}/{name}", params=params)
-                client.require_ok(response)
-            except APIError as exc:
-                self.ui.error(f"Error deleting config entry {kind}/{name}: {exc}")
-                return 1
+        try:
+            if not kind or not name:
+                raise APIError("Both kind and name parameters must not be empty")
+            response = client.request("DELETE", f"/v1/config/{kind}/{name}", params=params)
+            client.require_ok(response)
+        except APIError as exc:
+            raise CommandError(f"Error deleting config entry {kind}/{name}: {exc}") from None
         if cas and "true" not in response.text:
-            self.ui.error(f"Config entry not deleted: {kind}/{name}")
-            return 1
+            raise CommandError(f"Config entry not deleted: {kind}/{name}")
         self.ui.info(f"Config entry deleted: {kind}/{name}")
         return 0

@@ -12,10 +12,11 @@ from __future__ import annotations
 import base64
 import os
 
-from consul_sim.cli.command import group, register
+from consul_sim.cli.command import CommandError, group, register
+from consul_sim.cli.datasource import DataSourceError, load_data_source
 from consul_sim.cli.flags import FlagSet
-from consul_sim.cli.goformat import go_b64decode, go_os_error, tabwrite
-from consul_sim.cli.http import APICommand, APIError, KVPair
+from consul_sim.cli.goformat import go_b64decode, tabwrite
+from consul_sim.cli.http import APIClient, APICommand, APIError, KVPair
 
 group(
     "kv",
@@ -59,21 +60,17 @@ def _detailed(pair: KVPair, *, base64_value: bool, keys_only: bool) -> bytes:
     return os.fsencode(tabwrite("".join(rows)))
 
 
-def _key_argument(command: APICommand, args: list[str]) -> str | None:
+def _key_argument(rest: list[str]) -> str:
     """``kv get`` and ``kv delete`` take at most one KEY and drop one leading ``/`` (``kv put``
-    refuses it instead). None when the arguments were refused (already reported on stderr)."""
-    rest = command.parse(args)
-    if rest is None:
-        return None
+    refuses it instead)."""
     if len(rest) > 1:
-        command.ui.error(f"Too many arguments (expected 1, got {len(rest)})")
-        return None
+        raise CommandError(f"Too many arguments (expected 1, got {len(rest)})")
     key = rest[0] if rest else ""
     return key[1:] if key.startswith("/") else key
 
 
 @register("kv get")
-class KVGet(APICommand):
+class KVGet(APICommand[str]):
     synopsis = "Retrieves or lists data from the KV store"
     usage_text = """
 Usage: consul-sim kv get [options] [KEY_OR_PREFIX]
@@ -120,35 +117,29 @@ Usage: consul-sim kv get [options] [KEY_OR_PREFIX]
             "after the prefix.",
         )
 
-    def run(self, args: list[str]) -> int:
-        key = _key_argument(self, args)
-        if key is None:
-            return 1
+    def prepare(self, rest: list[str]) -> str:
+        key = _key_argument(rest)
+        if not key and not (self.recurse.value or self.keys.value):
+            raise CommandError("Error! Missing KEY argument")
+        return key
+
+    def call(self, client: APIClient, key: str) -> int:
         recurse, keys = self.recurse.value, self.keys.value
-        if not key and not (recurse or keys):
-            self.ui.error("Error! Missing KEY argument")
-            return 1
-        client = self.api_client()
-        if client is None:
-            return 1
         stale = self.http.stale_reads
-        with client:
-            try:
-                if keys and recurse:
-                    return self._list(client.kv_list(key, stale=stale), keys_only=True)
-                if keys:
-                    for name in client.kv_keys(key, self.separator.value, stale=stale):
-                        self.ui.info(name)
-                    return 0
-                if recurse:
-                    return self._list(client.kv_list(key, stale=stale), keys_only=False)
-                pair = client.kv_get(key, stale=stale)
-            except APIError as exc:
-                self.ui.error(f"Error querying Consul agent: {exc}")
-                return 1
+        try:
+            if keys and recurse:
+                return self._list(client.kv_list(key, stale=stale), keys_only=True)
+            if keys:
+                for name in client.kv_keys(key, self.separator.value, stale=stale):
+                    self.ui.info(name)
+                return 0
+            if recurse:
+                return self._list(client.kv_list(key, stale=stale), keys_only=False)
+            pair = client.kv_get(key, stale=stale)
+        except APIError as exc:
+            raise CommandError(f"Error querying Consul agent: {exc}") from None
         if pair is None:
-            self.ui.error(f"Error! No key exists at: {key}")
-            return 1
+            raise CommandError(f"Error! No key exists at: {key}")
         if self.detailed.value:
             self.ui.info(_detailed(pair, base64_value=self.base64.value, keys_only=False))
         elif self.base64.value:
@@ -173,7 +164,7 @@ Usage: consul-sim kv get [options] [KEY_OR_PREFIX]
 
 
 @register("kv put")
-class KVPut(APICommand):
+class KVPut(APICommand[tuple[str, bytes]]):
     synopsis = "Sets or updates data in the KV store"
     usage_text = """
 Usage: consul-sim kv put [options] KEY [DATA]
@@ -232,106 +223,78 @@ Usage: consul-sim kv put [options] KEY [DATA]
             "Give up the key's lock held by -session. Off by default.",
         )
 
-    def _data_from_args(self, rest: list[str]) -> tuple[str, bytes] | str:
-        """The key and data, or the error sentence (without its ``Error! `` prefix)."""
+    def _data_from_args(self, rest: list[str]) -> tuple[str, bytes]:
+        """The key and data (``Error! ``-prefixed sentences when the arguments are refused)."""
         if not rest:
-            return "Missing KEY argument"
+            raise CommandError("Error! Missing KEY argument")
         if len(rest) > 2:
-            return f"Too many arguments (expected 1 or 2, got {len(rest)})"
-        key = rest[0]
-        if len(rest) == 1 or rest[1] == "":
-            return key, b""
-        source = rest[1]
-        if source.startswith("@"):
-            try:
-                with open(source[1:], "rb") as fh:
-                    return key, fh.read()
-            except OSError as exc:
-                return f"Failed to read file: {go_os_error('open', exc)}"
-        if source == "-":
-            try:
-                return key, self.ctx.read_stdin()
-            except OSError as exc:
-                return f"Failed to read stdin: {exc}"
-        return key, os.fsencode(source)
+            raise CommandError(f"Error! Too many arguments (expected 1 or 2, got {len(rest)})")
+        try:
+            return rest[0], load_data_source(rest[1] if len(rest) == 2 else "", self.ctx)
+        except DataSourceError as exc:
+            raise CommandError(f"Error! {exc}") from None
 
-    def run(self, args: list[str]) -> int:
-        rest = self.parse(args)
-        if rest is None:
-            return 1
-        loaded = self._data_from_args(rest)
-        if isinstance(loaded, str):
-            self.ui.error(f"Error! {loaded}")
-            return 1
-        key, data = loaded
+    def prepare(self, rest: list[str]) -> tuple[str, bytes]:
+        key, data = self._data_from_args(rest)
         if self.base64.value:
             data, err = go_b64decode(data)
             if err is not None:
                 # Consul reports the bad encoding but goes on to write what decoded.
                 self.ui.error(f"Error! Cannot base 64 decode data: {err}")
+        if (self.release.value or self.acquire.value) and not self.session.value:
+            raise CommandError("Error! Missing -session (required with -acquire and -release)")
+        return key, data
+
+    def call(self, client: APIClient, job: tuple[str, bytes]) -> int:
+        key, data = job
         session = self.session.value
-        if (self.release.value or self.acquire.value) and not session:
-            self.ui.error("Error! Missing -session (required with -acquire and -release)")
-            return 1
-        client = self.api_client()
-        if client is None:
-            return 1
         params: dict[str, str] = {}
         if self.kv_flags.value:
             params["flags"] = str(self.kv_flags.value)
-        with client:
-            if self.cas.value:
-                index = self.modify_index.value
-                try:
-                    ok = client.kv_put(key, data, {**params, "cas": str(index)})
-                except APIError as exc:
-                    self.ui.error(f"Error! Did not write to {key}: {exc}")
-                    return 1
-                if not ok and index == 0:
-                    self.ui.error(
-                        f"Error! Did not write to {key}: CAS performed with index=0 and key "
-                        "already exists."
-                    )
-                    return 1
-                if not ok:
-                    self.ui.error(f"Error! Did not write to {key}: CAS failed")
-                    return 1
-                self.ui.info(f"Success! Data written to: {key}")
-                return 0
-            if self.acquire.value:
-                try:
-                    ok = client.kv_put(key, data, {**params, "acquire": session})
-                except APIError as exc:
-                    self.ui.error(f"Error! Failed writing data: {exc}")
-                    return 1
-                if not ok:
-                    self.ui.error("Error! Did not acquire lock")
-                    return 1
-                self.ui.info(f"Success! Lock acquired on: {key}")
-                return 0
-            if self.release.value:
-                try:
-                    ok = client.kv_put(key, data, {**params, "release": session})
-                except APIError:
-                    # Consul prints the key here, not the error.
-                    self.ui.error(f"Error! Failed writing data: {key}")
-                    return 1
-                if not ok:
-                    self.ui.error("Error! Did not release lock")
-                    return 1
-                self.ui.info(f"Success! Lock released on: {key}")
-                return 0
+        if self.cas.value:
+            index = self.modify_index.value
             try:
-                client.kv_put(key, data, params)
+                ok = client.kv_put(key, data, {**params, "cas": str(index)})
             except APIError as exc:
-                self.ui.error(f"Error! Failed writing data: {exc}")
-                return 1
+                raise CommandError(f"Error! Did not write to {key}: {exc}") from None
+            if not ok and index == 0:
+                raise CommandError(
+                    f"Error! Did not write to {key}: CAS performed with index=0 and key "
+                    "already exists."
+                )
+            if not ok:
+                raise CommandError(f"Error! Did not write to {key}: CAS failed")
+            self.ui.info(f"Success! Data written to: {key}")
+            return 0
+        if self.acquire.value:
+            try:
+                ok = client.kv_put(key, data, {**params, "acquire": session})
+            except APIError as exc:
+                raise CommandError(f"Error! Failed writing data: {exc}") from None
+            if not ok:
+                raise CommandError("Error! Did not acquire lock")
+            self.ui.info(f"Success! Lock acquired on: {key}")
+            return 0
+        if self.release.value:
+            try:
+                ok = client.kv_put(key, data, {**params, "release": session})
+            except APIError:
+                # Consul prints the key here, not the error.
+                raise CommandError(f"Error! Failed writing data: {key}") from None
+            if not ok:
+                raise CommandError("Error! Did not release lock")
+            self.ui.info(f"Success! Lock released on: {key}")
+            return 0
+        try:
+            client.kv_put(key, data, params)
+        except APIError as exc:
+            raise CommandError(f"Error! Failed writing data: {exc}") from None
         self.ui.info(f"Success! Data written to: {key}")
         return 0
 
 
 @register("kv delete")
-class KVDelete(APICommand):
+class KVDelete(APICommand[str]):
     synopsis = "Removes data from the KV store"
     usage_text = """
 Usage: consul-sim kv delete [options] KEY_OR_PREFIX
@@ -363,53 +326,43 @@ Usage: consul-sim kv delete [options] KEY_OR_PREFIX
             "recurse", False, "Delete every key under the given prefix. Off by default."
         )
 
-    def run(self, args: list[str]) -> int:
-        key = _key_argument(self, args)
-        if key is None:
-            return 1
+    def prepare(self, rest: list[str]) -> str:
+        """The checks of ``command/kv/del``, in its order."""
+        key = _key_argument(rest)
         cas, recurse, index = self.cas.value, self.recurse.value, self.modify_index.value
         if not key and not recurse:
-            self.ui.error("Error! Missing KEY argument")
-            return 1
+            raise CommandError("Error! Missing KEY argument")
         if cas and index == 0:
-            self.ui.error(
+            raise CommandError(
                 "Cannot delete a key that does not exist. Provide a -modify-index greater "
                 "than than 0."
             )
-            return 1
         if index != 0 and not cas:
-            self.ui.error("Cannot specify -modify-index without -cas!")
-            return 1
+            raise CommandError("Cannot specify -modify-index without -cas!")
         if recurse and cas:
-            self.ui.error("Cannot specify both -cas and -recurse!")
-            return 1
-        client = self.api_client()
-        if client is None:
-            return 1
-        with client:
-            if recurse:
-                try:
-                    client.kv_delete(key, {"recurse": ""})
-                except APIError as exc:
-                    self.ui.error(f"Error! Did not delete prefix {key}: {exc}")
-                    return 1
-                self.ui.info(f"Success! Deleted keys with prefix: {key}")
-                return 0
-            if cas:
-                try:
-                    ok = client.kv_delete(key, {"cas": str(index)})
-                except APIError as exc:
-                    self.ui.error(f"Error! Did not delete key {key}: {exc}")
-                    return 1
-                if not ok:
-                    self.ui.error(f"Error! Did not delete key {key}: CAS failed")
-                    return 1
-                self.ui.info(f"Success! Deleted key: {key}")
-                return 0
+            raise CommandError("Cannot specify both -cas and -recurse!")
+        return key
+
+    def call(self, client: APIClient, key: str) -> int:
+        if self.recurse.value:
             try:
-                client.kv_delete(key)
+                client.kv_delete(key, {"recurse": ""})
             except APIError as exc:
-                self.ui.error(f"Error deleting key {key}: {exc}")
-                return 1
+                raise CommandError(f"Error! Did not delete prefix {key}: {exc}") from None
+            self.ui.info(f"Success! Deleted keys with prefix: {key}")
+            return 0
+        if self.cas.value:
+            try:
+                ok = client.kv_delete(key, {"cas": str(self.modify_index.value)})
+            except APIError as exc:
+                raise CommandError(f"Error! Did not delete key {key}: {exc}") from None
+            if not ok:
+                raise CommandError(f"Error! Did not delete key {key}: CAS failed")
+            self.ui.info(f"Success! Deleted key: {key}")
+            return 0
+        try:
+            client.kv_delete(key)
+        except APIError as exc:
+            raise CommandError(f"Error deleting key {key}: {exc}") from None
         self.ui.info(f"Success! Deleted key: {key}")
         return 0

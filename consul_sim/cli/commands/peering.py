@@ -14,12 +14,13 @@ is the peering token, not the ACL token (which comes from ``CONSUL_HTTP_TOKEN`` 
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
-from consul_sim.cli.command import group, register
+from consul_sim.cli.command import CommandError, group, register
 from consul_sim.cli.flags import FlagSet, MapValue, String
-from consul_sim.cli.http import APIClient, APICommand, APIError, ClientConfigError
+from consul_sim.cli.http import CONNECT_ERROR, CONNECTING_ERROR, APIClient, APICommand, APIError
 from consul_sim.jsonenc import encode_json
 
 __all__ = [
@@ -284,32 +285,28 @@ def _delete(client: APIClient, name: str) -> None:
 
 
 # -- the commands ---------------------------------------------------------------------------------
-class _PeeringCommand(APICommand):
-    """Peering commands merge only the client flags and ``-partition``, as Consul's do."""
+class _PeeringCommand(APICommand[None]):
+    """Peering commands merge only the client flags and ``-partition``, as Consul's do; what they
+    check beyond their required flags is ``-format``, where they have it."""
 
-    connect_error: ClassVar[str] = "Error connect to Consul agent"
+    connect_error = CONNECT_ERROR
 
     def register_http_flags(self, fs: FlagSet) -> None:
         self.http.client_flags(fs)
         self.http.partition_flag(fs)
 
-    def client(self) -> APIClient | None:
-        """The client, or None after printing the command's own connection sentence (Consul
-        spells it ``connect to`` in some peering commands and ``connecting to`` in others)."""
-        try:
-            return self.http.api_client(self.ctx)
-        except ClientConfigError as exc:
-            self.ui.error(f"{self.connect_error}: {exc}")
-            return None
+    _format: String | None = None
+    """The ``-format`` flag when the command has one (``define_format`` sets it)."""
 
     def define_format(self, fs: FlagSet) -> String:
-        return fs.string("format", FORMAT_PRETTY, "Output format {json|pretty} (default: pretty)")
+        self._format = fs.string(
+            "format", FORMAT_PRETTY, "Output format {json|pretty} (default: pretty)"
+        )
+        return self._format
 
-    def format_ok(self, value: str) -> bool:
-        if value not in FORMATS:
-            self.ui.error(INVALID_FORMAT)
-            return False
-        return True
+    def prepare(self, rest: list[str]) -> None:
+        if self._format is not None and self._format.value not in FORMATS:
+            raise CommandError(INVALID_FORMAT)
 
 
 _NAME_USAGE = "(Required) The local name assigned to the peer cluster."
@@ -322,6 +319,7 @@ _META_USAGE = (
 @register("peering generate-token")
 class PeeringGenerateToken(_PeeringCommand):
     synopsis = "Generate a peering token"
+    required_flags = ("name",)
     usage_text = """
 Usage: consul-sim peering generate-token [options] -name <peer name>
 
@@ -352,22 +350,13 @@ Usage: consul-sim peering generate-token [options] -name <peer name>
         )
         self.format = self.define_format(fs)
 
-    def run(self, args: list[str]) -> int:
-        if self.parse(args) is None:
-            return 1
-        if not self.require_flags("name") or not self.format_ok(self.format.value):
-            return 1
-        client = self.client()
-        if client is None:
-            return 1
+    def call(self, client: APIClient, job: None) -> int:
         name = self.name.value
         addresses = self.addresses.value.split(",") if self.addresses.value else None
-        with client:
-            try:
-                result = _generate_token(client, name, meta=self.meta.value, addresses=addresses)
-            except APIError as exc:
-                self.ui.error(f"Error generating peering token for {name}: {exc}")
-                return 1
+        try:
+            result = _generate_token(client, name, meta=self.meta.value, addresses=addresses)
+        except APIError as exc:
+            raise CommandError(f"Error generating peering token for {name}: {exc}") from None
         if self.format.value == FORMAT_JSON:
             self.ui.output(go_marshal({"PeeringToken": result.get("PeeringToken", "")}))
         else:
@@ -378,7 +367,7 @@ Usage: consul-sim peering generate-token [options] -name <peer name>
 @register("peering establish")
 class PeeringEstablish(_PeeringCommand):
     synopsis = "Establish a peering connection"
-    connect_error = "Error connecting to Consul agent"
+    connect_error = CONNECTING_ERROR
     usage_text = """
 Usage: consul-sim peering establish [options] -name <peer name> -peering-token <token>
 
@@ -396,23 +385,14 @@ Usage: consul-sim peering establish [options] -name <peer name> -peering-token <
         )
         self.meta = fs.var(MapValue(), "meta", _META_USAGE)
 
-    required: ClassVar[tuple[str, ...]] = ("name", "peering-token")
+    required_flags = ("name", "peering-token")
 
-    def run(self, args: list[str]) -> int:
-        if self.parse(args) is None:
-            return 1
-        if not self.require_flags(*self.required):
-            return 1
-        client = self.client()
-        if client is None:
-            return 1
+    def call(self, client: APIClient, job: None) -> int:
         name = self.name.value
-        with client:
-            try:
-                _establish(client, name, self.token.value, self.meta.value)
-            except APIError as exc:
-                self.ui.error(f"Error establishing peering for {name}: {exc}")
-                return 1
+        try:
+            _establish(client, name, self.token.value, self.meta.value)
+        except APIError as exc:
+            raise CommandError(f"Error establishing peering for {name}: {exc}") from None
         self.succeeded(name)
         return 0
 
@@ -437,7 +417,7 @@ Usage: consul-sim peering initiate [options] -peer <peer name> -token <token>
   CONSUL_HTTP_TOKEN or -token-file.
 """
 
-    required: ClassVar[tuple[str, ...]] = ("peer", "token")
+    required_flags = ("peer", "token")
 
     def register_http_flags(self, fs: FlagSet) -> None:
         # Every client flag but -token, which this spelling gives to the peering token.
@@ -471,20 +451,11 @@ Usage: consul-sim peering list [options]
     def define_flags(self, fs: FlagSet) -> None:
         self.format = self.define_format(fs)
 
-    def run(self, args: list[str]) -> int:
-        if self.parse(args) is None:
-            return 1
-        if not self.format_ok(self.format.value):
-            return 1
-        client = self.client()
-        if client is None:
-            return 1
-        with client:
-            try:
-                found = _list(client)
-            except APIError as exc:
-                self.ui.error(f"Error listing peerings: {exc}")
-                return 1
+    def call(self, client: APIClient, job: None) -> int:
+        try:
+            found = _list(client)
+        except APIError as exc:
+            raise CommandError(f"Error listing peerings: {exc}") from None
         peerings = sorted(found, key=lambda p: str(p.get("Name", "")))
         if self.format.value == FORMAT_JSON:
             self.ui.output(go_marshal([as_api_peering(p) for p in peerings]))
@@ -510,29 +481,27 @@ Usage: consul-sim peering list [options]
 
 
 class _ReadsOnePeering(_PeeringCommand):
+    """``read`` and ``exported-services``: both show a part of the peering named by -name."""
+
+    required_flags = ("name",)
+
     def define_flags(self, fs: FlagSet) -> None:
         self.name = fs.string("name", "", _NAME_USAGE)
         self.format = self.define_format(fs)
 
-    def read(self, args: list[str]) -> dict[str, Any] | None:
-        """The peering named by -name, or None after printing why not."""
-        if self.parse(args) is None:
-            return None
-        if not self.require_flags("name") or not self.format_ok(self.format.value):
-            return None
-        client = self.client()
-        if client is None:
-            return None
+    def call(self, client: APIClient, job: None) -> int:
         name = self.name.value
-        with client:
-            try:
-                found = _read(client, name)
-            except APIError as exc:
-                self.ui.error(f"Error reading peering: {exc}")
-                return None
+        try:
+            found = _read(client, name)
+        except APIError as exc:
+            raise CommandError(f"Error reading peering: {exc}") from None
         if found is None:
-            self.ui.error(f"No peering with name {name} found.")
-        return found
+            raise CommandError(f"No peering with name {name} found.")
+        return self.show(found)
+
+    @abstractmethod
+    def show(self, peering: dict[str, Any]) -> int:
+        """Print what the command shows of the peering."""
 
 
 @register("peering read")
@@ -548,14 +517,11 @@ Usage: consul-sim peering read [options] -name <peer name>
       $ consul-sim peering read -name west-dc
 """
 
-    def run(self, args: list[str]) -> int:
-        found = self.read(args)
-        if found is None:
-            return 1
+    def show(self, peering: dict[str, Any]) -> int:
         if self.format.value == FORMAT_JSON:
-            self.ui.output(go_marshal(as_api_peering(found)))
+            self.ui.output(go_marshal(as_api_peering(peering)))
         else:
-            self.ui.output(format_peering(found))
+            self.ui.output(format_peering(peering))
         return 0
 
 
@@ -571,11 +537,8 @@ Usage: consul-sim peering exported-services [options] -name <peer name>
       $ consul-sim peering exported-services -name west-dc
 """
 
-    def run(self, args: list[str]) -> int:
-        found = self.read(args)
-        if found is None:
-            return 1
-        stream = found.get("StreamStatus") or {}
+    def show(self, peering: dict[str, Any]) -> int:
+        stream = peering.get("StreamStatus") or {}
         services = [str(s) for s in stream.get("ExportedServices") or []]
         if self.format.value == FORMAT_JSON:
             # structs.ServiceID in CE: the ID alone (the enterprise meta is empty).
@@ -588,7 +551,8 @@ Usage: consul-sim peering exported-services [options] -name <peer name>
 @register("peering delete")
 class PeeringDelete(_PeeringCommand):
     synopsis = "Delete a peering connection"
-    connect_error = "Error connecting to Consul agent"
+    required_flags = ("name",)
+    connect_error = CONNECTING_ERROR
     usage_text = """
 Usage: consul-sim peering delete [options] -name <peer name>
 
@@ -602,20 +566,11 @@ Usage: consul-sim peering delete [options] -name <peer name>
     def define_flags(self, fs: FlagSet) -> None:
         self.name = fs.string("name", "", _NAME_USAGE)
 
-    def run(self, args: list[str]) -> int:
-        if self.parse(args) is None:
-            return 1
-        if not self.require_flags("name"):
-            return 1
-        client = self.client()
-        if client is None:
-            return 1
+    def call(self, client: APIClient, job: None) -> int:
         name = self.name.value
-        with client:
-            try:
-                _delete(client, name)
-            except APIError as exc:
-                self.ui.error(f"Error deleting peering for {name}: {exc}")
-                return 1
+        try:
+            _delete(client, name)
+        except APIError as exc:
+            raise CommandError(f"Error deleting peering for {name}: {exc}") from None
         self.ui.info(f"Successfully submitted peering connection, {name}, for deletion")
         return 0

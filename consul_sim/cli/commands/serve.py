@@ -13,10 +13,17 @@ import errno
 import signal
 import socket
 import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from consul_sim.cli.command import FlagCommand, register
+from consul_sim.cli.command import CommandError, FlagCommand, Ui, register
 from consul_sim.cli.flags import AppendSlice, FlagSet
+
+if TYPE_CHECKING:
+    from consul_sim.server import ServedWorld
+    from consul_sim.world import World
 
 HEARTBEAT_INTERVAL = 15.0
 HEARTBEAT_TIMEOUT = 120.0
@@ -45,6 +52,39 @@ def port_in_use(host: str, port: int) -> OSError | None:
         except OSError as exc:
             return exc
     return None
+
+
+def refuse_busy_ports(ports: Mapping[str, int]) -> None:
+    """Before anything starts: a cluster whose port (0 is any free one) is taken is refused."""
+    for name, port in ports.items():
+        failure = port_in_use(LOOPBACK, port) if port else None
+        if failure is not None:
+            reason = "address already in use" if failure.errno == errno.EADDRINUSE else failure
+            raise CommandError(f"Error! Cannot serve {name} on {LOOPBACK}:{port}: {reason}")
+
+
+@contextmanager
+def serving(ui: Ui, world: World, ports: Mapping[str, int]) -> Iterator[ServedWorld]:
+    """Add the clusters to ``world``, serve each on its port and say where; on leaving, stop the
+    servers and close the world (``serve`` and ``scenario`` both run clusters this way)."""
+    from consul_sim.server import ServedWorld
+
+    try:
+        for name in ports:
+            world.add_cluster(name)
+        served = ServedWorld(world, dict(ports), host=LOOPBACK)
+        try:
+            served.start()
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            raise CommandError(f"Error! Cannot start serving: {exc}") from None
+        try:
+            for name in ports:
+                ui.output(f"{name} serving on {served.url(name)}")
+            yield served
+        finally:
+            served.stop()
+    finally:
+        world.close()
 
 
 @register("serve")
@@ -86,78 +126,44 @@ Usage: consul-sim serve [options]
             "shows FAILING (Consul: 2m0s).",
         )
 
-    def run(self, args: list[str]) -> int:
-        rest = self.parse(args)
-        if rest is None:
-            return 1
+    def execute(self, rest: list[str]) -> int:
         if rest:
-            self.ui.error(f"Too many arguments (expected 0, got {len(rest)})")
-            return 1
+            raise CommandError(f"Too many arguments (expected 0, got {len(rest)})")
         if self.clock.value not in ("wall", "virtual"):
-            self.ui.error(f'Error! -clock must be "wall" or "virtual", got "{self.clock.value}"')
-            return 1
+            raise CommandError(
+                f'Error! -clock must be "wall" or "virtual", got "{self.clock.value}"'
+            )
         for flag_name, value in (
             ("heartbeat-interval", self.heartbeat_interval.value),
             ("heartbeat-timeout", self.heartbeat_timeout.value),
         ):
             if value <= 0:
-                self.ui.error(f"Error! -{flag_name} must be positive")
-                return 1
+                raise CommandError(f"Error! -{flag_name} must be positive")
         from consul_sim.server import DEFAULT_CLUSTERS
 
         specs: list[tuple[str, int]] = list(DEFAULT_CLUSTERS)
         if self.clusters.value:
-            specs = []
-            for text in self.clusters.value:
-                try:
-                    specs.append(parse_cluster_spec(text))
-                except ValueError as exc:
-                    self.ui.error(f"Error! {exc}")
-                    return 1
+            try:
+                specs = [parse_cluster_spec(text) for text in self.clusters.value]
+            except ValueError as exc:
+                raise CommandError(f"Error! {exc}") from None
         names = [name for name, _ in specs]
         for name in names:
             if names.count(name) > 1:
-                self.ui.error(f'Error! Cluster "{name}" is given more than once')
-                return 1
-        for name, port in specs:
-            if port == 0:
-                continue
-            failure = port_in_use(LOOPBACK, port)
-            if failure is not None:
-                reason = "address already in use" if failure.errno == errno.EADDRINUSE else failure
-                self.ui.error(f"Error! Cannot serve {name} on {LOOPBACK}:{port}: {reason}")
-                return 1
-        return self._serve(specs)
-
-    def _serve(self, specs: list[tuple[str, int]]) -> int:
-        from consul_sim.server import ServedWorld
+                raise CommandError(f'Error! Cluster "{name}" is given more than once')
+        ports = dict(specs)
+        refuse_busy_ports(ports)
         from consul_sim.world import World
 
-        seed = self.seed.value if self.flags.is_set("seed") else None
         world = World(
             clock="virtual" if self.clock.value == "virtual" else "wall",
-            seed=seed,
+            seed=self.seed.value if self.flags.is_set("seed") else None,
             heartbeat_interval=self.heartbeat_interval.value,
             heartbeat_timeout=self.heartbeat_timeout.value,
         )
-        try:
-            for name, _ in specs:
-                world.add_cluster(name)
-            served = ServedWorld(world, dict(specs), host=LOOPBACK)
-            try:
-                served.start()
-            except (OSError, RuntimeError, TimeoutError) as exc:
-                self.ui.error(f"Error! Cannot start serving: {exc}")
-                return 1
-            try:
-                for name, _ in specs:
-                    self.ui.output(f"{name} serving on {served.url(name)}")
-                self.ctx.stdout.flush()
-                _wait_for_signal()
-            finally:
-                served.stop()
-        finally:
-            world.close()
+        with serving(self.ui, world, ports):
+            self.ctx.stdout.flush()
+            _wait_for_signal()
         return 0
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from consul_sim.cli.command import group, register
+from consul_sim.cli.command import CommandError, group, register
 from consul_sim.cli.flags import AppendSlice, FlagSet, MapValue
-from consul_sim.cli.http import APICommand, APIError
+from consul_sim.cli.http import APIClient, APICommand, APIError
 from consul_sim.cli.servicefile import ServiceFileError, load_service_files
 from consul_sim.gostd import quote as go_quote
 
@@ -100,8 +100,23 @@ def combine_args(from_file: dict[str, Any], from_flags: dict[str, Any]) -> dict[
     return _omit_empty(out)
 
 
+class _ServicesCommand(APICommand[list[dict[str, Any]]]):
+    """``register`` and ``deregister`` both act on the services that flags or files describe."""
+
+    def load(self, paths: list[str]) -> list[dict[str, Any]]:
+        """The services the files define, by the agent's config loader; its warnings go to
+        stderr, its error is ``Error: ...``."""
+        try:
+            loaded = load_service_files(paths)
+        except ServiceFileError as exc:
+            raise CommandError(f"Error: {exc}") from None
+        for warning in loaded.warnings:
+            self.ui.warn(warning)
+        return loaded.services
+
+
 @register("services register")
-class ServicesRegister(APICommand):
+class ServicesRegister(_ServicesCommand):
     synopsis = "Register services with the local agent"
     usage_text = """
 Usage: consul-sim services register [options] [FILE...]
@@ -141,17 +156,13 @@ Usage: consul-sim services register [options] [FILE...]
         )
         self.kind = fs.string("kind", "", "The service kind (for example connect-proxy).")
 
-    def run(self, args: list[str]) -> int:
-        rest = self.parse(args)
-        if rest is None:
-            return 1
+    def prepare(self, rest: list[str]) -> list[dict[str, Any]]:
         tagged: dict[str, Any] = {}
         for name in sorted(self.tagged_addresses.value):
             try:
                 tagged[name] = parse_service_addr(self.tagged_addresses.value[name])
             except ValueError as exc:
-                self.ui.error(f"Invalid Tagged Address: {exc}")
-                return 1
+                raise CommandError(f"Invalid Tagged Address: {exc}") from None
         from_flags = _omit_empty(
             {
                 "Kind": self.kind.value,
@@ -166,38 +177,26 @@ Usage: consul-sim services register [options] [FILE...]
             }
         )
         if not rest and not self.name.value:
-            self.ui.error("Service registration requires at least one argument or flags.")
-            return 1
+            raise CommandError("Service registration requires at least one argument or flags.")
         if rest and self.name.value:
-            self.ui.error("Service registration requires arguments or -id, not both.")
-            return 1
-        services = [from_flags]
-        if rest:
+            raise CommandError("Service registration requires arguments or -id, not both.")
+        if not rest:
+            return [from_flags]
+        return [combine_args(svc, from_flags) for svc in self.load(rest)]
+
+    def call(self, client: APIClient, services: list[dict[str, Any]]) -> int:
+        for svc in services:
+            name = str(svc.get("Name", ""))
             try:
-                loaded = load_service_files(rest)
-            except ServiceFileError as exc:
-                self.ui.error(f"Error: {exc}")
-                return 1
-            for warning in loaded.warnings:
-                self.ui.warn(warning)
-            services = [combine_args(svc, from_flags) for svc in loaded.services]
-        client = self.api_client()
-        if client is None:
-            return 1
-        with client:
-            for svc in services:
-                name = str(svc.get("Name", ""))
-                try:
-                    client.agent_service_register(svc)
-                except APIError as exc:
-                    self.ui.error(f"Error registering service {go_quote(name)}: {exc}")
-                    return 1
-                self.ui.output(f"Registered service: {name}")
+                client.agent_service_register(svc)
+            except APIError as exc:
+                raise CommandError(f"Error registering service {go_quote(name)}: {exc}") from None
+            self.ui.output(f"Registered service: {name}")
         return 0
 
 
 @register("services deregister")
-class ServicesDeregister(APICommand):
+class ServicesDeregister(_ServicesCommand):
     synopsis = "Deregister services with the local agent"
     usage_text = """
 Usage: consul-sim services deregister [options] [FILE...]
@@ -215,39 +214,22 @@ Usage: consul-sim services deregister [options] [FILE...]
             "id", "", "ID of the service to deregister. Not allowed together with files."
         )
 
-    def run(self, args: list[str]) -> int:
-        rest = self.parse(args)
-        if rest is None:
-            return 1
+    def prepare(self, rest: list[str]) -> list[dict[str, Any]]:
         if not rest and not self.id.value:
-            self.ui.error("Service deregistration requires at least one argument or -id.")
-            return 1
+            raise CommandError("Service deregistration requires at least one argument or -id.")
         if rest and self.id.value:
-            self.ui.error("Service deregistration requires arguments or -id, not both.")
-            return 1
-        services: list[dict[str, Any]] = [{"ID": self.id.value}]
-        if rest:
+            raise CommandError("Service deregistration requires arguments or -id, not both.")
+        return self.load(rest) if rest else [{"ID": self.id.value}]
+
+    def call(self, client: APIClient, services: list[dict[str, Any]]) -> int:
+        for svc in services:
+            service_id = str(svc.get("ID") or svc.get("Name") or "")
+            if not service_id:
+                continue
             try:
-                loaded = load_service_files(rest)
-            except ServiceFileError as exc:
-                self.ui.error(f"Error: {exc}")
-                return 1
-            for warning in loaded.warnings:
-                self.ui.warn(warning)
-            services = loaded.services
-        client = self.api_client()
-        if client is None:
-            return 1
-        with client:
-            for svc in services:
-                service_id = str(svc.get("ID") or svc.get("Name") or "")
-                if not service_id:
-                    continue
-                try:
-                    client.agent_service_deregister(service_id)
-                except APIError as exc:
-                    name = str(svc.get("Name", ""))
-                    self.ui.error(f"Error deregistering service {go_quote(name)}: {exc}")
-                    return 1
-                self.ui.output(f"Deregistered service: {service_id}")
+                client.agent_service_deregister(service_id)
+            except APIError as exc:
+                name = str(svc.get("Name", ""))
+                raise CommandError(f"Error deregistering service {go_quote(name)}: {exc}") from None
+            self.ui.output(f"Deregistered service: {service_id}")
         return 0

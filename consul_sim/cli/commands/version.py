@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from consul_sim.cli.command import FlagCommand, register
+from consul_sim.cli.command import CommandError, FlagCommand, register
 from consul_sim.cli.flags import FlagSet, consul_usage
 from consul_sim.version import BUILD_DATE, CONSUL_VERSION, REVISION
 
@@ -32,9 +32,7 @@ Usage: consul-sim version [options]
         # Consul renders this help without its flags.
         return consul_usage(self.usage_text, None)
 
-    def run(self, args: list[str]) -> int:
-        if self.parse(args) is None:
-            return 1
+    def execute(self, rest: list[str]) -> int:
         if self.format.value == "json":
             info = {
                 "Version": CONSUL_VERSION,
@@ -46,8 +44,7 @@ Usage: consul-sim version [options]
             self.ui.output(json.dumps(info, indent=3))
             return 0
         if self.format.value != "pretty":
-            self.ui.error(f"Unknown format: {self.format.value}")
-            return 1
+            raise CommandError(f"Unknown format: {self.format.value}")
         supplement = ""
         if RPC_DEFAULT < RPC_MAX:
             supplement = (
