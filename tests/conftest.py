@@ -1,4 +1,9 @@
-"""Hypothesis profiles, registered once: ci (repeatable), dev (random), deep (many examples)."""
+"""Hypothesis profiles, registered once: ci (repeatable), dev (random), deep (many examples).
+
+``HYPOTHESIS_PROFILE`` picks one (``ci`` by default; ``make fuzz`` sets ``deep``). The profile
+sets every Hypothesis test's example count: a test that wants a budget of its own states its
+``ci`` count through ``tests.budgets.scaled``, never a fixed ``max_examples``.
+"""
 
 from __future__ import annotations
 
