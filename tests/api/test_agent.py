@@ -674,6 +674,7 @@ def test_single_service_read_of_unknown_id_is_404(client: httpx.Client) -> None:
     assert (r.status_code, r.text) == (404, "unknown service ID: nope")
 
 
+@pytest.mark.slow
 def test_hash_blocking_returns_when_the_service_changes(client: httpx.Client) -> None:
     register_service(client, {"Name": "web", "ID": "web-1", "Port": 80})
     digest = client.get("/v1/agent/service/web-1").headers["X-Consul-ContentHash"]
@@ -694,6 +695,7 @@ def test_hash_blocking_returns_when_the_service_changes(client: httpx.Client) ->
     assert results[0].headers["X-Consul-ContentHash"] != digest
 
 
+@pytest.mark.slow
 def test_hash_blocking_times_out_with_the_same_hash(world: World, client: httpx.Client) -> None:
     register_service(client, {"Name": "web", "ID": "web-1"})
     digest = client.get("/v1/agent/service/web-1").headers["X-Consul-ContentHash"]

@@ -195,6 +195,7 @@ def test_rotation_cross_signs_the_new_root_with_the_old_key(
     assert cross_pem in chain
 
 
+@pytest.mark.slow
 def test_blocking_roots_query_wakes_on_rotation(dc1: Cluster, client: httpx.Client) -> None:
     index = int(client.get("/v1/connect/ca/roots").headers["X-Consul-Index"])
     results: list[httpx.Response] = []

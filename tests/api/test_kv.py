@@ -396,6 +396,7 @@ def test_prefix_index_ignores_writes_elsewhere(tree: httpx.Client) -> None:
 
 
 # -- blocking queries -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_blocking_get_returns_when_another_thread_puts_the_key() -> None:
     with World(seed=3) as wall:
         cluster = wall.add_cluster("dc1")
@@ -420,6 +421,7 @@ def test_blocking_get_returns_when_another_thread_puts_the_key() -> None:
         assert 0.2 <= elapsed < 5
 
 
+@pytest.mark.slow
 def test_blocking_get_times_out_with_the_same_index_on_the_wall_clock() -> None:
     with World(seed=4) as wall:
         client = wall.add_cluster("dc1").client
@@ -433,6 +435,7 @@ def test_blocking_get_times_out_with_the_same_index_on_the_wall_clock() -> None:
         assert 1.0 <= elapsed < 1.0 + 1 / 16 + 0.5
 
 
+@pytest.mark.slow
 def test_blocking_get_wakes_when_the_key_is_deleted(world: World, dc1: Cluster) -> None:
     client = dc1.client
     put(client, "doomed", b"v")
@@ -450,6 +453,7 @@ def test_blocking_get_wakes_when_the_key_is_deleted(world: World, dc1: Cluster) 
     assert index_of(r) > index
 
 
+@pytest.mark.slow
 def test_blocking_get_on_a_key_sleeps_through_writes_to_other_keys(
     world: World, dc1: Cluster
 ) -> None:
@@ -475,6 +479,7 @@ def test_blocking_get_on_a_key_sleeps_through_writes_to_other_keys(
     assert index_of(results[0]) == index
 
 
+@pytest.mark.slow
 def test_blocking_keys_query_wakes_when_a_key_appears_under_the_prefix(
     world: World, dc1: Cluster
 ) -> None:

@@ -211,6 +211,7 @@ def test_renew_restarts_the_ttl_clock(world: World, client: httpx.Client) -> Non
     assert sessions(client) == []
 
 
+@pytest.mark.slow
 def test_blocking_info_wakes_when_the_ttl_expires(world: World, client: httpx.Client) -> None:
     session_id = create(client, {"TTL": "10s"})
     index = int(client.get(f"/v1/session/info/{session_id}").headers["X-Consul-Index"])

@@ -492,6 +492,7 @@ def served() -> Iterator[ServedWorld]:
         world.close()
 
 
+@pytest.mark.slow
 def test_the_pages_two_commands_peer_two_served_clusters(served: ServedWorld) -> None:
     addr1 = f"127.0.0.1:{served.ports['cluster-01']}"
     addr2 = f"127.0.0.1:{served.ports['cluster-02']}"

@@ -21,6 +21,8 @@ import pytest
 from consul_sim.server import ServedWorld
 from consul_sim.world import World
 
+pytestmark = pytest.mark.slow
+
 SERVER_RPC_ADDRESS = "127.0.0.1:8300"
 
 
