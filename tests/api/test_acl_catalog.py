@@ -173,7 +173,10 @@ def test_members_are_filtered_by_node_read(deny: Cluster) -> None:
 
 
 def test_status_needs_no_token(deny: Cluster) -> None:
-    assert deny.client.get("/v1/status/leader").status_code == 200
+    r = deny.client.get("/v1/status/leader")
+    assert (r.status_code, r.json()) == (200, "127.0.0.1:8300")
+    r = deny.client.get("/v1/status/peers")
+    assert (r.status_code, r.json()) == (200, ["127.0.0.1:8300"])
 
 
 # -- version and local service health (ACLs off) -------------------------------------------------

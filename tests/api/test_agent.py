@@ -462,7 +462,6 @@ def test_agent_checks_lists_local_checks_by_id(client: httpx.Client, dc1: Cluste
 
 
 def test_agent_services_filter_selects_with_the_expression(client: httpx.Client) -> None:
-    pytest.importorskip("consul_sim.filter")
     register_service(client, {"Name": "web", "Tags": ["v1"]})
     register_service(client, {"Name": "db", "Tags": ["v2"]})
 

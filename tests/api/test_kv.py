@@ -315,7 +315,9 @@ def test_delete_cas_with_a_stale_index_keeps_the_key(client: httpx.Client) -> No
 
 
 def test_delete_cas_of_a_key_already_gone_is_true(client: httpx.Client) -> None:
-    assert client.delete("/v1/kv/ghost?cas=12").text == "true"
+    r = client.delete("/v1/kv/ghost?cas=12")
+    assert (r.status_code, r.text) == (200, "true")
+    assert (client.get("/v1/kv/ghost").status_code, client.get("/v1/kv/?keys").json()) == (404, [])
 
 
 def test_release_with_a_session_that_holds_nothing_is_false(client: httpx.Client) -> None:

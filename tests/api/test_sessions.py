@@ -268,6 +268,8 @@ def test_zero_lock_delay_lets_another_session_acquire_at_once(client: httpx.Clie
     acquire(client, "lead", holder)
     client.put(f"/v1/session/destroy/{holder}")
     assert acquire(client, "lead", waiter) == "true"
+    entry = kv(client, "lead")
+    assert (entry["Session"], entry["LockIndex"]) == (waiter, 2)
 
 
 def test_delete_behavior_deletes_held_keys(world: World, client: httpx.Client) -> None:
