@@ -159,6 +159,7 @@ def test_exported_services_write_needs_mesh_write(deny: Cluster) -> None:
     assert r.status_code == 200
     r = deny.client.get("/v1/config/exported-services/default", headers=token_header(secret))
     assert r.status_code == 200
+    assert r.json()["Services"] == EXPORTED["Services"]
     assert deny.client.get("/v1/config/exported-services/default").status_code == 403
 
 
@@ -198,7 +199,8 @@ def test_mesh_entry_reads_need_no_token(deny: Cluster) -> None:
     assert r.status_code == 403
     assert "lacks permission 'mesh:write'" in r.text
     deny.client.put("/v1/config", json={"Kind": "mesh"}, headers=admin(deny))
-    assert deny.client.get("/v1/config/mesh/mesh").status_code == 200
+    r = deny.client.get("/v1/config/mesh/mesh")
+    assert (r.status_code, r.json()["Kind"]) == (200, "mesh")
 
 
 def test_create_token_rejects_malformed_grants(deny: Cluster) -> None:

@@ -114,7 +114,9 @@ def test_catalog_deregister_takes_node_write_or_the_service_write(deny: Cluster)
     assert (r.status_code, r.text) == (200, "true")
     _, node = deny.acl.create_token({"node:n2": "write"})
     r = deny.client.put("/v1/catalog/deregister", json={"Node": "n2"}, headers=hdr(node))
-    assert r.status_code == 200
+    assert (r.status_code, r.text) == (200, "true")
+    nodes = deny.client.get("/v1/catalog/nodes", headers=hdr(deny.acl.management_token)).json()
+    assert [n["Node"] for n in nodes] == ["dc1-server", "n1"]
 
 
 def test_connect_lookup_for_an_unreadable_service_is_empty(deny: Cluster) -> None:

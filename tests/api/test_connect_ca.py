@@ -133,6 +133,7 @@ def test_pem_false_or_empty_returns_json(client: httpx.Client, value: str) -> No
     r = client.get(f"/v1/connect/ca/roots?pem={value}")
     assert r.status_code == 200
     assert r.headers["Content-Type"] == "application/json"
+    assert r.json() == client.get("/v1/connect/ca/roots").json()
 
 
 def test_non_boolean_pem_is_a_bad_request(client: httpx.Client) -> None:

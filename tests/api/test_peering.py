@@ -362,7 +362,8 @@ def test_body_partition_other_than_default_is_enterprise_only(acceptor: Cluster)
         "rpc error: code = InvalidArgument desc = Partitions are a Consul Enterprise feature",
     )
     r = acceptor.client.post("/v1/peering/token", json={"PeerName": "p", "Partition": "default"})
-    assert r.status_code == 200
+    assert r.status_code == 200, r.text
+    assert read(acceptor, "p")["State"] == "PENDING"
 
 
 # -- states after establishment ------------------------------------------------------------------

@@ -77,12 +77,21 @@ def test_decode_reports_gos_illegal_base64_offset(text: str, byte: int) -> None:
     )
 
 
-@pytest.mark.parametrize("text", ["e30K", "e30=", "YWJjZA==", "YWI="])
+@pytest.mark.parametrize("text", ["e30K", "e30="])
 def test_decode_accepts_valid_padding(text: str) -> None:
-    try:
+    """``{}`` with and without a newline, padded: base64 and JSON both accept it."""
+    token = decode_token(text)
+    assert (token.peer_id, token.server_addresses, token.remote.datacenter) == ("", None, "")
+
+
+@pytest.mark.parametrize("text", ["YWJjZA==", "YWI="])
+def test_decode_of_valid_padding_around_non_json_fails_in_json_not_base64(text: str) -> None:
+    """``abcd`` and ``ab`` pass base64; Go's JSON decoder is the one to refuse them."""
+    with pytest.raises(RPCError) as caught:
         decode_token(text)
-    except RPCError as exc:
-        assert "illegal base64" not in str(exc)
+    assert str(caught.value) == (
+        "rpc error: code = Unknown desc = invalid character 'a' looking for beginning of value"
+    )
 
 
 def test_decode_of_json_of_the_wrong_shape_is_gos_error() -> None:
