@@ -1,4 +1,14 @@
-"""Hypothesis profiles, registered once: ci (repeatable), dev (random), deep (many examples)."""
+"""Hypothesis profiles, registered once: ci (repeatable), dev (random), deep (many examples).
+
+``HYPOTHESIS_PROFILE`` picks one (``ci`` by default; ``make fuzz`` sets ``deep``). The profile
+sets every Hypothesis test's example count: a test that wants a budget of its own states its
+``ci`` count through ``tests.budgets.scaled``, never a fixed ``max_examples``.
+
+Tiers: tests that serve real loopback sockets (``tests/integration``, ``consul-sim serve``,
+``ServedWorld``), wait on the wall clock (``time.sleep``, wall-clock blocking queries) or
+measure scale (``tests/unit/test_scale.py``) carry ``@pytest.mark.slow``. ``make test`` runs
+everything; ``pytest -m "not slow"`` skips that tier for a quick loop.
+"""
 
 from __future__ import annotations
 

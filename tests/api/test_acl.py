@@ -159,6 +159,7 @@ def test_exported_services_write_needs_mesh_write(deny: Cluster) -> None:
     assert r.status_code == 200
     r = deny.client.get("/v1/config/exported-services/default", headers=token_header(secret))
     assert r.status_code == 200
+    assert r.json()["Services"] == EXPORTED["Services"]
     assert deny.client.get("/v1/config/exported-services/default").status_code == 403
 
 
@@ -182,6 +183,9 @@ def test_service_read_implies_intentions_read(deny: Cluster) -> None:
     _, secret = deny.acl.create_token({"service:db": "read"})
     r = deny.client.get("/v1/config/service-intentions/db", headers=token_header(secret))
     assert r.status_code == 200, r.text
+    assert r.json()["Sources"] == [
+        {"Name": "web", "Action": "allow", "Precedence": 9, "Type": "consul"}
+    ]
 
 
 def test_config_validation_errors_come_before_the_token(deny: Cluster) -> None:
@@ -195,7 +199,8 @@ def test_mesh_entry_reads_need_no_token(deny: Cluster) -> None:
     assert r.status_code == 403
     assert "lacks permission 'mesh:write'" in r.text
     deny.client.put("/v1/config", json={"Kind": "mesh"}, headers=admin(deny))
-    assert deny.client.get("/v1/config/mesh/mesh").status_code == 200
+    r = deny.client.get("/v1/config/mesh/mesh")
+    assert (r.status_code, r.json()["Kind"]) == (200, "mesh")
 
 
 def test_create_token_rejects_malformed_grants(deny: Cluster) -> None:
@@ -215,25 +220,35 @@ def test_unknown_token_is_acl_not_found(deny: Cluster) -> None:
     assert (r.status_code, r.text) == (403, "rpc error: code = Unknown desc = ACL not found")
 
 
+ALLOWED = (200, "[]")
+UNKNOWN_TOKEN = (403, "rpc error: code = Unknown desc = ACL not found")
+ANONYMOUS = (
+    403,
+    "rpc error: code = Unknown desc = Permission denied: anonymous token lacks permission "
+    "'peering:read'." + ANON_HINT,
+)
+
+
 @pytest.mark.parametrize(
-    ("params", "headers", "allowed"),
+    ("params", "headers", "answer"),
     [
-        ({"token": "GOOD"}, {"X-Consul-Token": "bad", "Authorization": "Bearer bad"}, True),
-        ({"token": "bad"}, {"X-Consul-Token": "GOOD"}, False),
-        ({}, {"X-Consul-Token": "GOOD", "Authorization": "Bearer bad"}, True),
-        ({}, {"X-Consul-Token": "bad", "Authorization": "Bearer GOOD"}, False),
-        ({}, {"Authorization": "bearer GOOD"}, True),
-        ({}, {"Authorization": "Basic GOOD"}, False),
+        ({"token": "GOOD"}, {"X-Consul-Token": "bad", "Authorization": "Bearer bad"}, ALLOWED),
+        ({"token": "bad"}, {"X-Consul-Token": "GOOD"}, UNKNOWN_TOKEN),
+        ({}, {"X-Consul-Token": "GOOD", "Authorization": "Bearer bad"}, ALLOWED),
+        ({}, {"X-Consul-Token": "bad", "Authorization": "Bearer GOOD"}, UNKNOWN_TOKEN),
+        ({}, {"Authorization": "bearer GOOD"}, ALLOWED),
+        ({}, {"Authorization": "Basic GOOD"}, ANONYMOUS),
     ],
 )
 def test_token_precedence_is_query_then_header_then_bearer(
-    deny: Cluster, params: dict[str, str], headers: dict[str, str], allowed: bool
+    deny: Cluster, params: dict[str, str], headers: dict[str, str], answer: tuple[int, str]
 ) -> None:
+    """The first token found decides: a bad one is not found, a non-Bearer scheme is no token."""
     _, secret = deny.acl.create_token({"peering": "read"})
     good = {k: v.replace("GOOD", secret) for k, v in params.items()}
     hdrs = {k: v.replace("GOOD", secret) for k, v in headers.items()}
     r = deny.client.get("/v1/peerings", params=good, headers=hdrs)
-    assert (r.status_code == 200) is allowed, r.text
+    assert (r.status_code, r.text) == answer
 
 
 def test_management_token_is_seeded(world: World) -> None:

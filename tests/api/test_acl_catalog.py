@@ -114,7 +114,9 @@ def test_catalog_deregister_takes_node_write_or_the_service_write(deny: Cluster)
     assert (r.status_code, r.text) == (200, "true")
     _, node = deny.acl.create_token({"node:n2": "write"})
     r = deny.client.put("/v1/catalog/deregister", json={"Node": "n2"}, headers=hdr(node))
-    assert r.status_code == 200
+    assert (r.status_code, r.text) == (200, "true")
+    nodes = deny.client.get("/v1/catalog/nodes", headers=hdr(deny.acl.management_token)).json()
+    assert [n["Node"] for n in nodes] == ["dc1-server", "n1"]
 
 
 def test_connect_lookup_for_an_unreadable_service_is_empty(deny: Cluster) -> None:
@@ -173,7 +175,10 @@ def test_members_are_filtered_by_node_read(deny: Cluster) -> None:
 
 
 def test_status_needs_no_token(deny: Cluster) -> None:
-    assert deny.client.get("/v1/status/leader").status_code == 200
+    r = deny.client.get("/v1/status/leader")
+    assert (r.status_code, r.json()) == (200, "127.0.0.1:8300")
+    r = deny.client.get("/v1/status/peers")
+    assert (r.status_code, r.json()) == (200, ["127.0.0.1:8300"])
 
 
 # -- version and local service health (ACLs off) -------------------------------------------------

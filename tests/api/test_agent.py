@@ -462,7 +462,6 @@ def test_agent_checks_lists_local_checks_by_id(client: httpx.Client, dc1: Cluste
 
 
 def test_agent_services_filter_selects_with_the_expression(client: httpx.Client) -> None:
-    pytest.importorskip("consul_sim.filter")
     register_service(client, {"Name": "web", "Tags": ["v1"]})
     register_service(client, {"Name": "db", "Tags": ["v2"]})
 
@@ -674,6 +673,7 @@ def test_single_service_read_of_unknown_id_is_404(client: httpx.Client) -> None:
     assert (r.status_code, r.text) == (404, "unknown service ID: nope")
 
 
+@pytest.mark.slow
 def test_hash_blocking_returns_when_the_service_changes(client: httpx.Client) -> None:
     register_service(client, {"Name": "web", "ID": "web-1", "Port": 80})
     digest = client.get("/v1/agent/service/web-1").headers["X-Consul-ContentHash"]
@@ -694,6 +694,7 @@ def test_hash_blocking_returns_when_the_service_changes(client: httpx.Client) ->
     assert results[0].headers["X-Consul-ContentHash"] != digest
 
 
+@pytest.mark.slow
 def test_hash_blocking_times_out_with_the_same_hash(world: World, client: httpx.Client) -> None:
     register_service(client, {"Name": "web", "ID": "web-1"})
     digest = client.get("/v1/agent/service/web-1").headers["X-Consul-ContentHash"]

@@ -121,8 +121,12 @@ def test_cas_zero_only_creates(client: httpx.Client) -> None:  # 8
 
 
 def test_identical_put_with_stale_cas_is_still_true(client: httpx.Client) -> None:
+    """Content identical after normalization: ``true`` and nothing written, indexes kept."""
     put_ok(client, EXPORT)
+    before = client.get(EXPORT_URL).json()
     put_ok(client, EXPORT, cas=0)
+    put_ok(client, EXPORT, cas=before["ModifyIndex"] - 1)
+    assert client.get(EXPORT_URL).json() == before
 
 
 def test_cas_on_a_missing_entry_is_false(client: httpx.Client) -> None:
@@ -468,9 +472,19 @@ def test_invalid_intentions_are_500_with_consuls_text(
 
 
 def test_local_and_peer_sources_of_one_name_are_distinct(client: httpx.Client) -> None:  # 30
+    """A local ``web`` and ``web`` from peer cluster-01 are two sources, each with its action."""
     put_ok(
         client, intentions("db", ALLOW_WEB, {"Name": "web", "Peer": "cluster-01", "Action": "deny"})
     )
+    assert client.get("/v1/config/service-intentions/db").json()["Sources"] == [
+        {"Name": "web", "Action": "allow", "Precedence": 9, "Type": "consul"},
+        {"Name": "web", "Peer": "cluster-01", "Action": "deny", "Precedence": 9, "Type": "consul"},
+    ]
+    listed = client.get("/v1/connect/intentions").json()
+    assert [(i["SourceName"], i.get("SourcePeer", ""), i["Action"]) for i in listed] == [
+        ("web", "", "allow"),
+        ("web", "cluster-01", "deny"),
+    ]
 
 
 def test_l7_permissions_are_allowed_once_the_service_speaks_http(client: httpx.Client) -> None:

@@ -133,6 +133,7 @@ def test_pem_false_or_empty_returns_json(client: httpx.Client, value: str) -> No
     r = client.get(f"/v1/connect/ca/roots?pem={value}")
     assert r.status_code == 200
     assert r.headers["Content-Type"] == "application/json"
+    assert r.json() == client.get("/v1/connect/ca/roots").json()
 
 
 def test_non_boolean_pem_is_a_bad_request(client: httpx.Client) -> None:
@@ -195,6 +196,7 @@ def test_rotation_cross_signs_the_new_root_with_the_old_key(
     assert cross_pem in chain
 
 
+@pytest.mark.slow
 def test_blocking_roots_query_wakes_on_rotation(dc1: Cluster, client: httpx.Client) -> None:
     index = int(client.get("/v1/connect/ca/roots").headers["X-Consul-Index"])
     results: list[httpx.Response] = []

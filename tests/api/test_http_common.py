@@ -195,6 +195,7 @@ def test_json_escapes_html_characters_like_go(client: httpx.Client) -> None:
 
 
 # -- blocking queries ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_blocking_query_returns_when_the_service_changes(world: World, dc1: Cluster) -> None:
     client = dc1.client
     register(client, {"Node": "n1", "Address": "a", "Service": {"Service": "web"}})
@@ -216,6 +217,7 @@ def test_blocking_query_returns_when_the_service_changes(world: World, dc1: Clus
     assert elapsed < 5
 
 
+@pytest.mark.slow
 def test_blocking_query_on_unrelated_write_keeps_waiting(world: World, dc1: Cluster) -> None:
     """A write to another service wakes the watcher but not the answer: it waits on."""
     client = dc1.client
@@ -239,6 +241,7 @@ def test_blocking_query_on_unrelated_write_keeps_waiting(world: World, dc1: Clus
     assert int(results[0].headers["X-Consul-Index"]) == index
 
 
+@pytest.mark.slow
 def test_blocking_query_times_out_on_the_wall_clock() -> None:
     with World(seed=1) as wall:
         cluster = wall.add_cluster("dc1")
@@ -251,6 +254,7 @@ def test_blocking_query_times_out_on_the_wall_clock() -> None:
         assert 1.0 <= elapsed < 1.0 + 1 / 16 + 0.5
 
 
+@pytest.mark.slow
 def test_index_ahead_of_the_store_blocks_until_timeout(world: World, dc1: Cluster) -> None:
     results: list[httpx.Response] = []
 

@@ -392,7 +392,12 @@ def test_get_exact_without_intentions_read_is_denied(deny: Cluster) -> None:
     assert (r.status_code, r.text) == (403, "Permission denied")
     token = _token(deny, {"service:db": "read"})
     r = deny.client.get(EXACT, params={"source": "web", "destination": "db"}, headers=token)
-    assert r.status_code == 200
+    assert r.status_code == 200, r.text
+    assert (r.json()["SourceName"], r.json()["DestinationName"], r.json()["Action"]) == (
+        "web",
+        "db",
+        "allow",
+    )
 
 
 def test_legacy_create_needs_intentions_write(deny: Cluster) -> None:

@@ -315,7 +315,9 @@ def test_delete_cas_with_a_stale_index_keeps_the_key(client: httpx.Client) -> No
 
 
 def test_delete_cas_of_a_key_already_gone_is_true(client: httpx.Client) -> None:
-    assert client.delete("/v1/kv/ghost?cas=12").text == "true"
+    r = client.delete("/v1/kv/ghost?cas=12")
+    assert (r.status_code, r.text) == (200, "true")
+    assert (client.get("/v1/kv/ghost").status_code, client.get("/v1/kv/?keys").json()) == (404, [])
 
 
 def test_release_with_a_session_that_holds_nothing_is_false(client: httpx.Client) -> None:
@@ -396,6 +398,7 @@ def test_prefix_index_ignores_writes_elsewhere(tree: httpx.Client) -> None:
 
 
 # -- blocking queries -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_blocking_get_returns_when_another_thread_puts_the_key() -> None:
     with World(seed=3) as wall:
         cluster = wall.add_cluster("dc1")
@@ -420,6 +423,7 @@ def test_blocking_get_returns_when_another_thread_puts_the_key() -> None:
         assert 0.2 <= elapsed < 5
 
 
+@pytest.mark.slow
 def test_blocking_get_times_out_with_the_same_index_on_the_wall_clock() -> None:
     with World(seed=4) as wall:
         client = wall.add_cluster("dc1").client
@@ -433,6 +437,7 @@ def test_blocking_get_times_out_with_the_same_index_on_the_wall_clock() -> None:
         assert 1.0 <= elapsed < 1.0 + 1 / 16 + 0.5
 
 
+@pytest.mark.slow
 def test_blocking_get_wakes_when_the_key_is_deleted(world: World, dc1: Cluster) -> None:
     client = dc1.client
     put(client, "doomed", b"v")
@@ -450,6 +455,7 @@ def test_blocking_get_wakes_when_the_key_is_deleted(world: World, dc1: Cluster) 
     assert index_of(r) > index
 
 
+@pytest.mark.slow
 def test_blocking_get_on_a_key_sleeps_through_writes_to_other_keys(
     world: World, dc1: Cluster
 ) -> None:
@@ -475,6 +481,7 @@ def test_blocking_get_on_a_key_sleeps_through_writes_to_other_keys(
     assert index_of(results[0]) == index
 
 
+@pytest.mark.slow
 def test_blocking_keys_query_wakes_when_a_key_appears_under_the_prefix(
     world: World, dc1: Cluster
 ) -> None:

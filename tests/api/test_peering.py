@@ -362,7 +362,8 @@ def test_body_partition_other_than_default_is_enterprise_only(acceptor: Cluster)
         "rpc error: code = InvalidArgument desc = Partitions are a Consul Enterprise feature",
     )
     r = acceptor.client.post("/v1/peering/token", json={"PeerName": "p", "Partition": "default"})
-    assert r.status_code == 200
+    assert r.status_code == 200, r.text
+    assert read(acceptor, "p")["State"] == "PENDING"
 
 
 # -- states after establishment ------------------------------------------------------------------
@@ -815,6 +816,17 @@ def refused(
     assert (after.status_code, after.text) == (before.status_code, before.text)
 
 
+def accepted(world: World, acceptor: Cluster, dialer: Cluster, token: str) -> None:
+    """Establishing with ``token`` answers ``{}`` and both ends go ACTIVE once settled."""
+    r = establish(dialer, "cluster-01", token)
+    assert (r.status_code, r.text) == (200, "{}")
+    world.settle()
+    assert (state_of(acceptor, "cluster-02"), state_of(dialer, "cluster-01")) == (
+        "ACTIVE",
+        "ACTIVE",
+    )
+
+
 def test_edited_server_name_is_refused(acceptor: Cluster, dialer: Cluster) -> None:
     envelope = decode(generate(acceptor, "cluster-02"))
     envelope["ServerName"] = "server.evil.peering.example.consul"
@@ -882,7 +894,8 @@ def test_replayed_token_is_refused_and_acceptor_unchanged(
     acceptor: Cluster, dialer: Cluster
 ) -> None:
     token = generate(acceptor, "cluster-02")
-    assert establish(dialer, "cluster-01", token).status_code == 200
+    r = establish(dialer, "cluster-01", token)
+    assert (r.status_code, r.text) == (200, "{}")
     refused(acceptor, dialer, token, USED)
 
 
@@ -919,13 +932,13 @@ def test_expired_token_is_refused_on_the_simulation_clock(
     )
     fresh = generate(acceptor, "cluster-02")
     world.advance(59)
-    assert establish(dialer, "cluster-01", fresh).status_code == 200
+    accepted(world, acceptor, dialer, fresh)
 
 
 def test_tokens_never_expire_by_default(acceptor: Cluster, dialer: Cluster, world: World) -> None:
     token = generate(acceptor, "cluster-02")
     world.advance(365 * 24 * 3600)
-    assert establish(dialer, "cluster-01", token).status_code == 200
+    accepted(world, acceptor, dialer, token)
 
 
 def test_token_for_another_peer_name_is_refused(

@@ -211,6 +211,7 @@ def test_renew_restarts_the_ttl_clock(world: World, client: httpx.Client) -> Non
     assert sessions(client) == []
 
 
+@pytest.mark.slow
 def test_blocking_info_wakes_when_the_ttl_expires(world: World, client: httpx.Client) -> None:
     session_id = create(client, {"TTL": "10s"})
     index = int(client.get(f"/v1/session/info/{session_id}").headers["X-Consul-Index"])
@@ -267,6 +268,8 @@ def test_zero_lock_delay_lets_another_session_acquire_at_once(client: httpx.Clie
     acquire(client, "lead", holder)
     client.put(f"/v1/session/destroy/{holder}")
     assert acquire(client, "lead", waiter) == "true"
+    entry = kv(client, "lead")
+    assert (entry["Session"], entry["LockIndex"]) == (waiter, 2)
 
 
 def test_delete_behavior_deletes_held_keys(world: World, client: httpx.Client) -> None:

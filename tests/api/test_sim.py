@@ -224,6 +224,7 @@ def test_sim_endpoints_allow_only_their_method(a: Cluster) -> None:
 
 
 # -- server mode: the ticker drives replication on the wall clock -------------------------------
+@pytest.mark.slow
 def test_served_world_replicates_on_the_wall_clock() -> None:
     world = World(clock="wall", seed=4, heartbeat_interval=0.2, heartbeat_timeout=1.0)
     world.add_cluster("cluster-01")
@@ -263,6 +264,7 @@ def test_served_world_replicates_on_the_wall_clock() -> None:
         world.close()
 
 
+@pytest.mark.slow
 def test_serve_takes_heartbeat_flags_in_go_durations() -> None:
     import socket
 

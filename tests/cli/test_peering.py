@@ -439,7 +439,7 @@ def test_exported_services_reads_the_peering_stream_status(c1: Cluster, c2: Clus
     (command/peering/exportedservices); nothing is exported yet, so pretty prints an empty line
     and json an empty array."""
     peer(c1, c2)
-    assert peering(c1, "cluster-02")["StreamStatus"]["ExportedServices"] in (None, [])
+    assert peering(c1, "cluster-02")["StreamStatus"]["ExportedServices"] is None
     assert run(c1, "peering", "exported-services", "-name", "cluster-02") == Result(0, "\n", "")
     assert run(
         c1, "peering", "exported-services", "-name", "cluster-02", "-format", "json"
@@ -455,14 +455,25 @@ def test_exported_services_of_an_unknown_name_is_not_found(c1: Cluster) -> None:
     )
 
 
-def test_exported_services_endpoint_when_it_exists(c1: Cluster) -> None:
-    """GET /v1/exported-services (1.17.3+) is not what the CLI reads, but if the simulator
-    serves it, its shape must be Consul's."""
+def test_exported_services_endpoint_lists_each_service_with_its_consumer_peers(
+    c1: Cluster,
+) -> None:
+    """GET /v1/exported-services (1.17.3+) is not what the CLI reads, but the simulator serves
+    it in Consul's shape: ``[{"Service", "Consumers": {"Peers"}}]``, empty lists left out."""
     response = c1.client.get("/v1/exported-services")
-    if response.status_code == 404:
-        pytest.skip("GET /v1/exported-services is not implemented by the simulator yet (404)")
-    assert response.status_code == 200
-    assert isinstance(response.json(), list)
+    assert (response.status_code, response.text) == (200, "[]")
+    c1.config.write(
+        {
+            "Kind": "exported-services",
+            "Name": "default",
+            "Services": [{"Name": "web", "Consumers": [{"Peer": "cluster-02"}]}],
+        }
+    )
+    response = c1.client.get("/v1/exported-services")
+    assert (response.status_code, response.json()) == (
+        200,
+        [{"Service": "web", "Consumers": {"Peers": ["cluster-02"]}}],
+    )
 
 
 # -- Go formatting helpers ------------------------------------------------------------------------
@@ -492,6 +503,7 @@ def served() -> Iterator[ServedWorld]:
         world.close()
 
 
+@pytest.mark.slow
 def test_the_pages_two_commands_peer_two_served_clusters(served: ServedWorld) -> None:
     addr1 = f"127.0.0.1:{served.ports['cluster-01']}"
     addr2 = f"127.0.0.1:{served.ports['cluster-02']}"

@@ -5,8 +5,12 @@ from __future__ import annotations
 import socket
 import time
 
+import pytest
+
 from consul_sim.server import ServedWorld
 from consul_sim.world import World
+
+pytestmark = pytest.mark.slow
 
 
 def test_accepted_connections_disable_nagle_so_answers_are_not_delayed() -> None:

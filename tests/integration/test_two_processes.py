@@ -52,6 +52,8 @@ from consul_sim.peering.wire import decode_error, decode_message, encode_error, 
 from consul_sim.server import ServedWorld
 from consul_sim.world import World
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 EXPORTED_SERVICES_HCL = REPO / "scenarios" / "peering-config.hcl"
 DEADLINE = 15.0

@@ -24,6 +24,8 @@ from consul_sim.cli.main import main
 from consul_sim.server import ServedWorld
 from consul_sim.world import World
 
+pytestmark = pytest.mark.slow
+
 SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 WAIT = 10.0
 T = TypeVar("T")

@@ -79,6 +79,7 @@ def test_missing_capture_field_fails_the_step(dc1: Cluster) -> None:
     assert "X" not in scenario.variables
 
 
+@pytest.mark.slow
 def test_until_gives_up_after_its_timeout(dc1: Cluster) -> None:
     started = time.monotonic()
     scenario, ok, text = _walk(

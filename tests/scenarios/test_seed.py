@@ -42,6 +42,7 @@ def walked(served: ServedWorld) -> Walked:
     return scenario, ok, out.getvalue()
 
 
+@pytest.mark.slow
 def test_seed_scenario_walks_every_step_of_the_page_over_real_http(walked: Walked) -> None:
     scenario, ok, text = walked
     assert ok, text
@@ -59,6 +60,7 @@ def test_seed_scenario_walks_every_step_of_the_page_over_real_http(walked: Walke
         assert section in text
 
 
+@pytest.mark.slow
 def test_seed_scenario_shows_the_facts_the_page_promises(walked: Walked) -> None:
     scenario, ok, text = walked
     assert ok, text
@@ -95,6 +97,7 @@ def test_seed_scenario_shows_the_facts_the_page_promises(walked: Walked) -> None
     assert scenario.variables["TOKEN"] not in text  # 884 characters are not for a projector
 
 
+@pytest.mark.slow
 def test_after_the_seed_scenario_nothing_of_the_peering_remains(
     served: ServedWorld, walked: Walked
 ) -> None:
@@ -111,6 +114,7 @@ def test_after_the_seed_scenario_nothing_of_the_peering_remains(
         assert [e["Service"]["ID"] for e in local] == ["service-name-1"]
 
 
+@pytest.mark.slow
 def test_scenario_command_walks_seed_and_exits_zero() -> None:
     from consul_sim.cli.main import main
 

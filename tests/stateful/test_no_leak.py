@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from consul_sim.world import Cluster, World
+from tests.budgets import scaled
 
 CLUSTERS = ("c1", "c2", "c3")
 TYPICAL = ("web", "api")
@@ -234,7 +234,5 @@ class NoLeakMachine(RuleBasedStateMachine):
         return {(e["Node"]["Node"], e["Service"]["ID"]) for e in entries}
 
 
-NoLeakMachine.TestCase.settings = settings(
-    settings.default, max_examples=15, stateful_step_count=15
-)
+NoLeakMachine.TestCase.settings = scaled(15, stateful_step_count=15)
 TestNoLeak = NoLeakMachine.TestCase

@@ -18,7 +18,6 @@ from enum import Enum
 from typing import Any
 
 import httpx
-from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -33,6 +32,7 @@ from hypothesis.stateful import (
 
 from consul_sim.peering.service import DELETION_DELAY
 from consul_sim.world import Cluster, World
+from tests.budgets import scaled
 
 CLUSTERS = ("cluster-01", "cluster-02")
 PEER_NAMES = ("cluster-01", "cluster-02", "alias", "Cluster-02")
@@ -334,7 +334,5 @@ class PeeringMachine(RuleBasedStateMachine):
         assert not unexpected, f"{cluster} holds peerings nobody made: {unexpected}"
 
 
-PeeringMachine.TestCase.settings = settings(
-    settings.default, max_examples=60, stateful_step_count=30
-)
+PeeringMachine.TestCase.settings = scaled(60, stateful_step_count=30)
 TestPeeringMachine = PeeringMachine.TestCase

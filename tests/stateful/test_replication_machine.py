@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from consul_sim.world import Cluster, World
+from tests.budgets import scaled
 
 CLUSTERS = ("c1", "c2", "c3")
 SERVICES = ("web", "api", "db")
@@ -245,7 +245,5 @@ def summarize(entries: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     return out
 
 
-ReplicationMachine.TestCase.settings = settings(
-    settings.default, max_examples=12, stateful_step_count=20
-)
+ReplicationMachine.TestCase.settings = scaled(12, stateful_step_count=20)
 TestReplicationMachine = ReplicationMachine.TestCase

@@ -27,7 +27,9 @@ def test_peer_and_export_helpers_set_up_the_page_and_report_refusals(
     peer(c1, c2)
     export(c1, {"web": ["cluster-02"]})
     assert c2.peering.read("cluster-01")["State"] == "ACTIVE"
-    assert c1.config.read("exported-services", "default") is not None
+    assert c1.client.get("/v1/config/exported-services/default").json()["Services"] == [
+        {"Name": "web", "Consumers": [{"Peer": "cluster-02"}]}
+    ]
     with pytest.raises(ConsulError) as refused:
         peer(c1, c1)
     assert refused.value.status_code == 500

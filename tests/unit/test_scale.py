@@ -24,6 +24,8 @@ from consul_sim.catalog.register import register
 from consul_sim.models.catalog import RegisterRequest
 from consul_sim.world import Cluster, World
 
+pytestmark = pytest.mark.slow
+
 SERVICES = 2_000
 CHUNK = 25
 ROUNDS = 8

@@ -77,12 +77,21 @@ def test_decode_reports_gos_illegal_base64_offset(text: str, byte: int) -> None:
     )
 
 
-@pytest.mark.parametrize("text", ["e30K", "e30=", "YWJjZA==", "YWI="])
+@pytest.mark.parametrize("text", ["e30K", "e30="])
 def test_decode_accepts_valid_padding(text: str) -> None:
-    try:
+    """``{}`` with and without a newline, padded: base64 and JSON both accept it."""
+    token = decode_token(text)
+    assert (token.peer_id, token.server_addresses, token.remote.datacenter) == ("", None, "")
+
+
+@pytest.mark.parametrize("text", ["YWJjZA==", "YWI="])
+def test_decode_of_valid_padding_around_non_json_fails_in_json_not_base64(text: str) -> None:
+    """``abcd`` and ``ab`` pass base64; Go's JSON decoder is the one to refuse them."""
+    with pytest.raises(RPCError) as caught:
         decode_token(text)
-    except RPCError as exc:
-        assert "illegal base64" not in str(exc)
+    assert str(caught.value) == (
+        "rpc error: code = Unknown desc = invalid character 'a' looking for beginning of value"
+    )
 
 
 def test_decode_of_json_of_the_wrong_shape_is_gos_error() -> None:
@@ -94,15 +103,33 @@ def test_decode_of_json_of_the_wrong_shape_is_gos_error() -> None:
     )
 
 
+NAME_RULE = (
+    "a valid peering name must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character"
+)
+
+
 @pytest.mark.parametrize("name", ["a", "peer-a", "0abc9", "a" * 63])
 def test_valid_peer_names(name: str) -> None:
+    """A valid name passes the check and gets a token and a PENDING peering under that name."""
     validate_peer_name(name)
+    with World(clock="virtual", seed=5) as world:
+        client = world.add_cluster("dc1").client
+        r = client.post("/v1/peering/token", json={"PeerName": name})
+        assert r.status_code == 200, r.text
+        assert list(r.json()) == ["PeeringToken"]
+        assert decode_token(r.json()["PeeringToken"]).remote.datacenter == "dc1"
+        shown = client.get(f"/v1/peering/{name}").json()
+        assert (shown["Name"], shown["State"]) == (name, "PENDING")
 
 
 @pytest.mark.parametrize("name", ["", "-a", "a-", "A", "a_b", "a.b", "a" * 64])
 def test_invalid_peer_names(name: str) -> None:
-    with pytest.raises(RPCError, match="is not a valid peer name"):
+    with pytest.raises(RPCError) as caught:
         validate_peer_name(name)
+    assert str(caught.value) == (
+        f"rpc error: code = Unknown desc = {name} is not a valid peer name: {NAME_RULE}"
+    )
 
 
 def test_verify_returns_the_claims() -> None:
