@@ -1,11 +1,13 @@
 """Start-up cost: ``import consul_sim``, and the first in-process request of a new world.
 
-Each sample is a fresh interpreter (``python -c``), so nothing is cached in memory: it times
-``import consul_sim`` with ``time.perf_counter`` around the import, then, in the same process,
+Each sample is a fresh interpreter (``python -c``), so nothing is cached in memory. It times,
+with ``time.perf_counter``: ``import consul_sim`` (the package face, whose names load on first
+use); ``from consul_sim import World`` (the world and the domain a cluster is made of); then
 ``World(clock="virtual")``, ``add_cluster("dc1")`` and the first ``GET /v1/status/leader``
 through ``cluster.client`` (which loads the in-process front door, FastAPI and httpx, and builds
 the validators it touches). Interpreter start-up itself is not counted. The figures are medians
-over the samples; the targets are issue 8's (150 ms and 400 ms on the project's 2-core machine).
+over the samples; the targets are issue 8's (150 ms to import, held against both of the first
+two figures, and 400 ms to the first answer, on the project's 2-core machine).
 ``python -X importtime -c 'import consul_sim'`` shows where an import's time goes.
 """
 
@@ -24,42 +26,52 @@ import json, time
 t0 = time.perf_counter()
 import consul_sim
 t1 = time.perf_counter()
-world = consul_sim.World(clock="virtual", seed=1)
+from consul_sim import World
+t2 = time.perf_counter()
+world = World(clock="virtual", seed=1)
 cluster = world.add_cluster("dc1")
 answer = cluster.client.get("/v1/status/leader")
-t2 = time.perf_counter()
+t3 = time.perf_counter()
 assert answer.status_code == 200, answer.text
 world.close()
-print(json.dumps({"import": (t1 - t0) * 1000, "first": (t2 - t1) * 1000}))
+print(json.dumps({"import": (t1 - t0) * 1000, "world": (t2 - t0) * 1000,
+                  "first": (t3 - t2) * 1000}))
 """
 
 
-def sample() -> tuple[float, float]:
+ROWS = (
+    ("import", "import consul_sim", TARGET_IMPORT_MS),
+    ("world", "from consul_sim import World", TARGET_IMPORT_MS),
+    ("first", "World, add_cluster, first client answer", TARGET_FIRST_REQUEST_MS),
+)
+
+
+def sample() -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=60
     )
-    figures = json.loads(out.stdout)
-    return figures["import"], figures["first"]
+    figures: dict[str, float] = json.loads(out.stdout)
+    return figures
 
 
 def startup_report(samples: int) -> tuple[str, bool]:
     sample()  # a warm-up: the OS page cache, .pyc files
     runs = [sample() for _ in range(samples)]
-    imports = [r[0] for r in runs]
-    firsts = [r[1] for r in runs]
-    import_ms, first_ms = statistics.median(imports), statistics.median(firsts)
-    ok = import_ms < TARGET_IMPORT_MS and first_ms < TARGET_FIRST_REQUEST_MS
     lines = [
         "start-up: a fresh interpreter per sample (interpreter start-up not counted)",
         f"{samples} samples; median (min-max) ms",
         "",
-        f"import consul_sim                        {import_ms:7.1f} "
-        f"({min(imports):.1f}-{max(imports):.1f})  target < {TARGET_IMPORT_MS:g}: "
-        + ("PASS" if import_ms < TARGET_IMPORT_MS else "ABOVE TARGET"),
-        f"world, cluster and first client request  {first_ms:7.1f} "
-        f"({min(firsts):.1f}-{max(firsts):.1f})  target < {TARGET_FIRST_REQUEST_MS:g}: "
-        + ("PASS" if first_ms < TARGET_FIRST_REQUEST_MS else "ABOVE TARGET"),
     ]
+    ok = True
+    for key, label, target in ROWS:
+        values = [run[key] for run in runs]
+        median = statistics.median(values)
+        passed = median < target
+        ok = ok and passed
+        lines.append(
+            f"{label:<42}{median:7.1f} ({min(values):.1f}-{max(values):.1f})  "
+            f"target < {target:g}: " + ("PASS" if passed else "ABOVE TARGET")
+        )
     return "\n".join(lines) + "\n", ok
 
 

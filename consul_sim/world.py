@@ -14,14 +14,13 @@ stays importable, and fast to import, without FastAPI, Starlette or httpx.
 from __future__ import annotations
 
 import threading
+from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Protocol, cast
 
 from consul_sim.acl import ACLResolver
-from consul_sim.calls import CallResult, call_between
 from consul_sim.catalog.agent import LocalAgent
 from consul_sim.clock import Clock, VirtualClock, WallClock
-from consul_sim.config.service import ConfigEntries
 from consul_sim.connect.ca import ConnectCA
 from consul_sim.models.catalog import (
     PASSING,
@@ -48,6 +47,9 @@ from consul_sim.version import CONSUL_VERSION
 
 if TYPE_CHECKING:
     import httpx  # noqa: TID251 (a type only: the world never imports httpx at run time)
+
+    from consul_sim.calls import CallResult
+    from consul_sim.config.service import ConfigEntries
 
 ClockChoice = Literal["wall", "virtual"] | Clock
 
@@ -113,8 +115,6 @@ class Cluster:
         self.started_at = world.clock.now()
         self.store = Store(world.lock)
         self.agent = LocalAgent(self.store, world.scheduler, self.datacenter, self.node_name)
-        self.config = ConfigEntries(self.store)
-        """Config entries: ``write(entry | dict | hcl_text)``, ``read``, ``list``, ``delete``."""
         self.http_address: str | None = None
         # Peering identity: no Connect CA yet, so the trust domain is a seeded UUID of its own.
         self.trust_domain = f"{world.rand.derive(f'cluster/{name}/peering').uuid()}.consul"
@@ -205,6 +205,15 @@ class Cluster:
     @property
     def leader_address(self) -> str:
         return f"{self.address}:{SERVER_RPC_PORT}"
+
+    @cached_property
+    def config(self) -> ConfigEntries:
+        """Config entries: ``write(entry | dict | hcl_text)``, ``read``, ``list``, ``delete``.
+        Decoding and validation load on first use: replication reads the stored entries
+        without them."""
+        from consul_sim.config.service import ConfigEntries
+
+        return ConfigEntries(self.store)
 
     @property
     def peering_address(self) -> str:
@@ -303,6 +312,8 @@ class World:
     ) -> CallResult:
         """Would ``source`` (cluster, service) reach ``destination`` (the source's peer name
         or None for local, service)? ``.allowed`` and ``.reasons`` say, as ``/_sim/call``."""
+        from consul_sim.calls import call_between  # a question few worlds ask
+
         with self.lock:
             return call_between(self.clusters, source, destination)
 

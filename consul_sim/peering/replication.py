@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from consul_sim.models.catalog import (
     CRITICAL,
@@ -27,12 +28,10 @@ from consul_sim.models.catalog import (
     Node,
     NodeService,
 )
-from consul_sim.models.config_entries import (
-    EXPORTED_SERVICES,
-    EXPORTED_SERVICES_NAME,
-    ExportedServicesConfigEntry,
-)
 from consul_sim.store import Store
+
+if TYPE_CHECKING:
+    from consul_sim.models.config_entries import ExportedServicesConfigEntry
 
 TYPE_PREFIX = "type.googleapis.com/hashicorp.consul.internal."
 EXPORTED_SERVICE_URL = TYPE_PREFIX + "peerstream.ExportedService"
@@ -173,6 +172,14 @@ class ExportRules:
 
 
 def exported_services_entry(store: Store) -> ExportedServicesConfigEntry | None:
+    """The partition's one ``exported-services`` entry. The config-entry models load with the
+    first entry decoded (``cluster.config``), so a world that never writes one skips them."""
+    from consul_sim.models.config_entries import (
+        EXPORTED_SERVICES,
+        EXPORTED_SERVICES_NAME,
+        ExportedServicesConfigEntry,
+    )
+
     entry = store.config.get(EXPORTED_SERVICES, EXPORTED_SERVICES_NAME)
     return entry if isinstance(entry, ExportedServicesConfigEntry) else None
 
