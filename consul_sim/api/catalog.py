@@ -158,13 +158,7 @@ async def nodes(request: Request) -> Response:
         return index, acl.keep(found, lambda authz, n: can_read_node(authz, n.node))
 
     index, found = await blocking(request, cluster, opts, read)
-    return json_response(
-        [n.render() for n in found],
-        pretty=opts.pretty,
-        index=index,
-        consistency=opts.consistency,
-        headers=acl.headers(),
-    )
+    return opts.respond([n.render() for n in found], index, headers=acl.headers())
 
 
 @router.endpoint("/v1/catalog/services", "GET")
@@ -178,13 +172,7 @@ async def services(request: Request) -> Response:
         return index, {name: found[name] for name in acl.keep(found, can_read_service)}
 
     index, found = await blocking(request, cluster, opts, read)
-    return json_response(
-        found,
-        pretty=opts.pretty,
-        index=index,
-        consistency=opts.consistency,
-        headers=acl.headers(),
-    )
+    return opts.respond(found, index, headers=acl.headers())
 
 
 def _services(cluster: Any, opts: QueryOptions) -> tuple[int, dict[str, list[str]]]:
@@ -231,12 +219,8 @@ async def _service_nodes(request: Request, connect: bool) -> Response:
         return index, acl.keep(pairs, lambda authz, p: can_read_instance(authz, p[0], p[1]))
 
     index, pairs = await blocking(request, cluster, opts, read)
-    return json_response(
-        [svc.render_service_node(node) for node, svc in pairs],
-        pretty=opts.pretty,
-        index=index,
-        consistency=opts.consistency,
-        headers=acl.headers(),
+    return opts.respond(
+        [svc.render_service_node(node) for node, svc in pairs], index, headers=acl.headers()
     )
 
 
@@ -277,10 +261,4 @@ async def node(request: Request) -> Response:
         }
 
     index, body = await blocking(request, cluster, opts, read)
-    return json_response(
-        body,
-        pretty=opts.pretty,
-        index=index,
-        consistency=opts.consistency,
-        headers=acl.headers(),
-    )
+    return opts.respond(body, index, headers=acl.headers())

@@ -137,14 +137,12 @@ async def config_entry(request: Request) -> Response:
                 headers=headers,
                 media_type="text/plain; charset=utf-8",
             )
-        return json_response(
-            _render(entry), pretty=opts.pretty, index=index, consistency=opts.consistency
-        )
+        return opts.respond(_render(entry), index)
     if opts.filter and kind != SERVICE_DEFAULTS:
         raise ConsulError(f"filtering not supported for config entry kind={kind}")
     index, listed = await blocking(request, cluster, opts, lambda: entries.indexed_list(kind))
     rendered = apply_filter(opts.filter, [_render(e) for e in listed], lambda e: e)
-    return json_response(rendered, pretty=opts.pretty, index=index, consistency=opts.consistency)
+    return opts.respond(rendered, index)
 
 
 def _delete(request: Request, kind_and_name: str) -> Response:

@@ -171,13 +171,7 @@ async def intentions_list(request: Request) -> Response:
     matched = apply_filter(opts.filter, intentions, Intention.render)
     acl = results_filter(request, authz)
     visible = acl.keep(matched, can_read)
-    return json_response(
-        [i.render() for i in visible],
-        pretty=opts.pretty,
-        index=index,
-        consistency=opts.consistency,
-        headers=acl.headers(),
-    )
+    return opts.respond([i.render() for i in visible], index, headers=acl.headers())
 
 
 @router.endpoint("/v1/connect/intentions/{legacy_id:path}", "GET", "PUT", "DELETE")

@@ -54,9 +54,7 @@ async def _roots(request: Request, *, pem_allowed: bool, extra: dict[str, str]) 
             headers=meta_headers(index, opts.consistency),
             media_type=PEM_CHAIN,
         )
-    return json_response(
-        body, pretty=opts.pretty, index=index, consistency=opts.consistency, headers=extra
-    )
+    return opts.respond(body, index, headers=extra)
 
 
 @router.endpoint("/v1/connect/ca/roots", "GET")

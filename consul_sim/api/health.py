@@ -17,7 +17,6 @@ from consul_sim.api.http import (
     bytes_response,
     cluster_of,
     denied_connect_response,
-    json_response,
     query_options,
     read_authorizer,
     results_filter,
@@ -72,13 +71,7 @@ async def _checks(request: Request, param: str, missing: str, read_checks: Check
         return index, acl.keep(checks, can_read_check)
 
     index, checks = await blocking(request, cluster, opts, read)
-    return json_response(
-        [c.render() for c in checks],
-        pretty=opts.pretty,
-        index=index,
-        consistency=opts.consistency,
-        headers=acl.headers(),
-    )
+    return opts.respond([c.render() for c in checks], index, headers=acl.headers())
 
 
 def _node_checks(cluster: Cluster, node: str, opts: QueryOptions) -> tuple[int, list[HealthCheck]]:
@@ -161,13 +154,7 @@ async def _service_health(request: Request, connect: bool) -> Response:
             consistency=opts.consistency,
             headers=headers,
         )
-    return json_response(
-        [c.render() for c in csns],
-        pretty=opts.pretty,
-        index=index,
-        consistency=opts.consistency,
-        headers=headers,
-    )
+    return opts.respond([c.render() for c in csns], index, headers=headers)
 
 
 @router.endpoint("/v1/health/service/{service:path}", "GET")

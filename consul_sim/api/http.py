@@ -108,6 +108,13 @@ class QueryOptions:
     peer: str = ""
     datacenter_unreachable: bool = False
 
+    def respond(self, obj: Any, index: int, *, headers: dict[str, str] | None = None) -> Response:
+        """A read's JSON answer with the query meta Consul's ``setMeta`` writes
+        (``X-Consul-Index``, the consistency headers), pretty-printed when asked."""
+        return json_response(
+            obj, pretty=self.pretty, index=index, consistency=self.consistency, headers=headers
+        )
+
     @property
     def consistency(self) -> str:
         if self.stale:
@@ -309,11 +316,9 @@ def denied_connect_response(opts: QueryOptions, headers: dict[str, str] | None =
     """A Connect lookup for a service the token cannot read: Consul's RPC returns before its
     blocking query, so the answer is an empty list with a zero (shown as 1) index and no leader
     seen, and no filtered header."""
-    return json_response(
+    return opts.respond(
         [],
-        pretty=opts.pretty,
-        index=0,
-        consistency=opts.consistency,
+        0,
         headers={**(headers or {}), "X-Consul-Knownleader": "false"},
     )
 

@@ -72,13 +72,7 @@ async def general(request: Request) -> Response:
     index, queries = await blocking(
         request, cluster, opts, lambda: prepared.list_queries(cluster.store)
     )
-    return json_response(
-        [q.render() for q in queries],
-        pretty=opts.pretty,
-        index=index,
-        consistency=opts.consistency,
-        headers=BACKEND,
-    )
+    return opts.respond([q.render() for q in queries], index, headers=BACKEND)
 
 
 @router.endpoint("/v1/query/{query:path}/execute", "GET")
@@ -105,9 +99,7 @@ async def execute(request: Request) -> Response:
         "Failovers": result.failovers,
         **_query_meta(opts),
     }
-    return json_response(
-        body, pretty=opts.pretty, index=0, consistency=opts.consistency, headers=BACKEND
-    )
+    return opts.respond(body, 0, headers=BACKEND)
 
 
 @router.endpoint("/v1/query/{query:path}/explain", "GET")
@@ -117,9 +109,7 @@ async def explain(request: Request) -> Response:
     _parse_limit(request)
     query = prepared.resolve(cluster.store, request.path_params["query"])
     body = {"Query": query.render(), **_query_meta(opts)}
-    return json_response(
-        body, pretty=opts.pretty, index=0, consistency=opts.consistency, headers=BACKEND
-    )
+    return opts.respond(body, 0, headers=BACKEND)
 
 
 @router.endpoint("/v1/query/{query:path}", "GET", "PUT", "DELETE")
@@ -131,13 +121,7 @@ async def specific(request: Request) -> Response:
         index, query = await blocking(
             request, cluster, opts, lambda: prepared.get(cluster.store, query_id)
         )
-        return json_response(
-            [query.render()],
-            pretty=opts.pretty,
-            index=index,
-            consistency=opts.consistency,
-            headers=BACKEND,
-        )
+        return opts.respond([query.render()], index, headers=BACKEND)
     check_dc(request, cluster)
     if request.method == "PUT":
         raw = await request.body()

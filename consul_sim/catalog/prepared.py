@@ -265,14 +265,7 @@ def _set(store: Store, query: PreparedQuery) -> None:
     table = _table(store)
     existing = table.get(query.id)
     with store.txn() as txn:
-        index = txn.index
-        query = query.model_copy(
-            update={
-                "create_index": existing.create_index if existing else index,
-                "modify_index": index,
-            }
-        )
-        table.put(txn, query.id, query)
+        table.put(txn, query.id, txn.stamp(query, existing))
 
 
 def _set_problem(store: Store, query: PreparedQuery) -> str | None:

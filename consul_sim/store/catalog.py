@@ -162,12 +162,7 @@ class CatalogTables:
         row = self.nodes.get(nk)
         if row is not None and _same(row.node, node):
             return row.node
-        stamped = node.model_copy(
-            update={
-                "create_index": row.node.create_index if row else txn.index,
-                "modify_index": txn.index,
-            }
-        )
+        stamped = txn.stamp(node, row.node if row else None)
         if row is None:
             self.nodes[nk] = NodeRow(stamped)
         else:
@@ -183,12 +178,7 @@ class CatalogTables:
         existing = row.services.get(svc.id)
         if existing is not None and _same(existing, svc):
             return existing
-        stamped = svc.model_copy(
-            update={
-                "create_index": existing.create_index if existing else txn.index,
-                "modify_index": txn.index,
-            }
-        )
+        stamped = txn.stamp(svc, existing)
         if existing is not None and existing.service != svc.service:
             self.drop_instance(nk, existing)
             self.bump_service(nk[0], existing.service, txn.index)
@@ -217,12 +207,7 @@ class CatalogTables:
         existing = row.checks.get(check.check_id)
         if existing is not None and _same(existing, check):
             return existing
-        stamped = check.model_copy(
-            update={
-                "create_index": existing.create_index if existing else txn.index,
-                "modify_index": txn.index,
-            }
-        )
+        stamped = txn.stamp(check, existing)
         row.put_check(stamped)
         self._bump_for_check(row, stamped, txn.index)
         if existing is not None and existing.service_id != check.service_id:
