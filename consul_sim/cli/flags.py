@@ -112,16 +112,18 @@ class String(Value):
 
 
 class Int(Value):
-    """Go's IntVar (64-bit)."""
+    """Go's IntVar (64-bit); ``Uint`` is its unsigned twin. Go's flag package reports a
+    ParseInt failure as ``parse error`` or ``value out of range``."""
 
     type_name = "int"
+    signed: ClassVar[bool] = True
 
     def __init__(self, default: int = 0) -> None:
         self.value = default
 
     def set(self, text: str) -> None:
         try:
-            self.value = parse_int(text)
+            self.value = parse_int(text) if self.signed else parse_uint(text)
         except NumError as exc:
             raise ValueError(_ERR_PARSE if exc.err == ERR_SYNTAX else _ERR_RANGE) from None
 
@@ -129,22 +131,11 @@ class Int(Value):
         return str(self.value)
 
 
-class Uint(Value):
+class Uint(Int):
     """Go's Uint64Var."""
 
     type_name = "uint"
-
-    def __init__(self, default: int = 0) -> None:
-        self.value = default
-
-    def set(self, text: str) -> None:
-        try:
-            self.value = parse_uint(text)
-        except NumError as exc:
-            raise ValueError(_ERR_PARSE if exc.err == ERR_SYNTAX else _ERR_RANGE) from None
-
-    def string(self) -> str:
-        return str(self.value)
+    signed = False
 
 
 class Duration(Value):
