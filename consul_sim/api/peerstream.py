@@ -16,6 +16,7 @@ order) that posts them and reports the outcome back to the network's journal.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,9 +26,11 @@ from fastapi import Request
 from starlette.responses import Response
 
 from consul_sim.api.http import ConsulRouter, cluster_of, json_response, read_json
-from consul_sim.errors import BadRequest, ConsulError
+from consul_sim.errors import BadRequest, ConsulError, PermissionDenied, RPCError
 from consul_sim.jsonenc import encode_json
 from consul_sim.net import Network, Outcome, Unreachable, refused, timed_out
+from consul_sim.peering.replication import StreamMessage
+from consul_sim.peering.streamauth import MAC_HEADER, mac_matches, stream_denied, stream_mac
 from consul_sim.peering.wire import (
     WireError,
     decode_error,
@@ -42,13 +45,27 @@ MAX_BACKLOG = 1000
 """Queued messages per destination still waiting for a worker; beyond it they are dropped
 (a peer that hangs must not grow the sender's memory without bound)."""
 
+DENIED_PREFIX = "rpc error: code = PermissionDenied desc = "
+
 router = ConsulRouter()
+
+
+def _denied(exc: RPCError) -> PermissionDenied:
+    """gRPC's PermissionDenied as HTTP says it (403), with the gRPC client's sentence."""
+    return PermissionDenied(str(exc))
 
 
 @router.endpoint(PATH, "POST")
 async def peerstream(request: Request) -> Response:
-    """One message from a cluster in another process, delivered to this cluster."""
+    """One message from a cluster in another process, delivered to this cluster.
+
+    A stream message is let in only when the body's HMAC (``MAC_HEADER``) checks out against
+    the secret of the stream the message names; it then enters this process's network as sent
+    by that stream's peer, whatever ``Source`` says. Handshake messages (``ExchangeSecret``,
+    ``OpenStream``) carry their own secrets and are checked by the peering service as
+    in-process; for them ``Source`` is the return address the dialer asks to be answered at."""
     cluster = cluster_of(request)
+    raw = await request.body()
     body = await read_json(request)
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
@@ -65,13 +82,21 @@ async def peerstream(request: Request) -> Response:
     out: dict[str, Any] = {"Cluster": cluster.name}
     with world.lock:
         network = world.network
-        source_cluster = body.get("SourceCluster")
-        if isinstance(source_cluster, str):
-            network.learn_remote_name(source, source_cluster)
+        if isinstance(message, StreamMessage):
+            secret, peer = cluster.peering.streams.expected_secret(message.peering_id)
+            presented = request.headers.get(MAC_HEADER, "")
+            if message.stream_secret or not mac_matches(secret, raw, presented):
+                raise _denied(stream_denied())
+            message = dataclasses.replace(message, stream_secret=secret)
+            source = peer
         try:
             answer = network.call(source, cluster.peering_address, message)
         except Unreachable as exc:
             out["Unreachable"] = exc.reason
+        except RPCError as exc:
+            if exc.code == "PermissionDenied":
+                raise _denied(exc) from None
+            out["Error"] = encode_error(exc)
         except ConsulError as exc:
             out["Error"] = encode_error(exc)
         else:
@@ -90,23 +115,38 @@ class HTTPTransport:
         self._backlog: dict[str, int] = {}
         self._closed = False
 
-    def _body(self, source: str, message: object) -> bytes:
-        return encode_json(
-            {
-                "Source": source,
-                "SourceCluster": self.network.name_at(source) or "",
-                "Message": encode_message(message),
-            }
-        )
+    @staticmethod
+    def _body(source: str, message: object) -> tuple[bytes, dict[str, str]]:
+        """The post for ``message``: a stream message leaves its secret behind and is signed
+        with it instead, so the secret crosses only in the handshake."""
+        headers = {"Content-Type": "application/json"}
+        secret = ""
+        if isinstance(message, StreamMessage):
+            secret = message.stream_secret
+            message = dataclasses.replace(message, stream_secret="")
+        body = encode_json({"Source": source, "Message": encode_message(message)})
+        if secret:
+            headers[MAC_HEADER] = stream_mac(secret, body)
+        return body, headers
 
     @staticmethod
-    def _post(client: httpx.Client, destination: str, body: bytes) -> dict[str, Any]:
-        """The receiving process's reply; :class:`Unreachable` when there is none."""
+    def _post(
+        client: httpx.Client,
+        destination: str,
+        post: tuple[bytes, dict[str, str]],
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """The receiving process's reply; :class:`Unreachable` when there is none, and the
+        receiver's ``PermissionDenied`` (a 403) as the same :class:`RPCError`."""
+        body, headers = post
         try:
             response = client.post(
                 f"http://{destination}{PATH}",
                 content=body,
-                headers={"Content-Type": "application/json"},
+                headers=headers,
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 1.0))
+                if timeout is not None
+                else CALL_TIMEOUT,
             )
         except httpx.ConnectError:
             raise Unreachable(destination, refused(destination)) from None
@@ -115,6 +155,8 @@ class HTTPTransport:
         except httpx.HTTPError as exc:
             raise Unreachable(destination, f'connection error: desc = "{exc}"') from None
         reply: object = None
+        if response.status_code == 403 and response.text.startswith(DENIED_PREFIX):
+            raise RPCError("PermissionDenied", response.text.removeprefix(DENIED_PREFIX))
         if response.status_code == 200:
             try:
                 reply = response.json()
@@ -166,7 +208,13 @@ class HTTPTransport:
                 )
         worker[0].submit(self._deliver, worker[1], destination, body, done)
 
-    def _deliver(self, client: httpx.Client, destination: str, body: bytes, done: Outcome) -> None:
+    def _deliver(
+        self,
+        client: httpx.Client,
+        destination: str,
+        body: tuple[bytes, dict[str, str]],
+        done: Outcome,
+    ) -> None:
         """On the destination's worker thread: post, then report how it went."""
         with self._lock:
             self._backlog[destination] -= 1

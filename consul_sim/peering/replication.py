@@ -92,10 +92,14 @@ _RESOURCE_TYPES: dict[str, type] = {
 @dataclass(frozen=True)
 class StreamMessage:
     """Traffic on one open stream. ``peering_id`` is the receiver's local peering ID and
-    ``stream_id`` the connection it belongs to, so a message from a closed stream is ignored."""
+    ``stream_id`` the connection it belongs to, so a message from a closed stream is ignored.
+    ``stream_secret`` is the secret the stream was opened with: the receiving end refuses a
+    message whose secret is not its stream's (:mod:`consul_sim.peering.streamauth`). It is
+    keyword-only and kept out of ``repr`` and the journal's summary."""
 
     peering_id: str
     stream_id: int
+    stream_secret: str = field(default="", kw_only=True, repr=False)
 
 
 @dataclass(frozen=True)

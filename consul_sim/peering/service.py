@@ -27,6 +27,7 @@ from consul_sim.net import Unreachable
 from consul_sim.peering.context import PeeringContext
 from consul_sim.peering.replication import StreamMessage, remove_imported
 from consul_sim.peering.stream import Streams
+from consul_sim.peering.streamauth import same_secret, stream_denied
 from consul_sim.peering.tokens import (
     KEY_BYTES,
     SecretRefused,
@@ -77,10 +78,9 @@ class StreamOpened:
 
 
 @dataclass(frozen=True)
-class Terminated:
-    """Sent over an open stream when one side deletes: ``peering_id`` is the receiver's."""
-
-    peering_id: str
+class Terminated(StreamMessage):
+    """Sent over the open stream when one side deletes: ``peering_id`` is the receiver's, and
+    like all stream traffic it carries the stream's identity and secret."""
 
 
 def not_found(name: str) -> NotFound:
@@ -328,7 +328,9 @@ class PeeringService:
             # The dialer stays ESTABLISHING (or FAILING) and its leader retries with backoff.
             self.streams.schedule_redial(record.id)
             return False
-        self.streams.connect(record, acceptor, record.peer_id, stream_id, dialer=True)
+        self.streams.connect(
+            record, acceptor, record.peer_id, stream_id, dialer=True, secret=stream_secret
+        )
         return True
 
     def dial(self, record: Peering) -> bool:
@@ -355,7 +357,14 @@ class PeeringService:
                 self.ctx.network.call(self.address, address, message)
             except (Unreachable, RPCError):
                 continue
-            self.streams.connect(record, address, record.peer_id, stream_id, dialer=True)
+            self.streams.connect(
+                record,
+                address,
+                record.peer_id,
+                stream_id,
+                dialer=True,
+                secret=secrets.active_stream,
+            )
             return True
         return False
 
@@ -417,13 +426,16 @@ class PeeringService:
                 marked.modify_index = txn.touch("peering")
                 self.table.by_name[existing.name.lower()] = marked
             self.table.drop_secrets(existing.id)
+            end = self.streams.ends.get(existing.id)
             self.streams.forget(existing.id)
             remove_imported(self.ctx.store, existing.name)
-            stream = self.tracker.forget(existing.id)
-            if stream is not None and stream.connected and stream.peer_address:
+            self.tracker.forget(existing.id)
+            if end is not None:
                 try:
                     self.ctx.network.call(
-                        self.address, stream.peer_address, Terminated(stream.remote_peering_id)
+                        self.address,
+                        end.peer_address,
+                        Terminated(end.remote_peering_id, end.stream_id, stream_secret=end.secret),
                     )
                 except (Unreachable, RPCError):
                     pass
@@ -450,6 +462,8 @@ class PeeringService:
             if isinstance(message, OpenStream):
                 return self._on_open_stream(source, message)
             if isinstance(message, Terminated):
+                if self.streams.authenticate(message) is None:
+                    return StreamOpened()  # the end of a stream that is already gone
                 return self._on_terminated(message)
             if isinstance(message, StreamMessage):
                 self.streams.receive(message)
@@ -484,16 +498,28 @@ class PeeringService:
         secrets = self.table.secrets_for(msg.peer_id)
         if record is None or secrets is None or record.state == PeeringState.DELETING:
             raise RPCError("NotFound", "peering does not exist")
-        if msg.stream_secret == secrets.pending_stream:
+        if same_secret(secrets.pending_stream, msg.stream_secret):
+            # Promoting the pending secret retires the old active one: a stream opened (or a
+            # message signed) with it is refused from now on.
             secrets.active_stream, secrets.pending_stream = secrets.pending_stream, ""
-        elif msg.stream_secret != secrets.active_stream:
-            raise RPCError("PermissionDenied", "invalid peering stream secret")
+        elif not same_secret(secrets.active_stream, msg.stream_secret):
+            raise stream_denied()
         if record.remote != msg.remote:
             updated = record.model_copy(deep=True)
             updated.remote = msg.remote.model_copy()
             updated.state = PeeringState.UNDEFINED
             self._write(updated)
-        self.streams.connect(record, source, msg.dialer_peering_id, msg.stream_id, dialer=False)
+        self.streams.connect(
+            record,
+            source,
+            msg.dialer_peering_id,
+            msg.stream_id,
+            dialer=False,
+            secret=msg.stream_secret,
+        )
+        # The stream's secret vouches for the address it was opened from: journal lines about
+        # it name this peering, never a name the sender wrote in its own request.
+        self.ctx.network.learn_remote_name(source, record.name)
         return StreamOpened()
 
     def _on_terminated(self, msg: Terminated) -> StreamOpened:

@@ -49,6 +49,7 @@ from consul_sim.peering.replication import (
     format_nonce,
     service_snapshot,
 )
+from consul_sim.peering.streamauth import same_secret, stream_denied
 from consul_sim.store.config import CONFIG_ENTRIES
 
 if TYPE_CHECKING:
@@ -78,6 +79,8 @@ class StreamEnd:
     peer_address: str
     stream_id: int
     dialer: bool
+    secret: str = field(default="", repr=False)
+    """The stream secret this stream was opened with: every message on it carries it."""
     cursor: int = 0
     config_index: int = -1
     rules: ExportRules = field(default_factory=ExportRules)
@@ -161,6 +164,7 @@ class Streams:
         stream_id: int,
         *,
         dialer: bool,
+        secret: str,
     ) -> StreamEnd:
         """A stream is up: replace any older end of this peering and start a full sync."""
         old = self.ends.pop(record.id, None)
@@ -180,6 +184,7 @@ class Streams:
             peer_address=peer_address,
             stream_id=stream_id,
             dialer=dialer,
+            secret=secret,
             cursor=self.ctx.store.catalog.change_position,
             imported_names=(
                 frozenset(status.imported_services)
@@ -304,7 +309,7 @@ class Streams:
         end = self._current(peering_id, stream_id)
         if end is None:
             return
-        self._send(end, Heartbeat(end.remote_peering_id, end.stream_id))
+        self._send(end, Heartbeat(end.remote_peering_id, end.stream_id, stream_secret=end.secret))
         # Whatever the other end has not ACKed yet goes again, as of now.
         for resource_id in sorted(end.unacked):
             if resource_id == EXPORTED_SERVICE_LIST_ID:
@@ -365,6 +370,7 @@ class Streams:
                 resource_url=url,
                 resource_id=resource_id,
                 resource=resource,
+                stream_secret=end.secret,
             ),
         )
         self._status(end.peering_id).last_send_success = self._now()
@@ -448,10 +454,40 @@ class Streams:
                 bundle = TrustBundlePayload(self.ctx.ca.trust_domain, pems)
                 self._respond(end, TRUST_BUNDLE_URL, TRUST_BUNDLE_ID, bundle)
 
+    @staticmethod
+    def _ack(end: StreamEnd, nonce: str) -> Ack:
+        return Ack(end.remote_peering_id, end.stream_id, nonce, stream_secret=end.secret)
+
     # -- receiving --------------------------------------------------------------------------
-    def receive(self, message: StreamMessage) -> None:
+    def expected_secret(self, peering_id: str) -> tuple[str, str]:
+        """The secret a message for ``peering_id`` must carry, and the address of the peer it
+        vouches for: the open stream's, else (late traffic of a closed stream) the peering's
+        active stream secret and the address its last stream had. ``("", "")`` when there is
+        neither, and then nothing is accepted."""
+        end = self.ends.get(peering_id)
+        if end is not None:
+            return end.secret, end.peer_address
+        secrets = self.service.table.secrets_for(peering_id)
+        status = self.service.tracker.get(peering_id)
+        address = status.peer_address if status is not None else ""
+        return (secrets.active_stream if secrets is not None else ""), address
+
+    def authenticate(self, message: StreamMessage) -> StreamEnd | None:
+        """The open end ``message`` belongs to; None for late traffic of a stream this peering
+        no longer has open (ignored, as Consul's closed connection would drop it). Raises
+        Consul's ``PermissionDenied`` when the message does not carry the stream's secret:
+        then it changes nothing at all."""
+        expected, _ = self.expected_secret(message.peering_id)
+        if not same_secret(expected, message.stream_secret):
+            raise stream_denied()
         end = self.ends.get(message.peering_id)
         if end is None or end.stream_id != message.stream_id:
+            return None
+        return end
+
+    def receive(self, message: StreamMessage) -> None:
+        end = self.authenticate(message)
+        if end is None:
             return  # traffic of a stream that is no longer open
         status = self._status(end.peering_id)
         now = self._now()
@@ -477,7 +513,16 @@ class Streams:
         if problem:
             status.last_recv_error = now
             status.last_recv_error_message = problem
-            self._send(end, Nack(end.remote_peering_id, end.stream_id, msg.nonce, problem))
+            self._send(
+                end,
+                Nack(
+                    end.remote_peering_id,
+                    end.stream_id,
+                    msg.nonce,
+                    problem,
+                    stream_secret=end.secret,
+                ),
+            )
             return
         record = self.service.table.get_by_id(end.peering_id)
         if record is None or record.state in (PeeringState.DELETING, PeeringState.TERMINATED):
@@ -485,7 +530,7 @@ class Streams:
         sequence = int(msg.nonce, 16)
         if sequence <= end.applied.get(msg.resource_id, 0):
             # An older copy (a duplicate, or overtaken by a resend): already superseded.
-            self._send(end, Ack(end.remote_peering_id, end.stream_id, msg.nonce))
+            self._send(end, self._ack(end, msg.nonce))
             return
         store = self.ctx.store
         resource = msg.resource
@@ -508,4 +553,4 @@ class Streams:
                 self.service.write_record(updated)
         end.applied[msg.resource_id] = sequence
         status.last_recv_resource_success = now
-        self._send(end, Ack(end.remote_peering_id, end.stream_id, msg.nonce))
+        self._send(end, self._ack(end, msg.nonce))

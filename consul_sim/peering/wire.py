@@ -48,6 +48,7 @@ from consul_sim.peering.replication import (
     Heartbeat,
     Nack,
     ReplicationResponse,
+    StreamMessage,
     TrustBundlePayload,
 )
 from consul_sim.peering.service import (
@@ -96,6 +97,10 @@ def _wire_name(field: str) -> str:
     return _NAMES.get(field) or consul_alias(field)
 
 
+STREAM_SECRET = "StreamSecret"
+"""Never written for a stream message: it proves its secret with an HMAC of the post instead
+(:mod:`consul_sim.peering.streamauth`); a body that carries one is refused by the receiver."""
+
 _CONFIG = ConfigDict(alias_generator=_wire_name, extra="forbid")
 """For the message dataclasses (the catalog and peering models inside keep their own config)."""
 
@@ -131,9 +136,13 @@ def _without_type(value: object) -> object:
 def _tagged(cls: type, tag: str, *codec: Any) -> Any:
     """``cls`` as one choice of the union: ``Type`` is read off on the way in, written on the way
     out (the dataclasses do not carry it), and any extra ``codec`` annotations apply in between."""
+    on_stream = issubclass(cls, StreamMessage)
 
     def with_type(value: object, handler: SerializerFunctionWrapHandler) -> JSON:
-        return {"Type": tag, **handler(value)}
+        encoded = handler(value)
+        if on_stream:
+            encoded.pop(STREAM_SECRET, None)
+        return {"Type": tag, **encoded}
 
     return Annotated[
         cls, *codec, BeforeValidator(_without_type), WrapSerializer(with_type), Tag(tag)

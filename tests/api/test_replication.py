@@ -553,17 +553,18 @@ def test_a_malformed_response_is_nacked(world: World, a: Cluster, b: Cluster) ->
     world.settle()
     b_id = read(b, "cluster-01")["ID"]
     a_id = read(a, "cluster-02")["ID"]
-    stream_id = b.peering.streams.ends[b_id].stream_id
+    end = b.peering.streams.ends[b_id]
     world.network.send(
         a.peering_address,
         b.peering_address,
         ReplicationResponse(
             b_id,
-            stream_id,
+            end.stream_id,
             nonce="",
             resource_url=EXPORTED_SERVICE_URL,
             resource_id="web",
             resource=ExportedServicePayload(()),
+            stream_secret=end.secret,
         ),
     )
     world.settle()

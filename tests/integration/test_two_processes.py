@@ -95,7 +95,7 @@ def test_every_peering_message_survives_the_wire(world: World) -> None:
         ExchangeSecretResponse("stream-secret"),
         OpenStream("peer-id", "stream-secret", Remote(datacenter="cluster-02"), "dialer-id", 3),
         StreamOpened(),
-        Terminated("peering-id"),
+        Terminated("peering-id", 2),
         ReplicationResponse(
             "p", 1, nonce="00000001", resource_url=EXPORTED_SERVICE_URL, resource_id="web",
             resource=snapshot,
