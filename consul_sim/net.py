@@ -91,9 +91,12 @@ journal outcome that says why not (``dropped: unreachable: ...``, ``error: ...``
 class RemoteTransport(Protocol):
     """Carries traffic to addresses owned by another process."""
 
-    def call(self, source: str, destination: str, message: object) -> object:
-        """The remote receiver's answer; raises :class:`Unreachable` when nobody answers, and
-        the receiver's own refusal (a ``ConsulError``) as that error."""
+    def call(
+        self, source: str, destination: str, message: object, timeout: float | None = None
+    ) -> object:
+        """The remote receiver's answer; raises :class:`Unreachable` when nobody answers
+        (within ``timeout`` seconds, when given), and the receiver's own refusal (a
+        ``ConsulError``) as that error. Safe to call from any thread."""
         ...
 
     def send(self, source: str, destination: str, message: object, done: Outcome) -> None:
@@ -101,6 +104,42 @@ class RemoteTransport(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass
+class RemoteCall:
+    """A synchronous call to another process, split so the wait happens off the world's
+    thread: :meth:`run` (any thread, no lock held) talks to the transport, :meth:`finish`
+    (under the world lock) journals the outcome and answers or raises as :meth:`Network.call`
+    would have."""
+
+    network: Network
+    transport: RemoteTransport
+    source: str
+    destination: str
+    message: object
+    answer: object = None
+    error: Exception | None = None
+
+    def run(self, timeout: float | None = None) -> RemoteCall:
+        try:
+            self.answer = self.transport.call(self.source, self.destination, self.message, timeout)
+        except Exception as exc:
+            self.error = exc
+        return self
+
+    def finish(self) -> object:
+        kind = type(self.message).__name__
+        summary = summary_of(self.message)
+        if self.error is None:
+            self.network._log(self.source, self.destination, kind, "ok", summary)
+            return self.answer
+        if isinstance(self.error, Unreachable):
+            outcome = f"unreachable: {self.error.reason}"
+        else:
+            outcome = f"error: {self.error}"
+        self.network._log(self.source, self.destination, kind, outcome, summary)
+        raise self.error
 
 
 @dataclass(frozen=True)
@@ -307,6 +346,16 @@ class Network:
         return ""
 
     # -- synchronous calls ----------------------------------------------------------------------
+    def remote_call(self, source: str, destination: str, message: object) -> RemoteCall | None:
+        """A call to ``destination`` to be waited for off this thread, or None when a local
+        cluster (or nobody) listens there or the path is cut: then :meth:`call` answers at
+        once. The world's own traffic never takes this path, so in-process runs stay
+        deterministic."""
+        remote = self.remote
+        if remote is None or destination in self._receivers or self._cut(source, destination):
+            return None
+        return RemoteCall(self, remote, source, destination, message)
+
     def call(self, source: str, destination: str, message: object) -> object:
         """Deliver ``message`` from ``source`` to whoever listens at ``destination`` and return
         its answer. An exception raised by the receiver propagates to the sender as is."""

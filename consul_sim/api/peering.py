@@ -24,6 +24,7 @@ from consul_sim.api.http import (
     parse_wait,
     query_options,
 )
+from consul_sim.api.peerstream import exchange_secret
 from consul_sim.errors import BadRequest, PermissionDenied
 from consul_sim.models.base import ConsulModel, DecodeError, decode_body, parse_json
 from consul_sim.models.peering import EstablishRequest, GenerateTokenRequest
@@ -104,7 +105,10 @@ async def establish(request: Request) -> Response:
         raise BadRequest("PeeringToken is required in the payload when establishing a peering.")
     _check_partition(request)
     _authorize(request, "write")
-    cluster_of(request).peering.establish(req.peer_name, req.peering_token, meta=req.meta)
+    service = cluster_of(request).peering
+    plan = service.prepare_establish(req.peer_name, req.peering_token, meta=req.meta)
+    # The exchange may dial another process: it must not hold this loop or the world lock.
+    await exchange_secret(cluster_of(request).world, service, plan)
     return json_response({}, pretty=flag(request, "pretty"))
 
 

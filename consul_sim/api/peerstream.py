@@ -16,10 +16,13 @@ order) that posts them and reports the outcome back to the network's journal.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from fastapi import Request
@@ -30,6 +33,7 @@ from consul_sim.errors import BadRequest, ConsulError, PermissionDenied, RPCErro
 from consul_sim.jsonenc import encode_json
 from consul_sim.net import Network, Outcome, Unreachable, refused, timed_out
 from consul_sim.peering.replication import StreamMessage
+from consul_sim.peering.service import EXCHANGE_BUDGET, Establishing
 from consul_sim.peering.streamauth import MAC_HEADER, mac_matches, stream_denied, stream_mac
 from consul_sim.peering.wire import (
     WireError,
@@ -44,6 +48,15 @@ CALL_TIMEOUT = httpx.Timeout(3.0, connect=1.0)
 MAX_BACKLOG = 1000
 """Queued messages per destination still waiting for a worker; beyond it they are dropped
 (a peer that hangs must not grow the sender's memory without bound)."""
+
+if TYPE_CHECKING:
+    from consul_sim.peering.service import PeeringService
+    from consul_sim.world import World
+
+MIN_ATTEMPT = 0.05
+MAX_ATTEMPT = 1.0
+"""Seconds one exchange attempt waits for a remote answer: a silent acceptor costs at most
+this, so a 3 s budget still makes several attempts."""
 
 DENIED_PREFIX = "rpc error: code = PermissionDenied desc = "
 
@@ -102,6 +115,40 @@ async def peerstream(request: Request) -> Response:
         else:
             out["Answer"] = encode_message(answer)
     return json_response(out)
+
+
+async def exchange_secret(world: World, service: PeeringService, plan: Establishing) -> None:
+    """Finish a served establish without ever waiting on the event-loop thread or under the
+    world lock: a remote acceptor is dialed on a worker thread, and the exchange is retried
+    over the addresses with jittered waits until ``EXCHANGE_BUDGET`` runs out (Consul's
+    establish retries for about 3 s). Each failed attempt adds one line to the error. A pass
+    that reached only local addresses (or none) is not retried: nothing can have changed."""
+    deadline = time.monotonic() + EXCHANGE_BUDGET
+    delays = service.exchange_delays()
+    while True:
+        dialed = False
+        for address in plan.addresses:
+            with world.lock:
+                pending = world.network.remote_call(service.address, address, plan.request)
+                if pending is None:
+                    call = partial(world.network.call, service.address, address, plan.request)
+                    secret = plan.outcome(address, call)
+                    if secret is not None:
+                        service.finish_establish(plan, address, secret)
+                        return
+                    continue
+            dialed = True
+            wait = min(max(deadline - time.monotonic(), MIN_ATTEMPT), MAX_ATTEMPT)
+            done = await asyncio.to_thread(pending.run, wait)
+            with world.lock:
+                secret = plan.outcome(address, done.finish)
+                if secret is not None:
+                    service.finish_establish(plan, address, secret)
+                    return
+        pause = next(delays)
+        if not dialed or time.monotonic() + pause >= deadline:
+            raise plan.failure()
+        await asyncio.sleep(pause)
 
 
 class HTTPTransport:
@@ -183,8 +230,10 @@ class HTTPTransport:
             raise Unreachable(destination, f'connection error: desc = "{exc}"') from None
 
     # -- RemoteTransport ------------------------------------------------------------------------
-    def call(self, source: str, destination: str, message: object) -> object:
-        reply = self._post(self._client, destination, self._body(source, message))
+    def call(
+        self, source: str, destination: str, message: object, timeout: float | None = None
+    ) -> object:
+        reply = self._post(self._client, destination, self._body(source, message), timeout)
         name = reply.get("Cluster")
         if isinstance(name, str):
             self.network.learn_remote_name(destination, name)

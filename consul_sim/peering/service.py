@@ -15,11 +15,12 @@ Errors are Consul's: plain Go errors cross the gRPC boundary as ``code = Unknown
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from consul_sim.errors import NotFound, RPCError
+from consul_sim.errors import ConsulError, NotFound, RPCError
 from consul_sim.meta import validate_meta
 from consul_sim.models.peering import Peering, PeeringToken, Remote, TokenRemote
 from consul_sim.models.peering_state import PeeringState, StreamTracker
@@ -93,6 +94,45 @@ def go_multierror(errors: list[str]) -> str:
         return f"1 error occurred:\n\t* {errors[0]}\n\n"
     points = "\n\t".join(f"* {e}" for e in errors)
     return f"{len(errors)} errors occurred:\n\t{points}\n\n"
+
+
+EXCHANGE_BUDGET = 3.0
+"""Seconds a served establish keeps retrying the exchange (Consul's establish gives up after
+about 3 s, reference section 3 item 20)."""
+EXCHANGE_RETRY = 0.15
+EXCHANGE_JITTER = 0.25
+"""The wait between passes, 150 ms give or take a quarter (go's retry jitter)."""
+
+
+@dataclass
+class Establishing:
+    """One establish between its first write and the end of its secret exchange. Every
+    failed attempt is one line of the final error, as go-multierror lists them."""
+
+    record: Peering
+    request: ExchangeSecret
+    addresses: list[str]
+    connected: bool
+    errors: list[str] = field(default_factory=list)
+
+    def outcome(self, address: str, attempt: Callable[[], object]) -> str | None:
+        """The stream secret ``attempt`` brought back, or None (and one more error line) when
+        nobody answered. A refusal by the acceptor is final, as in Consul."""
+        try:
+            answer = attempt()
+        except Unreachable as exc:
+            self.errors.append(
+                f'failed to exchange peering secret through address "{address}": '
+                f"rpc error: code = Unavailable desc = {exc.reason}"
+            )
+            return None
+        except SecretRefused as exc:
+            raise exc.as_seen_by_dialer() from None
+        assert isinstance(answer, ExchangeSecretResponse)
+        return answer.stream_secret
+
+    def failure(self) -> ConsulError:
+        return unknown(go_multierror(self.errors))
 
 
 class PeeringService:
@@ -215,6 +255,37 @@ class PeeringService:
         meta: Mapping[str, str] | None = None,
         partition: str = "",
     ) -> None:
+        """The whole establish in one go: one pass over the addresses, each answered at once
+        (in one process nothing can change while the dialer waits, so a retry would see the
+        same network). Server mode drives :meth:`prepare_establish`, the exchange and
+        :meth:`finish_establish` itself, so a slow remote never holds the world."""
+        plan = self.prepare_establish(peer, token, meta=meta, partition=partition)
+        with self.ctx.lock:
+            for address in plan.addresses:
+                call = partial(self.ctx.network.call, self.address, address, plan.request)
+                secret = plan.outcome(address, call)
+                if secret is not None:
+                    self.finish_establish(plan, address, secret)
+                    return
+            raise plan.failure()
+
+    def exchange_delays(self) -> Iterator[float]:
+        """Waits between passes of a server-mode exchange: Consul's jittered retry, from a
+        stream of its own so retries never shift the world's other draws."""
+        rand = self.rand.derive("exchange")
+        while True:
+            yield EXCHANGE_RETRY * rand.uniform(1 - EXCHANGE_JITTER, 1 + EXCHANGE_JITTER)
+
+    def prepare_establish(
+        self,
+        peer: str,
+        token: str,
+        *,
+        meta: Mapping[str, str] | None = None,
+        partition: str = "",
+    ) -> Establishing:
+        """Everything before the secret exchange: validation and the first write (Consul
+        writes the record first, so a failed exchange still leaves a PENDING record)."""
         with self.ctx.lock:
             self.check_enabled()
             validate_peer_name(peer)
@@ -263,43 +334,36 @@ class PeeringService:
                 ),
             )
             record = self._write(record)
-            acceptor, stream_secret = self._exchange(envelope, record)
+            return Establishing(
+                record=record,
+                request=ExchangeSecret(
+                    peer_id=envelope.peer_id,
+                    establishment_secret=envelope.establishment_secret,
+                    envelope_digest=envelope_digest(envelope),
+                    dialer=self.ctx.name,
+                ),
+                # Manual ones first, as Consul's GetDialAddresses.
+                addresses=[*record.manual_server_addresses, *record.peer_server_addresses],
+                connected=connected,
+            )
+
+    def finish_establish(self, plan: Establishing, acceptor: str, stream_secret: str) -> None:
+        """After a successful exchange: ESTABLISHING, the new active secret, the stream."""
+        with self.ctx.lock:
+            record = self.table.get_by_id(plan.record.id)
+            if record is None or record.state == PeeringState.DELETING:
+                raise not_found(plan.record.name)
             record = record.model_copy(deep=True)
             record.state = PeeringState.ESTABLISHING
             record = self._write(record)
             secrets = self.table.secrets.setdefault(record.id, PeeringSecrets())
             secrets.active_stream = stream_secret
-            if connected:
+            if plan.connected:
                 # Consul's leader routine leaves a connected stream alone: the new PeerID,
                 # CA and secret are used only when that stream ends and the dialer redials
                 # (leader_peering.go, syncPeeringsAndBlock).
                 return
             self._open_stream(record, acceptor, stream_secret)
-
-    def _exchange(self, envelope: PeeringToken, record: Peering) -> tuple[str, str]:
-        """Try each of the stored record's addresses in turn (manual ones first, as Consul's
-        ``GetDialAddresses``); a refusal from the acceptor is final, as in Consul."""
-        request = ExchangeSecret(
-            peer_id=envelope.peer_id,
-            establishment_secret=envelope.establishment_secret,
-            envelope_digest=envelope_digest(envelope),
-            dialer=self.ctx.name,
-        )
-        errors: list[str] = []
-        for address in [*record.manual_server_addresses, *record.peer_server_addresses]:
-            try:
-                answer = self.ctx.network.call(self.address, address, request)
-            except Unreachable as exc:
-                errors.append(
-                    f'failed to exchange peering secret through address "{address}": '
-                    f"rpc error: code = Unavailable desc = {exc.reason}"
-                )
-                continue
-            except SecretRefused as exc:
-                raise exc.as_seen_by_dialer() from None
-            assert isinstance(answer, ExchangeSecretResponse)
-            return address, answer.stream_secret
-        raise unknown(go_multierror(errors))
 
     def link_held(self, address: str) -> bool:
         """Whether the link to whoever listens at ``address`` holds its traffic."""
