@@ -6,6 +6,8 @@ validation, 404, 405) never reach a client: they are rewritten here into Consul'
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -50,7 +52,23 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(ConsulError(str(exc.detail), exc.status_code))
 
 
+_log = logging.getLogger("consul_sim.api")
+
+
+def unexpected_error_response(request: Request, exc: Exception) -> Response:
+    """The last resort: a bug answers the way Consul's ``wrap`` answers an error it has no
+    status for (500, the error's text, plain), and the traceback goes to the log, never to
+    the client."""
+    _log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return error_response(ConsulError(f"{type(exc).__name__}: {exc}"[:200], 500))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    return unexpected_error_response(request, exc)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ConsulError, _consul_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
