@@ -17,7 +17,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from consul_sim.acl import Authorizer
-from consul_sim.api.errors import error_response, unexpected_error_response
+from consul_sim.api.errors import (
+    error_response,
+    unexpected_error_response,
+    unprintable_path_response,
+)
 from consul_sim.durations import DurationError, parse_duration
 from consul_sim.errors import NO_PATH_TO_DATACENTER, BadRequest, ConsulError, MethodNotAllowed
 from consul_sim.gostd import NumError, parse_bool
@@ -66,6 +70,8 @@ class ConsulRouter(APIRouter):
                 return await fn(request)
 
             async def guarded(request: Request) -> Response:
+                if not request.scope["path"].isprintable():
+                    return unprintable_path_response()
                 if request.method == "OPTIONS":
                     return Response(
                         status_code=200, headers={"Allow": ",".join(("OPTIONS", *allowed))}

@@ -280,3 +280,35 @@ def test_request_head_up_to_go_limit_is_served_and_longer_gets_431() -> None:
     finally:
         served.stop()
         world.close()
+
+
+# -- IDs holding CR, LF or NUL --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/v1/agent/service/a%0D%0Ab"),
+        ("PUT", "/v1/agent/service/deregister/a%0D%0Ab"),
+        ("PUT", "/v1/agent/check/pass/c%0A1"),
+        ("GET", "/v1/catalog/node/n%00x"),
+        ("DELETE", "/v1/config/service-defaults/s%0D"),
+        ("GET", "/v1/health/service/w%0A"),
+        ("GET", "/v1/no/such/endpoint%0A"),
+        ("OPTIONS", "/v1/agent/service/a%0D%0Ab"),
+    ],
+)
+def test_unprintable_path_gets_cleanhttps_empty_400_before_any_route(
+    client: httpx.Client, method: str, path: str
+) -> None:
+    r = client.request(method, path)
+    assert (r.status_code, r.content) == (400, b"")
+
+
+def test_service_id_with_crlf_is_stored_listed_and_unchanged_by_a_path_naming_it(
+    client: httpx.Client,
+) -> None:
+    r = client.put(AGENT, json={"Name": "w", "ID": "a\r\nb", "Port": 80})
+    assert (r.status_code, r.text) == (200, "")
+    assert client.put("/v1/agent/service/deregister/a%0D%0Ab").status_code == 400
+    services = client.get("/v1/agent/services").json()
+    assert services["a\r\nb"]["Port"] == 80
+    assert [s["ServiceID"] for s in client.get("/v1/catalog/service/w").json()] == ["a\r\nb"]
