@@ -271,7 +271,8 @@ class _Decoder:
         if isinstance(value, bool):
             raise self.fail(value, path, tp)
         if isinstance(value, int | float):
-            return format_duration(value / 1e9)
+            # Consul's UnmarshalJSON reads a numeric duration through interface{} (float64).
+            return format_duration(self.float64(value, path) / 1e9)
         if isinstance(value, str):
             if value == "":
                 return ""

@@ -26,6 +26,7 @@ own prefix (``Request decode failed: ``).
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -72,13 +73,17 @@ def _refuse_constant(name: str) -> Any:
     raise DecodeError(name)
 
 
+# Built once: json.loads with hooks would build a decoder on every call.
+_DECODER = json.JSONDecoder(parse_float=GoNumber, parse_constant=_refuse_constant)
+
+
 def parse_json(raw: bytes) -> Any:
     """Parse a body as Go does, with Go's wording for every refusal."""
     text = raw.decode("utf-8", errors="replace")
     if not text.strip(" \t\r\n"):
         raise DecodeError("EOF")
     try:
-        value = json.loads(text, parse_float=GoNumber, parse_constant=_refuse_constant)
+        value = _DECODER.decode(text)
     except (ValueError, RecursionError):
         # Invalid to Go, or too deep or too long for Python: the scanner decides which.
         value = _Scanner(text).parse()
@@ -99,6 +104,29 @@ def check_stored_depth(value: Any, limit: int = MAX_STORED_DEPTH) -> None:
                 raise DecodeError(f"invalid character '{bracket}' exceeded max depth")
             children = node.values() if isinstance(node, dict) else node
             stack.extend((child, depth + 1) for child in children)
+
+
+def check_float64_numbers(value: Any) -> None:
+    """Go's refusal of a number an ``interface{}`` cannot hold, for a body decoded whole into
+    ``map[string]interface{}`` (config entries): every number there is a float64, so one past
+    its range fails with ``cannot unmarshal number <literal> into Go value of type float64``."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(reversed(node.values()))
+        elif isinstance(node, list):
+            stack.extend(reversed(node))
+        elif isinstance(node, int | float) and not isinstance(node, bool):
+            literal = node.literal if isinstance(node, GoNumber) else str(node)
+            try:
+                finite = math.isfinite(float(node))
+            except OverflowError:
+                finite = False
+            if not finite:
+                raise DecodeError(
+                    f"json: cannot unmarshal number {literal} into Go value of type float64"
+                )
 
 
 def _replace_lone_surrogates(value: Any) -> Any:

@@ -122,6 +122,27 @@ LIMITS = [
         PREFIX + "json: cannot unmarshal number 1e3 into Go struct field "
         ".Check.FailuresBeforeCritical of type int",
     ),
+    (
+        AGENT,
+        b'{"Name": "w", "Check": {"TTL": 1e400}}',
+        400,
+        PREFIX + "json: cannot unmarshal number 1e400 into Go struct field .Check.TTL "
+        "of type float64",
+    ),
+    (
+        "/v1/config",
+        b'{"Kind": "proxy-defaults", "Name": "global", "Config": {"x": 1e400}}',
+        400,
+        "Request decoding failed: json: cannot unmarshal number 1e400 into Go value of type "
+        "float64",
+    ),
+    (
+        "/v1/config",
+        b'{"Kind": "service-defaults", "Name": "s", "MaxInboundConnections": -1e309}',
+        400,
+        "Request decoding failed: json: cannot unmarshal number -1e309 into Go value of type "
+        "float64",
+    ),
     # Go's grammar has no NaN or Infinity.
     (
         REGISTER,
