@@ -9,7 +9,6 @@ first and reach pydantic only once they already have Go's shape.
 
 from __future__ import annotations
 
-import math
 import types
 import typing
 from collections.abc import Mapping
@@ -18,7 +17,7 @@ from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origi
 from pydantic import BaseModel, ConfigDict
 
 from consul_sim.models.gojson import DecodeError as DecodeError
-from consul_sim.models.gojson import GoNumber, check_stored_depth
+from consul_sim.models.gojson import GoNumber, beyond_float64, check_stored_depth, numbers_in
 from consul_sim.models.gojson import parse_json as parse_json
 
 # Words Consul spells in capitals inside field names; pydantic's to_pascal would say Id, Ca, Ttl.
@@ -241,29 +240,18 @@ class _Decoder:
         """strconv.ParseFloat refuses a literal beyond float64's range (it would be ±Inf)."""
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(value, path, float)
-        literal = value.literal if isinstance(value, GoNumber) else str(value)
-        try:
-            result = float(value)
-        except OverflowError:
-            raise self.number_error(literal, path, "float64") from None
-        if math.isinf(result) or math.isnan(result):
+        literal = beyond_float64(value)
+        if literal is not None:
             raise self.number_error(literal, path, "float64")
-        return result
+        return float(value)
 
     def interface(self, value: Any, path: list[str]) -> None:
         """An ``interface{}`` value keeps JSON numbers as float64, so Go refuses one beyond
-        float64's range there too. Walked with a stack: the value may nest 10,000 deep, and is
-        refused past what the simulator can store (``check_stored_depth``)."""
+        float64's range there too; and a value nested past what the simulator can store is
+        refused (``check_stored_depth``)."""
         check_stored_depth(value)
-        stack = [value]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, dict):
-                stack.extend(reversed(node.values()))
-            elif isinstance(node, list):
-                stack.extend(reversed(node))
-            elif isinstance(node, int | float) and not isinstance(node, bool):
-                self.float64(node, path)
+        for number in numbers_in(value):
+            self.float64(number, path)
 
     def duration(self, value: Any, path: list[str], tp: Any) -> str:
         from consul_sim.durations import DurationError, format_duration, parse_duration

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from consul_sim.gostd import json_quote_char
@@ -106,10 +107,9 @@ def check_stored_depth(value: Any, limit: int = MAX_STORED_DEPTH) -> None:
             stack.extend((child, depth + 1) for child in children)
 
 
-def check_float64_numbers(value: Any) -> None:
-    """Go's refusal of a number an ``interface{}`` cannot hold, for a body decoded whole into
-    ``map[string]interface{}`` (config entries): every number there is a float64, so one past
-    its range fails with ``cannot unmarshal number <literal> into Go value of type float64``."""
+def numbers_in(value: Any) -> Iterator[int | float]:
+    """Every JSON number in ``value``, in document order, walked with a stack (it may nest
+    10,000 deep)."""
     stack = [value]
     while stack:
         node = stack.pop()
@@ -118,15 +118,29 @@ def check_float64_numbers(value: Any) -> None:
         elif isinstance(node, list):
             stack.extend(reversed(node))
         elif isinstance(node, int | float) and not isinstance(node, bool):
-            literal = node.literal if isinstance(node, GoNumber) else str(node)
-            try:
-                finite = math.isfinite(float(node))
-            except OverflowError:
-                finite = False
-            if not finite:
-                raise DecodeError(
-                    f"json: cannot unmarshal number {literal} into Go value of type float64"
-                )
+            yield node
+
+
+def beyond_float64(number: int | float) -> str | None:
+    """The literal of a number strconv.ParseFloat refuses as out of range, else None."""
+    try:
+        if math.isfinite(float(number)):
+            return None
+    except OverflowError:
+        pass
+    return number.literal if isinstance(number, GoNumber) else str(number)
+
+
+def check_float64_numbers(value: Any) -> None:
+    """Go's refusal of a number an ``interface{}`` cannot hold, for a body decoded whole into
+    ``map[string]interface{}`` (config entries): every number there is a float64, so one past
+    its range fails with ``cannot unmarshal number <literal> into Go value of type float64``."""
+    for number in numbers_in(value):
+        literal = beyond_float64(number)
+        if literal is not None:
+            raise DecodeError(
+                f"json: cannot unmarshal number {literal} into Go value of type float64"
+            )
 
 
 def _replace_lone_surrogates(value: Any) -> Any:
