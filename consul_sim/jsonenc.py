@@ -8,6 +8,7 @@ bytes with this, so a hot read joins bytes instead of encoding them again.
 from __future__ import annotations
 
 import json
+import typing
 from typing import Any
 
 _GO_ESCAPES = str.maketrans(
@@ -18,10 +19,58 @@ _NEEDS_ESCAPE = frozenset("<>&\u2028\u2029")
 
 def encode_json(obj: Any, pretty: bool = False) -> bytes:
     """Go's json.Marshal (compact, HTML-escaped) or MarshalIndent with 4 spaces and a newline."""
-    if pretty:
-        text = json.dumps(obj, indent=4, ensure_ascii=False) + "\n"
-    else:
-        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    try:
+        if pretty:
+            text = json.dumps(obj, indent=4, ensure_ascii=False) + "\n"
+        else:
+            text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:
+        # Go stores and serves back any value its decoder took, nested up to 10,000 deep;
+        # Python's encoder recurses and gives up far sooner.
+        text = _encode_deep(obj, pretty)
     if not _NEEDS_ESCAPE.isdisjoint(text):
         text = text.translate(_GO_ESCAPES)
     return text.encode()
+
+
+def _encode_deep(obj: Any, pretty: bool) -> str:
+    """The same text as ``json.dumps`` above, built with an explicit stack."""
+    out: list[str] = []
+    # Each frame: the closing bracket, the remaining items, the depth, whether any was written.
+    stack: list[tuple[str, Any, int, list[bool]]] = []
+
+    def newline(depth: int) -> None:
+        if pretty:
+            out.append("\n" + "    " * depth)
+
+    def emit(value: Any, depth: int) -> None:
+        if isinstance(value, dict) and value:
+            out.append("{")
+            stack.append(("}", iter(value.items()), depth + 1, [False]))
+        elif isinstance(value, list | tuple) and value:
+            out.append("[")
+            stack.append(("]", iter(value), depth + 1, [False]))
+        else:
+            out.append(json.dumps(value, ensure_ascii=False))
+
+    emit(obj, 0)
+    while stack:
+        close, items, depth, started = stack[-1]
+        item = next(items, _END)
+        if item is _END:
+            stack.pop()
+            newline(depth - 1)
+            out.append(close)
+            continue
+        if started[0]:
+            out.append(",")
+        started[0] = True
+        newline(depth)
+        if close == "}":
+            key, item = typing.cast(tuple[Any, Any], item)
+            out.append(json.dumps(str(key), ensure_ascii=False) + (": " if pretty else ":"))
+        emit(item, depth)
+    return "".join(out) + ("\n" if pretty else "")
+
+
+_END = object()

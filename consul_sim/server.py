@@ -22,6 +22,7 @@ from typing import Any
 
 import uvicorn
 
+from consul_sim.api.http11 import MAX_REQUEST_HEAD, GoLimitsH11Protocol
 from consul_sim.api.inprocess import front_door
 from consul_sim.api.peerstream import HTTPTransport
 from consul_sim.world import World
@@ -102,6 +103,8 @@ class ServedWorld:
                 log_level="warning",
                 lifespan="off",
                 access_log=False,
+                http=GoLimitsH11Protocol,
+                h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
             )
             server = uvicorn.Server(config)
             self._servers[name] = server

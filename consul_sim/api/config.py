@@ -37,6 +37,7 @@ from consul_sim.models.config_entries import (
     SERVICE_INTENTIONS,
     ConfigEntryBase,
 )
+from consul_sim.models.gojson import check_float64_numbers, check_stored_depth
 
 router = ConsulRouter()
 
@@ -100,6 +101,8 @@ def _render(entry: ConfigEntryBase) -> dict[str, object]:
 async def config_apply(request: Request) -> Response:
     try:
         raw = parse_json(await request.body())
+        check_float64_numbers(raw)
+        check_stored_depth(raw)
         entry = decode_entry(raw)
     except (DecodeError, ConfigDecodeError) as exc:
         raise BadRequest(f"Request decoding failed: {exc}") from None

@@ -6,6 +6,8 @@ validation, 404, 405) never reach a client: they are rewritten here into Consul'
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -37,8 +39,19 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(ConsulError(f"Request decode failed: {exc}", 400))
 
 
+def unprintable_path_response() -> Response:
+    """go-cleanhttp's ``PrintablePathCheckHandler``, which Consul wraps around its whole mux
+    (``agent/http.go``, unless ``disable_http_unprintable_char_filter``): a decoded path with a
+    character ``unicode.IsPrint`` refuses (CR, LF, NUL...) gets an empty 400 before any route,
+    404 or 405 is looked at. So an ID holding one can be registered from a JSON body but not
+    named in a URL, in Consul as here; the listings still show it."""
+    return Response(status_code=400)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if not request.scope["path"].isprintable():
+        return unprintable_path_response()
     if exc.status_code == 404:
         if "/v1/" in request.url.path:
             return error_response(ConsulError(NOT_AN_ENDPOINT, 404))
@@ -50,7 +63,23 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(ConsulError(str(exc.detail), exc.status_code))
 
 
+_log = logging.getLogger("consul_sim.api")
+
+
+def unexpected_error_response(request: Request, exc: Exception) -> Response:
+    """The last resort: a bug answers the way Consul's ``wrap`` answers an error it has no
+    status for (500, the error's text, plain), and the traceback goes to the log, never to
+    the client."""
+    _log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return error_response(ConsulError(f"{type(exc).__name__}: {exc}"[:200], 500))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    return unexpected_error_response(request, exc)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ConsulError, _consul_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

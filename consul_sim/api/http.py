@@ -17,7 +17,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from consul_sim.acl import Authorizer
-from consul_sim.api.errors import error_response
+from consul_sim.api.errors import (
+    error_response,
+    unexpected_error_response,
+    unprintable_path_response,
+)
 from consul_sim.durations import DurationError, parse_duration
 from consul_sim.errors import NO_PATH_TO_DATACENTER, BadRequest, ConsulError, MethodNotAllowed
 from consul_sim.gostd import NumError, parse_bool
@@ -48,6 +52,8 @@ async def wrap(request: Request, handler: Handler) -> Response:
         response = await handler(request)
     except ConsulError as err:
         response = error_response(err)
+    except Exception as exc:  # noqa: BLE001 - the last resort: a bug must not leak a traceback
+        response = unexpected_error_response(request, exc)
     return with_acl_policy(response, cluster_of(request))
 
 
@@ -64,6 +70,8 @@ class ConsulRouter(APIRouter):
                 return await fn(request)
 
             async def guarded(request: Request) -> Response:
+                if not request.scope["path"].isprintable():
+                    return unprintable_path_response()
                 if request.method == "OPTIONS":
                     return Response(
                         status_code=200, headers={"Allow": ",".join(("OPTIONS", *allowed))}

@@ -9,7 +9,6 @@ first and reach pydantic only once they already have Go's shape.
 
 from __future__ import annotations
 
-import json
 import types
 import typing
 from collections.abc import Mapping
@@ -17,7 +16,9 @@ from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origi
 
 from pydantic import BaseModel, ConfigDict
 
-from consul_sim.gostd import json_quote_char
+from consul_sim.models.gojson import DecodeError as DecodeError
+from consul_sim.models.gojson import GoNumber, beyond_float64, check_stored_depth, numbers_in
+from consul_sim.models.gojson import parse_json as parse_json
 
 # Words Consul spells in capitals inside field names; pydantic's to_pascal would say Id, Ca, Ttl.
 _ACRONYMS = {
@@ -66,10 +67,6 @@ class ConsulModel(BaseModel):
 M = TypeVar("M", bound="ConsulModel")
 
 
-class DecodeError(ValueError):
-    """A body Go's encoding/json would refuse; ``str()`` is Go's sentence."""
-
-
 class GoDuration:
     """Marker for fields Consul decodes as time.Duration: a Go duration string or nanoseconds."""
 
@@ -77,68 +74,17 @@ class GoDuration:
 Duration = Annotated[str, GoDuration]
 
 
-def parse_json(raw: bytes) -> Any:
-    """Parse a body as Go does, translating Python's JSON errors into Go's wording."""
-    text = raw.decode("utf-8", errors="replace")
-    if not text.strip():
-        raise DecodeError("EOF")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DecodeError(_go_syntax_error(text, exc)) from None
+class GoUint64:
+    """Marker for fields Go declares ``uint64`` (Raft indexes, KV flags): a negative or too large
+    number is refused where a plain ``int`` field (Go's ``int``, 64 bits on amd64) takes any
+    value in the int64 range."""
 
 
-def _go_syntax_error(text: str, exc: json.JSONDecodeError) -> str:
-    pos = exc.pos
-    if pos >= len(text.rstrip()):
-        return "unexpected EOF"
-    ch = text[pos]
-    if exc.msg.startswith("Extra data"):
-        return f"invalid character {json_quote_char(ch)} after top-level value"
-    if exc.msg.startswith("Expecting property name"):
-        return f"invalid character {json_quote_char(ch)} looking for beginning of object key string"
-    if exc.msg.startswith("Expecting ':'"):
-        return f"invalid character {json_quote_char(ch)} after object key"
-    if exc.msg.startswith("Expecting ',' delimiter"):
-        before = text[:pos].rstrip()
-        where = "object key:value pair" if _inside_object(before) else "array element"
-        return f"invalid character {json_quote_char(ch)} after {where}"
-    literal = _LITERALS.get(ch)
-    if literal is not None:
-        for i, want in enumerate(literal):
-            if pos + i >= len(text):
-                return "unexpected EOF"
-            got = text[pos + i]
-            if got != want:
-                return (
-                    f"invalid character {json_quote_char(got)} in literal {literal} "
-                    f"(expecting {json_quote_char(want)})"
-                )
-    return f"invalid character {json_quote_char(ch)} looking for beginning of value"
+Uint64 = Annotated[int, GoUint64]
 
-
-_LITERALS = {"t": "true", "f": "false", "n": "null"}
-
-
-def _inside_object(prefix: str) -> bool:
-    depth: list[str] = []
-    in_str = False
-    esc = False
-    for c in prefix:
-        if in_str:
-            if esc:
-                esc = False
-            elif c == "\\":
-                esc = True
-            elif c == '"':
-                in_str = False
-        elif c == '"':
-            in_str = True
-        elif c in "[{":
-            depth.append(c)
-        elif c in "]}" and depth:
-            depth.pop()
-    return bool(depth) and depth[-1] == "{"
+# Go's integer types, by the name its decode errors use: the range strconv.ParseInt/ParseUint
+# accept for them (``encoding/json/decode.go`` literalStore, then ``OverflowInt``).
+_INT_RANGES = {"int": (-(2**63), 2**63 - 1), "uint64": (0, 2**64 - 1)}
 
 
 def json_kind(value: Any) -> str:
@@ -162,6 +108,8 @@ def _go_type(tp: Any) -> str:
         base, *meta = get_args(tp)
         if GoDuration in meta:
             return "time.Duration"
+        if GoUint64 in meta:
+            return "uint64"
         return _go_type(base)
     if origin in (Union, types.UnionType):
         args = [a for a in get_args(tp) if a is not type(None)]
@@ -224,6 +172,8 @@ class _Decoder:
             base, *meta = get_args(tp)
             if GoDuration in meta:
                 return self.duration(value, path, tp)
+            if GoUint64 in meta:
+                return self.integer(value, path, "uint64")
             return self.value(base, value, path)
         if origin in (Union, types.UnionType):
             args = [a for a in get_args(tp) if a is not type(None)]
@@ -233,6 +183,7 @@ class _Decoder:
                 return self.value(args[0], value, path)
             return value
         if tp is Any or tp is object:
+            self.interface(value, path)
             return value
         if origin is list:
             if not isinstance(value, list):
@@ -251,24 +202,56 @@ class _Decoder:
                 raise self.fail(value, path, tp)
             return value
         if tp is int:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise self.fail(value, path, tp)
-            if isinstance(value, float) and not value.is_integer():
-                kind = f"number {_go_number(value)}"
-                where = ".".join([self.root, *path])
-                raise DecodeError(
-                    f"json: cannot unmarshal {kind} into Go struct field {where} of type int"
-                )
-            return int(value)
+            return self.integer(value, path, "int")
         if tp is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise self.fail(value, path, tp)
-            return float(value)
+            return self.float64(value, path)
         if tp is str:
             if not isinstance(value, str):
                 raise self.fail(value, path, tp)
             return value
         return value
+
+    def number_error(self, literal: str, path: list[str], go_type: str) -> DecodeError:
+        """``literalStore``'s refusal of a number its field cannot hold: the literal as sent."""
+        where = ".".join([self.root, *path])
+        return DecodeError(
+            f"json: cannot unmarshal number {literal} into Go struct field {where} "
+            f"of type {go_type}"
+        )
+
+    def integer(self, value: Any, path: list[str], go_type: str) -> int:
+        """Go reads an integer field with strconv.ParseInt/ParseUint of the literal: a fraction,
+        an exponent or a value out of the type's range is refused with the literal."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(value, path, Uint64 if go_type == "uint64" else int)
+        if isinstance(value, GoNumber):
+            raise self.number_error(value.literal, path, go_type)
+        if isinstance(value, float):
+            # Not from parse_json (already-parsed data, e.g. a CLI file): whole floats pass.
+            if not value.is_integer():
+                raise self.number_error(_go_number(value), path, go_type)
+            value = int(value)
+        low, high = _INT_RANGES[go_type]
+        if not low <= value <= high:
+            raise self.number_error(str(value), path, go_type)
+        return int(value)
+
+    def float64(self, value: Any, path: list[str]) -> float:
+        """strconv.ParseFloat refuses a literal beyond float64's range (it would be ±Inf)."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(value, path, float)
+        literal = beyond_float64(value)
+        if literal is not None:
+            raise self.number_error(literal, path, "float64")
+        return float(value)
+
+    def interface(self, value: Any, path: list[str]) -> None:
+        """An ``interface{}`` value keeps JSON numbers as float64, so Go refuses one beyond
+        float64's range there too; and a value nested past what the simulator can store is
+        refused (``check_stored_depth``)."""
+        check_stored_depth(value)
+        for number in numbers_in(value):
+            self.float64(number, path)
 
     def duration(self, value: Any, path: list[str], tp: Any) -> str:
         from consul_sim.durations import DurationError, format_duration, parse_duration
@@ -276,7 +259,8 @@ class _Decoder:
         if isinstance(value, bool):
             raise self.fail(value, path, tp)
         if isinstance(value, int | float):
-            return format_duration(value / 1e9)
+            # Consul's UnmarshalJSON reads a numeric duration through interface{} (float64).
+            return format_duration(self.float64(value, path) / 1e9)
         if isinstance(value, str):
             if value == "":
                 return ""

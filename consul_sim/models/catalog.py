@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Self
 from pydantic import Field
 
 from consul_sim.jsonenc import encode_json
-from consul_sim.models.base import ConsulModel, Duration
+from consul_sim.models.base import ConsulModel, Duration, Uint64
 
 PASSING = "passing"
 WARNING = "warning"
@@ -80,8 +80,8 @@ class Node(RenderCached):
     peer_name: str = ""
     tagged_addresses: dict[str, str] = Field(default_factory=dict)
     meta: dict[str, str] = Field(default_factory=dict)
-    create_index: int = 0
-    modify_index: int = 0
+    create_index: Uint64 = 0
+    modify_index: Uint64 = 0
 
     def build(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -117,8 +117,8 @@ class NodeService(RenderCached):
     proxy: dict[str, Any] = Field(default_factory=dict)
     connect: dict[str, Any] = Field(default_factory=dict)
     peer_name: str = ""
-    create_index: int = 0
-    modify_index: int = 0
+    create_index: Uint64 = 0
+    modify_index: Uint64 = 0
 
     def weights_json(self) -> dict[str, int]:
         if self.weights is None:
@@ -221,8 +221,8 @@ class HealthCheck(RenderCached):
     exposed_port: int = 0
     peer_name: str = ""
     definition: CheckDefinitionView | None = None
-    create_index: int = 0
-    modify_index: int = 0
+    create_index: Uint64 = 0
+    modify_index: Uint64 = 0
 
     def build(self) -> dict[str, Any]:
         out: dict[str, Any] = {
