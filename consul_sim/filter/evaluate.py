@@ -35,7 +35,7 @@ from typing import Any
 
 from consul_sim.filter.errors import FilterError
 from consul_sim.filter.grammar import BinaryNode, MatchNode, Node, NotNode, Op, parse
-from consul_sim.filter.regex import compile_go_regex
+from consul_sim.filter.regex import GoRegexp
 from consul_sim.gostd import NumError, parse_bool, parse_float, parse_int, quote
 
 __all__ = ["Filter", "compile_filter"]
@@ -64,7 +64,7 @@ def _validate(node: Node, valid_fields: Collection[str] | None) -> None:
         if valid_fields is not None and node.selector[0] not in valid_fields:
             raise _invalid_selector(node.selector[:1])
         if node.op in (Op.MATCHES, Op.NOT_MATCHES):
-            node.regex = compile_go_regex(node.raw or "")
+            node.regex = GoRegexp(node.raw or "")
 
 
 def _is_primitive(value: Any) -> bool:
@@ -111,7 +111,7 @@ def _apply_operator(node: MatchNode, value: Any) -> bool:
         return (len(value) == 0) == (op is Op.IS_EMPTY)
     if not isinstance(value, str) or node.regex is None:
         raise _invalid_operator(node)
-    return (node.regex.search(value) is not None) == (op is Op.MATCHES)
+    return node.regex.found(value) == (op is Op.MATCHES)
 
 
 def _walk(node: MatchNode, value: Any, depth: int) -> bool:

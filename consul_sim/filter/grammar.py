@@ -24,7 +24,6 @@ order of alternatives decides which tokens pigeon lists in a syntax error.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, cast
@@ -53,6 +52,7 @@ from consul_sim.filter.peg import (
     seq,
     star,
 )
+from consul_sim.filter.regex import GoRegexp
 from consul_sim.gostd import UnquoteError, unquote
 
 __all__ = ["RULES", "BinaryNode", "MatchNode", "Node", "NotNode", "Op", "parse"]
@@ -81,7 +81,7 @@ class MatchNode:
     selector: tuple[str, ...]
     op: Op
     raw: str | None
-    regex: re.Pattern[str] | None = field(default=None)
+    regex: GoRegexp | None = field(default=None)
 
     @property
     def selector_text(self) -> str:
