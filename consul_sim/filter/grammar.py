@@ -42,6 +42,7 @@ from consul_sim.filter.peg import (
     PegParser,
     Rule,
     Seq,
+    TooDeep,
     choice,
     const,
     lit,
@@ -55,7 +56,7 @@ from consul_sim.filter.peg import (
 from consul_sim.filter.regex import GoRegexp
 from consul_sim.gostd import UnquoteError, unquote
 
-__all__ = ["RULES", "BinaryNode", "MatchNode", "Node", "NotNode", "Op", "parse"]
+__all__ = ["RULES", "TOO_DEEP", "BinaryNode", "MatchNode", "Node", "NotNode", "Op", "parse"]
 
 
 class Op(Enum):
@@ -380,12 +381,20 @@ RULES: dict[str, Rule] = {
 }
 
 
+# Go's pigeon parser recurses on a stack that grows to 1 GB, so bexpr has no depth limit short of
+# crashing the agent; ours is the engine's explicit bound, refused in the filter's words.
+TOO_DEEP = "consul_sim: the expression nests and/or/not/parentheses too deeply to parse"
+
+
 def parse(expression: str) -> Node:
     """The expression's tree; raises FilterError with bexpr's syntax-error text.
 
-    RecursionError (nesting deeper than Python's stack) propagates to the caller.
+    Input nesting past the engine's bound (``peg.MAX_DEPTH`` pending expressions: more than
+    about 15,000 chained terms or 4,000 parentheses) is a FilterError too.
     """
     try:
         return cast(Node, PegParser(RULES, expression).parse("Input"))
     except ParseError as err:
         raise FilterError(str(err)) from None
+    except TooDeep:
+        raise FilterError(TOO_DEEP) from None

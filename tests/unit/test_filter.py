@@ -177,11 +177,50 @@ def test_several_grammar_errors_are_joined_with_newlines() -> None:
     )
 
 
-def test_deep_nesting_parses_and_excessive_nesting_is_refused() -> None:
-    assert run("(" * 30 + "Service.Port == 8080" + ")" * 30)
+DEEP = [
+    ("(" * 1_000 + "Service.Port == 8080" + ")" * 1_000, True),
+    ("(" * 1_000 + "not (" * 1_000 + "Service.Port == 8080" + ")" * 2_000, True),
+    ("not " * 10_001 + "Service.Port == 8080", False),
+    ("Service.Port == 8080" + " and (Service.Port == 8080" * 1_000 + ")" * 1_000, True),
+]
+
+
+@pytest.mark.parametrize(("expression", "expected"), DEEP)
+def test_deep_nesting_parses_and_evaluates(expression: str, expected: bool) -> None:
+    assert run(expression) is expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("joiner", [" and ", " or "])
+def test_ten_thousand_chained_terms_parse_and_evaluate(joiner: str) -> None:
+    terms = ["Service.Port == 8080"] * 9_999 + ["Service.Service == db"]
+    # the chain's tree is 10,000 levels deep; evaluation walks all of it without recursion
+    assert run(joiner.join(terms)) is (joiner == " or ")
+    fields = {"Node", "Service", "Checks"}
     with pytest.raises(FilterError) as info:
-        compile_filter(" and ".join(["a == 1"] * 500))
-    assert "too deeply" in info.value.message
+        compile_filter(joiner.join(terms[:-1] + ["Foo == 1"]), valid_fields=fields)
+    assert info.value.reason == 'Selector "Foo" is not valid'
+
+
+TOO_DEEP_BODY = (
+    "Failed to create boolean expression evaluator: "
+    "consul_sim: the expression nests and/or/not/parentheses too deeply to parse"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "(" * 5_000 + "a == 1" + ")" * 5_000,
+        " and ".join(["a == 1"] * 16_000),
+    ],
+)
+def test_nesting_past_the_bound_is_a_filter_error_not_a_crash(expression: str) -> None:
+    with pytest.raises(FilterError) as info:
+        compile_filter(expression)
+    assert info.value.message == TOO_DEEP_BODY
+    assert info.value.status_code == 500
 
 
 # ---------------------------------------------------------------------------------------------
