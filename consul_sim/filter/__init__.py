@@ -24,7 +24,7 @@ The package, one concern a module:
 * ``errors`` - ``FilterError`` and the evaluator prefix;
 * ``peg`` - a PEG interpreter with pigeon's error bookkeeping;
 * ``grammar`` - bexpr's grammar as rules for that engine, and the expression tree;
-* ``regex`` - RE2 patterns translated to Python ``re``, with Go's error wording;
+* ``regex`` - Go's regexp syntax checked with Go's error wording, matched by RE2 in linear time;
 * ``evaluate`` - validation, coercion, operators, ``Filter`` and ``compile_filter``.
 """
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from consul_sim.filter.errors import FilterError
 from consul_sim.filter.grammar import BinaryNode, MatchNode, Node, NotNode, Op, parse
-from consul_sim.filter.regex import compile_go_regex
+from consul_sim.filter.regex import GoRegexp
 from consul_sim.gostd import NumError, parse_bool, parse_float, parse_int, quote
 
 __all__ = ["Filter", "compile_filter"]
@@ -53,18 +53,24 @@ def _invalid_operator(node: MatchNode) -> FilterError:
     return FilterError(f"Invalid match operator {op} for selector {selector}")
 
 
-def _validate(node: Node, valid_fields: Collection[str] | None) -> None:
-    """bexpr's construction-time pass, in its order: depth first, left to right."""
-    if isinstance(node, NotNode):
-        _validate(node.operand, valid_fields)
-    elif isinstance(node, BinaryNode):
-        _validate(node.left, valid_fields)
-        _validate(node.right, valid_fields)
-    else:
-        if valid_fields is not None and node.selector[0] not in valid_fields:
-            raise _invalid_selector(node.selector[:1])
-        if node.op in (Op.MATCHES, Op.NOT_MATCHES):
-            node.regex = compile_go_regex(node.raw or "")
+def _validate(root: Node, valid_fields: Collection[str] | None) -> None:
+    """bexpr's construction-time pass, in its order: depth first, left to right.
+
+    An explicit stack, not recursion: a 10,000-term chain is a tree 10,000 levels deep.
+    """
+    pending: list[Node] = [root]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, NotNode):
+            pending.append(node.operand)
+        elif isinstance(node, BinaryNode):
+            pending.append(node.right)
+            pending.append(node.left)
+        else:
+            if valid_fields is not None and node.selector[0] not in valid_fields:
+                raise _invalid_selector(node.selector[:1])
+            if node.op in (Op.MATCHES, Op.NOT_MATCHES):
+                node.regex = GoRegexp(node.raw or "")
 
 
 def _is_primitive(value: Any) -> bool:
@@ -111,7 +117,7 @@ def _apply_operator(node: MatchNode, value: Any) -> bool:
         return (len(value) == 0) == (op is Op.IS_EMPTY)
     if not isinstance(value, str) or node.regex is None:
         raise _invalid_operator(node)
-    return (node.regex.search(value) is not None) == (op is Op.MATCHES)
+    return node.regex.found(value) == (op is Op.MATCHES)
 
 
 def _walk(node: MatchNode, value: Any, depth: int) -> bool:
@@ -130,14 +136,31 @@ def _walk(node: MatchNode, value: Any, depth: int) -> bool:
     raise _invalid_selector(node.selector[: depth + 1])
 
 
-def _evaluate(node: Node, obj: Mapping[str, Any]) -> bool:
-    if isinstance(node, MatchNode):
-        return _walk(node, obj, 0)
-    if isinstance(node, NotNode):
-        return not _evaluate(node.operand, obj)
-    if node.is_and:
-        return _evaluate(node.left, obj) and _evaluate(node.right, obj)
-    return _evaluate(node.left, obj) or _evaluate(node.right, obj)
+def _evaluate(root: Node, obj: Mapping[str, Any]) -> bool:
+    """The tree's answer for ``obj``, left operand first and short-circuiting like Go's ``&&``/
+    ``||`` (so a type error on the right only shows when the left does not decide).
+
+    An explicit stack of ``(node, right_done)`` replaces recursion, for trees thousands deep.
+    """
+    pending: list[tuple[NotNode | BinaryNode, bool]] = []
+    node: Node = root
+    while True:
+        while not isinstance(node, MatchNode):  # descend to the leftmost match
+            pending.append((node, False))
+            node = node.operand if isinstance(node, NotNode) else node.left
+        result = _walk(node, obj, 0)
+        while True:  # climb until an unanswered right operand is found
+            if not pending:
+                return result
+            parent, right_done = pending.pop()
+            if isinstance(parent, NotNode):
+                result = not result
+            elif not right_done and result != parent.is_and:
+                pass  # ``false and _`` / ``true or _``: the left operand decides
+            elif not right_done:
+                pending.append((parent, True))
+                node = parent.right
+                break
 
 
 class Filter:
@@ -159,9 +182,6 @@ class Filter:
         return _evaluate(self._ast, obj)
 
 
-_TOO_DEEP = "consul_sim: the expression nests and/or/not/parentheses too deeply to parse"
-
-
 def compile_filter(expression: str, valid_fields: Collection[str] | None = None) -> Filter:
     """Parse ``expression`` as Consul would; raise FilterError carrying Consul's 500 body.
 
@@ -170,10 +190,6 @@ def compile_filter(expression: str, valid_fields: Collection[str] | None = None)
     """
     if expression == "":
         return Filter(expression, None)
-    try:
-        ast = parse(expression)
-    except RecursionError:
-        # Go's parser has no depth limit; ours recurses once per and/or/not/parenthesis level.
-        raise FilterError(_TOO_DEEP) from None
+    ast = parse(expression)
     _validate(ast, valid_fields)
     return Filter(expression, ast)

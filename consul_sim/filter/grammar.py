@@ -24,7 +24,6 @@ order of alternatives decides which tokens pigeon lists in a syntax error.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, cast
@@ -43,6 +42,7 @@ from consul_sim.filter.peg import (
     PegParser,
     Rule,
     Seq,
+    TooDeep,
     choice,
     const,
     lit,
@@ -53,9 +53,10 @@ from consul_sim.filter.peg import (
     seq,
     star,
 )
+from consul_sim.filter.regex import GoRegexp
 from consul_sim.gostd import UnquoteError, unquote
 
-__all__ = ["RULES", "BinaryNode", "MatchNode", "Node", "NotNode", "Op", "parse"]
+__all__ = ["RULES", "TOO_DEEP", "BinaryNode", "MatchNode", "Node", "NotNode", "Op", "parse"]
 
 
 class Op(Enum):
@@ -81,7 +82,7 @@ class MatchNode:
     selector: tuple[str, ...]
     op: Op
     raw: str | None
-    regex: re.Pattern[str] | None = field(default=None)
+    regex: GoRegexp | None = field(default=None)
 
     @property
     def selector_text(self) -> str:
@@ -380,12 +381,20 @@ RULES: dict[str, Rule] = {
 }
 
 
+# Go's pigeon parser recurses on a stack that grows to 1 GB, so bexpr has no depth limit short of
+# crashing the agent; ours is the engine's explicit bound, refused in the filter's words.
+TOO_DEEP = "consul_sim: the expression nests and/or/not/parentheses too deeply to parse"
+
+
 def parse(expression: str) -> Node:
     """The expression's tree; raises FilterError with bexpr's syntax-error text.
 
-    RecursionError (nesting deeper than Python's stack) propagates to the caller.
+    Input nesting past the engine's bound (``peg.MAX_DEPTH`` pending expressions: more than
+    about 15,000 chained terms or 4,000 parentheses) is a FilterError too.
     """
     try:
         return cast(Node, PegParser(RULES, expression).parse("Input"))
     except ParseError as err:
         raise FilterError(str(err)) from None
+    except TooDeep:
+        raise FilterError(TOO_DEEP) from None

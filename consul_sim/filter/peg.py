@@ -14,19 +14,22 @@ syntax errors carry pigeon's bookkeeping; this engine reproduces it for a gramma
 * Columns count characters from 1 (a newline starts the next line at column 0), offsets count
   UTF-8 bytes from 0.
 
-The engine recurses once per rule reference, so deeply nested input can exhaust Python's
-recursion limit; the caller decides what to say then.
+The engine keeps its pending expressions on an explicit stack (one generator per composite
+expression, driven by ``PegParser._run``), never on Python's: nesting depth costs memory, is
+bounded by ``max_depth`` and past it raises ``TooDeep`` for the caller to word.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+import gc
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from consul_sim.gostd import quote
 
 __all__ = [
+    "MAX_DEPTH",
     "Action",
     "ActionFailed",
     "AndAhead",
@@ -44,6 +47,7 @@ __all__ = [
     "Repeat",
     "Rule",
     "Seq",
+    "TooDeep",
     "choice",
     "const",
     "lit",
@@ -69,10 +73,10 @@ class Expr:
 @dataclass(frozen=True, slots=True)
 class Lit(Expr):
     text: str
+    want: str = field(init=False, compare=False)  # as pigeon lists it: Go-quoted
 
-    @property
-    def want(self) -> str:
-        return quote(self.text)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "want", quote(self.text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +196,21 @@ def pick(index: int) -> Callable[[str, Any], Any]:
 
 
 Result = tuple[bool, Any, int]
+_Step = Generator[tuple[Expr, int], Result, Result]
+
+# Pending grammar expressions a parse may stack up. The v0.1.2 grammar stacks 4 per chained
+# ``and``/``or`` term and 15 per parenthesis (a 10,000-term chain needs 40,031), so this admits
+# chains of about 15,000 terms and about 4,000 nested parentheses, in a few tens of MB. Go's
+# parser, recursive on a stack that grows to 1 GB, has no fixed limit.
+MAX_DEPTH = 60_000
+
+
+class TooDeep(Exception):
+    """The input nests past the parser's explicit stack bound."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} pending grammar expressions")
+        self.limit = limit
 
 
 class PegParser:
@@ -204,8 +223,9 @@ class PegParser:
     so the outcome equals the unmemoised parse while staying linear on nested parentheses.
     """
 
-    def __init__(self, rules: Mapping[str, Rule], text: str) -> None:
+    def __init__(self, rules: Mapping[str, Rule], text: str, *, max_depth: int = MAX_DEPTH) -> None:
         self.rules = rules
+        self.max_depth = max_depth
         self.text = text
         self.size = len(text)
         # Position of each character (and of EOF) as pigeon counts it: the column advances on
@@ -250,8 +270,20 @@ class PegParser:
         self.errors.append(f"{prefix}: {message}")
 
     def parse(self, start: str) -> Any:
-        """The value the ``start`` rule's actions build; raises ParseError with pigeon's text."""
-        ok, value, _end = self._rule(start, 0)
+        """The value the ``start`` rule's actions build; raises ParseError with pigeon's text.
+
+        Raises TooDeep when the input nests past ``max_depth`` pending grammar expressions.
+        """
+        # A long parse allocates hundreds of thousands of short-lived generators and tuples, all
+        # freed by reference counting; cyclic collections over the growing stack only double
+        # the time of a 10,000-term chain, so the collector waits until the parse is over.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            ok, value, _end = self._run(Ref(start), 0)
+        finally:
+            if collecting:
+                gc.enable()
         if not ok and not self.errors:
             wanted = set(self.expected)
             eof = "!." in wanted
@@ -269,23 +301,41 @@ class PegParser:
             raise ParseError("\n".join(unique))
         return value
 
-    def _rule(self, name: str, pos: int) -> Result:
-        key = (name, pos, self.inverted)
-        cached = self.memo.get(key)
-        if cached is not None:
-            return cached
-        rule = self.rules[name]
-        self.rule_stack.append(rule)
-        try:
-            result = self._eval(rule.expr, pos)
-        finally:
-            self.rule_stack.pop()
-        self.memo[key] = result
-        return result
+    def _run(self, expr: Expr, pos: int) -> Result:
+        """Evaluate ``expr`` at ``pos`` with an explicit stack of suspended evaluations.
 
-    def _eval(self, expr: Expr, pos: int) -> Result:
-        if isinstance(expr, Ref):
-            return self._rule(expr.name, pos)
+        Each composite expression is a generator that yields ``(child, position)`` and receives
+        the child's result; leaves are answered on the spot. Nesting costs list entries, not
+        Python frames, so the depth is bounded by ``max_depth`` rather than the interpreter.
+        """
+        stack: list[_Step] = []
+        step = self._composite(expr, pos)
+        sent: Result | None = None
+        while True:
+            try:
+                child, at = step.send(sent)  # type: ignore[arg-type]
+            except StopIteration as done:
+                if not stack:
+                    return cast(Result, done.value)
+                step = stack.pop()
+                sent = done.value
+                continue
+            kind = type(child)
+            if kind in _LEAVES:
+                sent = self._leaf(child, at)
+                continue
+            if kind is Ref:  # a memoised rule answers without a suspended evaluation
+                cached = self.memo.get((cast(Ref, child).name, at, self.inverted))
+                if cached is not None:
+                    sent = cached
+                    continue
+            stack.append(step)
+            if len(stack) > self.max_depth:
+                raise TooDeep(self.max_depth)
+            step = self._composite(child, at)
+            sent = None
+
+    def _leaf(self, expr: Expr, pos: int) -> Result:
         if isinstance(expr, Lit):
             if self.text.startswith(expr.text, pos):
                 self._fail_at(True, pos, expr.want)
@@ -304,18 +354,35 @@ class PegParser:
                 return True, self.text[pos], pos + 1
             self._fail_at(False, pos, ".")
             return False, None, pos
+        assert isinstance(expr, Fail)
+        self._add_error(expr.message, pos)
+        return False, None, pos
+
+    def _composite(self, expr: Expr, pos: int) -> _Step:
+        """A suspended evaluation of one composite expression (see ``_run``)."""
+        if isinstance(expr, Ref):
+            key = (expr.name, pos, self.inverted)
+            cached = self.memo.get(key)
+            if cached is not None:
+                return cached
+            rule = self.rules[expr.name]
+            self.rule_stack.append(rule)
+            result = yield rule.expr, pos
+            self.rule_stack.pop()
+            self.memo[key] = result
+            return result
         if isinstance(expr, Seq):
             values: list[Any] = []
             cur = pos
             for item in expr.items:
-                ok, value, cur = self._eval(item, cur)
+                ok, value, cur = yield item, cur
                 if not ok:
                     return False, None, pos
                 values.append(value)
             return True, values, cur
         if isinstance(expr, Choice):
             for alternative in expr.alternatives:
-                result = self._eval(alternative, pos)
+                result = yield alternative, pos
                 if result[0]:
                     return result
             return False, None, pos
@@ -323,7 +390,7 @@ class PegParser:
             values = []
             cur = pos
             while True:
-                ok, value, nxt = self._eval(expr.item, cur)
+                ok, value, nxt = yield expr.item, cur
                 if not ok:
                     break
                 values.append(value)
@@ -332,18 +399,18 @@ class PegParser:
                 return False, None, pos
             return True, values, cur
         if isinstance(expr, Opt):
-            ok, value, cur = self._eval(expr.item, pos)
+            ok, value, cur = yield expr.item, pos
             return True, (value if ok else None), (cur if ok else pos)
         if isinstance(expr, NotAhead):
             self.inverted = not self.inverted
-            ok, _value, _cur = self._eval(expr.item, pos)
+            ok, _value, _cur = yield expr.item, pos
             self.inverted = not self.inverted
             return not ok, None, pos
         if isinstance(expr, AndAhead):
-            ok, _value, _cur = self._eval(expr.item, pos)
+            ok, _value, _cur = yield expr.item, pos
             return ok, None, pos
         if isinstance(expr, Action):
-            ok, value, cur = self._eval(expr.item, pos)
+            ok, value, cur = yield expr.item, pos
             if not ok:
                 return False, None, pos
             try:
@@ -352,7 +419,9 @@ class PegParser:
                 self._add_error(failure.message, pos)
                 produced = failure.value
             return True, produced, cur
-        if isinstance(expr, Fail):
-            self._add_error(expr.message, pos)
-            return False, None, pos
+        if type(expr) in _LEAVES:
+            return self._leaf(expr, pos)
         raise TypeError(f"unknown grammar node {expr!r}")  # pragma: no cover
+
+
+_LEAVES: frozenset[type[Expr]] = frozenset({Lit, Class, AnyChar, Fail})

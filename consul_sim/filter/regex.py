@@ -1,110 +1,135 @@
-"""RE2 patterns (Go's ``regexp``) translated to Python ``re``, with Go's error wording.
+"""Go's ``regexp`` for ``matches``: RE2 in linear time, refused with Go's error wording.
 
 bexpr compiles the value of ``matches``/``not matches`` with Go's ``regexp.Compile`` when the
 filter is built (``evaluate.go``/``validate.go`` at v0.1.2), so a bad pattern is refused before
 any object is looked at: ``Failed to compile regular expression "(": error parsing regexp:
-missing closing ): `(```. The search is unanchored.
+missing closing ): `(```. The search is unanchored (``MatchString``).
 
-This module reads the pattern left to right as RE2's parser does (``regexp/syntax/parse.go``),
-reporting the common RE2 syntax errors with Go's codes and fragments (``missing closing )``,
-``invalid nested repetition operator``, ``invalid escape sequence``, ``invalid repeat count``...),
-and emits an equivalent Python pattern: RE2's ASCII-only Perl classes, POSIX classes, ``$`` as end
-of text unless ``(?m)``, flag groups scoped like RE2's. Unicode classes other than ``\\pL`` and
-``\\pN`` and the ``U`` (ungreedy) flag are not supported and say so in the error text.
+Go's engine is linear in the text whatever the pattern; Python's ``re`` backtracks, so ``(a+)+$``
+against a few dozen characters stalls the event loop (and every cluster served by it) for
+seconds. Matching therefore runs on google-re2, the C++ RE2 that Go's ``regexp`` was ported from:
+same syntax, same leftmost-first semantics, same ASCII-only Perl classes, ``$`` as end of text
+unless ``(?m)``, the ``U`` (ungreedy) flag, Unicode classes such as ``\\p{Greek}``.
+
+C++ RE2 words its errors differently from Go's ``regexp/syntax`` and accepts a little more, so
+``GoRegexp`` first reads the pattern left to right as Go's parser does (``parse.go``, the Go
+release Consul 1.16 is built with, before 1.22), raising Go's first error with Go's code and
+fragment, and only then hands the pattern to RE2. Where the two differ, Go wins:
+
+* ``(?<name>x)`` - Go before 1.22 refuses it (``invalid or unsupported Perl syntax: `(?<```);
+  C++ RE2 accepts it.
+* ``\\C`` - C++ RE2 matches any byte; Go refuses it (``invalid escape sequence``).
+* ``\\p{Name}`` - each name is looked up in RE2's tables when the parser reaches it (the same
+  ``Any``, general categories and scripts Go's ``unicode`` package has), so an unknown name is
+  refused with Go's ``invalid character class range`` in Go's left-to-right order.
+* A lone surrogate (a raw byte that is not UTF-8) is Go's ``invalid UTF-8`` in a pattern, and
+  a U+FFFD in a searched text, as Go decodes it; RE2 would refuse the text outright.
+* Nested counted repetitions whose product passes 1000 (``(a{100}){100}``): both refuse; RE2's
+  ``invalid repetition size`` is reported as Go's ``invalid repeat count``.
+* Program size: RE2 compiles within a memory budget (its default, 8 MiB) and Go within about
+  3.3 million instructions; RE2 expands a Unicode class into UTF-8 byte ranges, so ``\\pL{1000}``
+  passes Go but not RE2's budget. Such a pattern gets Go's ``expression too large`` wording. The
+  budget is kept: raising it lets one filter spend half a second compiling on the event loop,
+  the very stall this module exists to prevent.
+* Go's parse-tree height limit (``expression nests too deeply``, 1000 levels) is not modelled.
 """
 
 from __future__ import annotations
 
 import re
-import warnings
-from collections.abc import Iterable, Sequence
+
+import re2
 
 from consul_sim.filter.errors import FilterError
 from consul_sim.gostd import quote, unhex
 
-__all__ = ["compile_go_regex"]
+__all__ = ["GoRegexp"]
 
 
 class _RegexError(Exception):
     def __init__(self, code: str, expr: str) -> None:
-        super().__init__(f"error parsing regexp: {code}: `{expr}`")
+        super().__init__(f"error parsing regexp: {code}: `{_displayable(expr)}`")
 
 
-class _RegexUnsupported(Exception):
-    pass
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _displayable(text: str) -> str:
+    """``text`` with lone surrogates as U+FFFD: Go sends the raw bytes, a text body cannot."""
+    return _SURROGATES.sub("\ufffd", text)
 
 
 _MAX_RUNE = 0x10FFFF
 
-_POSIX_CLASSES: dict[str, tuple[tuple[int, int], ...]] = {
-    "alnum": ((0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A)),
-    "alpha": ((0x41, 0x5A), (0x61, 0x7A)),
-    "ascii": ((0x00, 0x7F),),
-    "blank": ((0x09, 0x09), (0x20, 0x20)),
-    "cntrl": ((0x00, 0x1F), (0x7F, 0x7F)),
-    "digit": ((0x30, 0x39),),
-    "graph": ((0x21, 0x7E),),
-    "lower": ((0x61, 0x7A),),
-    "print": ((0x20, 0x7E),),
-    "punct": ((0x21, 0x2F), (0x3A, 0x40), (0x5B, 0x60), (0x7B, 0x7E)),
-    "space": ((0x09, 0x0D), (0x20, 0x20)),
-    "upper": ((0x41, 0x5A),),
-    "word": ((0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A), (0x5F, 0x5F)),
-    "xdigit": ((0x30, 0x39), (0x41, 0x46), (0x61, 0x66)),
+# Names Go accepts in ``[[:name:]]`` (``perl_groups.go`` posixGroup), each also as ``^name``.
+_POSIX_CLASSES = frozenset(
+    {
+        "alnum",
+        "alpha",
+        "ascii",
+        "blank",
+        "cntrl",
+        "digit",
+        "graph",
+        "lower",
+        "print",
+        "punct",
+        "space",
+        "upper",
+        "word",
+        "xdigit",
+    }
+)
+
+_PERL_CLASSES = frozenset("dsw")
+
+# C++ RE2's error codes (``re2/regexp.cc``) as Go's ``regexp/syntax`` words them. The syntax
+# check below catches these first; the table only keeps Go's wording if one slips through.
+_RE2_CODES = {
+    "invalid escape sequence": "invalid escape sequence",
+    "invalid character class": "invalid character class",
+    "invalid character class range": "invalid character class range",
+    "missing ]": "missing closing ]",
+    "missing )": "missing closing )",
+    "unexpected )": "unexpected )",
+    "trailing \\": "trailing backslash at end of expression",
+    "no argument for repetition operator": "missing argument to repetition operator",
+    "invalid repetition size": "invalid repeat count",
+    "bad repetition operator": "invalid nested repetition operator",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
+    "invalid UTF-8": "invalid UTF-8",
+    "invalid named capture group": "invalid named capture",
 }
 
-# RE2's Perl classes are ASCII-only.
-_PERL_CLASSES: dict[str, tuple[tuple[int, int], ...]] = {
-    "d": ((0x30, 0x39),),
-    "s": ((0x09, 0x0A), (0x0C, 0x0D), (0x20, 0x20)),
-    "w": ((0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)),
-}
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False  # RE2 would print every refused pattern on stderr
 
 
-def _complement(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    nxt = 0
-    for lo, hi in sorted(ranges):
-        if lo > nxt:
-            out.append((nxt, lo - 1))
-        nxt = max(nxt, hi + 1)
-    if nxt <= _MAX_RUNE:
-        out.append((nxt, _MAX_RUNE))
-    return out
+def _re2_compile(pattern: str) -> re2._Regexp[str]:
+    """RE2's compile of ``pattern``, its refusal reworded as Go's ``*syntax.Error``."""
+    try:
+        return re2.compile(pattern, options=_OPTIONS)
+    except re2.error as err:
+        detail = err.args[0] if err.args else b""
+        text = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+        if text.startswith("pattern too large"):
+            raise _RegexError("expression too large", pattern) from None
+        code, _, fragment = text.partition(": ")
+        raise _RegexError(_RE2_CODES.get(code, code), fragment) from None
 
 
-def _class_char(cp: int) -> str:
-    ch = chr(cp)
-    if ch.isascii() and ch.isalnum():
-        return ch
-    return f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}"
-
-
-def _render_class(ranges: Sequence[tuple[int, int]], negated: bool) -> str:
-    if not ranges:
-        return r"(?s:.)" if negated else r"(?!)"
-    parts = [
-        _class_char(lo) if lo == hi else f"{_class_char(lo)}-{_class_char(hi)}" for lo, hi in ranges
-    ]
-    return "[" + ("^" if negated else "") + "".join(parts) + "]"
-
-
-class _RegexTranslator:
-    """A left-to-right RE2 parser emitting an equivalent Python pattern (Go's error wording)."""
+class _GoSyntax:
+    """Reads a pattern as Go's ``regexp/syntax`` parser does, raising Go's first error."""
 
     def __init__(self, pattern: str) -> None:
         self.p = pattern
         self.i = 0
-        self.out: list[str] = []
-        # Per open group: the flag groups opened inside it (closed/reopened around ``|``) and
-        # whether multi-line mode is on.
-        self.scopes: list[list[str]] = [[]]
-        self.multiline: list[bool] = [False]
+        self.depth = 0
+        # Whether the parse stack's top is something a repetition applies to (not ``(``/``|``).
         self.can_repeat = False
         self.last_repeat_start: int | None = None
-        self.last_atom_index: int | None = None
 
-    def translate(self) -> str:
+    def check(self) -> None:
         p = self.p
         while self.i < len(p):
             c = p[self.i]
@@ -117,34 +142,32 @@ class _RegexTranslator:
             if c == "\\":
                 self._escape()
             elif c == "[":
-                self._atom(self._class())
+                self._class()
+                self.can_repeat = True
             elif c == "(":
                 self._open_group()
             elif c == ")":
-                self._close_group()
+                if self.depth == 0:
+                    raise _RegexError("unexpected )", p)
+                self.depth -= 1
+                self.can_repeat = True  # the group is what a following repeat applies to
+                self.i += 1
             elif c == "|":
-                scopes = self.scopes[-1]
-                self.out.append(")" * len(scopes) + "|" + "".join(scopes))
                 self.can_repeat = False
                 self.i += 1
-            elif c == "$":
-                self._atom("$" if self.multiline[-1] else r"\Z")
-                self.i += 1
-            elif c in ".^":
-                self._atom(c)
-                self.i += 1
             else:
-                self._atom(re.escape(c))
+                self._rune(start)
+                self.can_repeat = True
                 self.i += 1
-        if len(self.scopes) > 1:
+        if self.depth:
             raise _RegexError("missing closing )", p)
-        self.out.append(")" * len(self.scopes[0]))
-        return "".join(self.out)
 
-    def _atom(self, text: str) -> None:
-        self.last_atom_index = len(self.out)
-        self.out.append(text)
-        self.can_repeat = True
+    def _rune(self, j: int) -> int:
+        """The code point at ``j``; a lone surrogate is a byte Go cannot decode."""
+        cp = ord(self.p[j])
+        if 0xD800 <= cp <= 0xDFFF:
+            raise _RegexError("invalid UTF-8", self.p[j:])
+        return cp
 
     def _repeat_end(self, start: int) -> int | None:
         """End of a repetition operator at ``start`` (with its lazy ``?``), or None."""
@@ -175,12 +198,8 @@ class _RegexTranslator:
             raise _RegexError(
                 "invalid nested repetition operator", self.p[self.last_repeat_start : end]
             )
-        if not self.can_repeat or self.last_atom_index is None:
+        if not self.can_repeat:
             raise _RegexError("missing argument to repetition operator", self.p[start:end])
-        atom = self.out[self.last_atom_index]
-        if atom in ("^", "$", r"\Z", r"\A", r"\b", r"\B"):
-            self.out[self.last_atom_index] = f"(?:{atom})"
-        self.out.append(self.p[start:end])
         self.last_repeat_start = start
         self.i = end
 
@@ -188,7 +207,7 @@ class _RegexTranslator:
         p = self.p
         start = self.i
         if not p.startswith("(?", start):
-            self._push_group("(")
+            self._push_group()
             self.i += 1
             return
         t = p[start:]
@@ -199,61 +218,33 @@ class _RegexTranslator:
             name = t[4:end]
             if not name or not all(ch == "_" or (ch.isascii() and ch.isalnum()) for ch in name):
                 raise _RegexError("invalid named capture", t[: end + 1])
-            self._push_group("(")
+            self._push_group()
             self.i = start + end + 1
             return
-        on: list[str] = []
-        off: list[str] = []
         negate = False
         saw_flag = False
         j = start + 2
         while j < len(p):
             c = p[j]
             j += 1
-            if c in "ims":
-                (off if negate else on).append(c)
+            if c in "imsU":
                 saw_flag = True
-            elif c == "U":
-                raise _RegexUnsupported("the U (ungreedy) flag")
             elif c == "-" and not negate:
                 negate = True
                 saw_flag = False
             elif c in ":)" and (not negate or saw_flag):
-                flags = "".join(on) + ("-" + "".join(off) if off else "")
-                multiline = self.multiline[-1]
-                if "m" in on:
-                    multiline = True
-                if "m" in off:
-                    multiline = False
-                opener = f"(?{flags}:" if flags else "(?:"
                 if c == ":":
-                    self._push_group(opener)
-                    self.multiline[-1] = multiline
-                else:
-                    if flags:
-                        self.out.append(opener)
-                        self.scopes[-1].append(opener)
-                    self.multiline[-1] = multiline
-                    self.can_repeat = False
+                    self._push_group()
+                # ``(?i)`` alone pushes nothing: a repeat after it applies to what came before
                 self.i = j
                 return
             else:
                 break
         raise _RegexError("invalid or unsupported Perl syntax", p[start:j])
 
-    def _push_group(self, opener: str) -> None:
-        self.out.append(opener)
-        self.scopes.append([])
-        self.multiline.append(self.multiline[-1])
+    def _push_group(self) -> None:
+        self.depth += 1
         self.can_repeat = False
-
-    def _close_group(self) -> None:
-        if len(self.scopes) == 1:
-            raise _RegexError("unexpected )", self.p)
-        scopes = self.scopes.pop()
-        self.multiline.pop()
-        self.i += 1
-        self._atom(")" * len(scopes) + ")")  # the group is what a following repeat applies to
 
     def _escape(self) -> None:
         p = self.p
@@ -261,37 +252,36 @@ class _RegexTranslator:
         if start + 1 >= len(p):
             raise _RegexError("trailing backslash at end of expression", "")
         c = p[start + 1]
+        if c == "Q":
+            end = p.find(r"\E", start + 2)
+            stop = len(p) if end < 0 else end
+            for j in range(start + 2, stop):
+                self._rune(j)
+            # an empty ``\Q\E`` pushes nothing: a repeat after it applies to what came before
+            self.can_repeat = self.can_repeat or stop > start + 2
+            self.i = len(p) if end < 0 else end + 2
+            return
+        self.can_repeat = True
         if c in "AbBz":
-            self._atom({"A": r"\A", "b": r"\b", "B": r"\B", "z": r"\Z"}[c])
             self.i = start + 2
             return
         if c == "C":
             raise _RegexError("invalid escape sequence", p[start : start + 2])
-        if c == "Q":
-            end = p.find(r"\E", start + 2)
-            literal = p[start + 2 :] if end < 0 else p[start + 2 : end]
-            self.i = len(p) if end < 0 else end + 2
-            for ch in literal:
-                self._atom(re.escape(ch))
-            return
         if c in "pP":
-            fragment, self.i = self._unicode_class(start, in_class=False)
-            self._atom(fragment)
+            self.i = self._unicode_class(start)
             return
         if c.lower() in _PERL_CLASSES:
-            ranges = _PERL_CLASSES[c.lower()]
-            self._atom(_render_class(list(ranges), negated=c.isupper()))
             self.i = start + 2
             return
-        cp, self.i = self._single_escape(start)
-        self._atom(_render_class([(cp, cp)], negated=False) if cp > 0x7F else re.escape(chr(cp)))
+        _cp, self.i = self._single_escape(start)
 
     def _single_escape(self, start: int) -> tuple[int, int]:
-        """RE2 ``parseEscape``: the code point of ``\\X`` at ``start`` and the index after it."""
+        """Go's ``parseEscape``: the code point of ``\\X`` at ``start`` and the index after it."""
         p = self.p
         if start + 1 >= len(p):
             raise _RegexError("trailing backslash at end of expression", "")
         c = p[start + 1]
+        self._rune(start + 1)
         j = start + 2
         if c.isascii() and not c.isalnum():
             return ord(c), j
@@ -331,42 +321,35 @@ class _RegexTranslator:
             return simple[c], j
         raise _RegexError("invalid escape sequence", p[start:j])
 
-    def _unicode_class(self, start: int, *, in_class: bool) -> tuple[str, int]:
+    def _unicode_class(self, start: int) -> int:
+        """Go's ``parseUnicodeClass``: the index after ``\\pX``/``\\p{Name}``, name checked."""
         p = self.p
-        negated = p[start + 1] == "P"
         j = start + 2
         if j < len(p) and p[j] == "{":
             end = p.find("}", j)
             if end < 0:
                 raise _RegexError("invalid character class range", p[start:])
-            name = p[j + 1 : end]
             j = end + 1
         elif j < len(p):
-            name = p[j]
+            self._rune(j)
             j += 1
         else:
             raise _RegexError("invalid character class range", p[start:])
-        if name.startswith("^"):
-            negated = not negated
-            name = name[1:]
-        if name in ("N", "Nd") and not in_class:
-            return (r"\D" if negated else r"\d"), j
-        if name in ("N", "Nd") and not negated:
-            return r"\d", j
-        if name == "L" and not in_class:
-            return (r"[\W\d_]" if negated else r"[^\W\d_]"), j
-        raise _RegexUnsupported(f"the Unicode class {p[start:j]}")
+        fragment = p[start:j]
+        if _SURROGATES.search(fragment):
+            raise _RegexError("invalid UTF-8", fragment[2:])
+        try:
+            _re2_compile(fragment)
+        except _RegexError:
+            raise _RegexError("invalid character class range", fragment) from None
+        return j
 
-    def _class(self) -> str:
+    def _class(self) -> None:
         p = self.p
         start = self.i
         j = start + 1
-        negated = False
         if j < len(p) and p[j] == "^":
-            negated = True
             j += 1
-        ranges: list[tuple[int, int]] = []
-        fragments: list[str] = []
         first = True
         while j >= len(p) or p[j] != "]" or first:
             first = False
@@ -376,37 +359,23 @@ class _RegexTranslator:
                 end = p.find(":]", j + 2)
                 if end >= 0:
                     name = p[j + 2 : end]
-                    invert = name.startswith("^")
-                    group = _POSIX_CLASSES.get(name[1:] if invert else name)
-                    if group is None:
+                    if name.removeprefix("^") not in _POSIX_CLASSES:
                         raise _RegexError("invalid character class range", p[j : end + 2])
-                    ranges.extend(_complement(group) if invert else group)
                     j = end + 2
                     continue
             if p[j] == "\\" and j + 1 < len(p) and p[j + 1] in "pP":
-                fragment, j = self._unicode_class(j, in_class=True)
-                fragments.append(fragment)
+                j = self._unicode_class(j)
                 continue
             if p[j] == "\\" and j + 1 < len(p) and p[j + 1].lower() in _PERL_CLASSES:
-                group = _PERL_CLASSES[p[j + 1].lower()]
-                ranges.extend(_complement(group) if p[j + 1].isupper() else group)
                 j += 2
                 continue
             range_start = j
             lo, j = self._class_char(j, start)
-            hi = lo
             if j + 1 < len(p) and p[j] == "-" and p[j + 1] != "]":
                 hi, j = self._class_char(j + 1, start)
                 if hi < lo:
                     raise _RegexError("invalid character class range", p[range_start:j])
-            ranges.append((lo, hi))
         self.i = j + 1
-        if fragments:
-            if negated:
-                raise _RegexUnsupported("a negated class holding a Unicode class")
-            body = _render_class(ranges, negated=False)[1:-1] if ranges else ""
-            return "[" + body + "".join(fragments) + "]"
-        return _render_class(ranges, negated)
 
     def _class_char(self, j: int, class_start: int) -> tuple[int, int]:
         p = self.p
@@ -414,25 +383,32 @@ class _RegexTranslator:
             raise _RegexError("missing closing ]", p[class_start:])
         if p[j] == "\\":
             return self._single_escape(j)
-        return ord(p[j]), j + 1
+        return self._rune(j), j + 1
 
 
-def compile_go_regex(pattern: str) -> re.Pattern[str]:
-    """Compile an RE2 pattern; raise FilterError with bexpr's sentence when Go would refuse it."""
-    try:
-        translated = _RegexTranslator(pattern).translate()
-    except _RegexError as err:
-        raise FilterError(f"Failed to compile regular expression {quote(pattern)}: {err}") from None
-    except _RegexUnsupported as err:
-        raise FilterError(
-            f"Failed to compile regular expression {quote(pattern)}: "
-            f"consul_sim cannot translate {err} to Python"
-        ) from None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return re.compile(translated)
-    except re.error as err:  # pragma: no cover - the translator should catch these first
-        raise FilterError(
-            f"Failed to compile regular expression {quote(pattern)}: error parsing regexp: {err}"
-        ) from None
+class GoRegexp:
+    """A pattern Go's ``regexp.Compile`` accepts, searched by RE2 in time linear in the text."""
+
+    __slots__ = ("_compiled", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        """Compile ``pattern``; raise FilterError with bexpr's sentence when Go would refuse it."""
+        self.pattern = pattern
+        try:
+            _GoSyntax(pattern).check()
+            self._compiled = _re2_compile(pattern)
+        except _RegexError as err:
+            raise FilterError(
+                f"Failed to compile regular expression {quote(pattern)}: {err}"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"GoRegexp({self.pattern!r})"
+
+    def found(self, text: str) -> bool:
+        """Go's ``MatchString``: whether the pattern matches anywhere in ``text``."""
+        try:
+            return self._compiled.search(text) is not None
+        except UnicodeEncodeError:
+            # Go reads each byte that is not UTF-8 as U+FFFD; RE2 cannot take the surrogate.
+            return self._compiled.search(_displayable(text)) is not None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
+import re2
 
 from consul_sim.api.http import apply_filter
 from consul_sim.errors import ConsulError
@@ -175,11 +177,50 @@ def test_several_grammar_errors_are_joined_with_newlines() -> None:
     )
 
 
-def test_deep_nesting_parses_and_excessive_nesting_is_refused() -> None:
-    assert run("(" * 30 + "Service.Port == 8080" + ")" * 30)
+DEEP = [
+    ("(" * 1_000 + "Service.Port == 8080" + ")" * 1_000, True),
+    ("(" * 1_000 + "not (" * 1_000 + "Service.Port == 8080" + ")" * 2_000, True),
+    ("not " * 10_001 + "Service.Port == 8080", False),
+    ("Service.Port == 8080" + " and (Service.Port == 8080" * 1_000 + ")" * 1_000, True),
+]
+
+
+@pytest.mark.parametrize(("expression", "expected"), DEEP)
+def test_deep_nesting_parses_and_evaluates(expression: str, expected: bool) -> None:
+    assert run(expression) is expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("joiner", [" and ", " or "])
+def test_ten_thousand_chained_terms_parse_and_evaluate(joiner: str) -> None:
+    terms = ["Service.Port == 8080"] * 9_999 + ["Service.Service == db"]
+    # the chain's tree is 10,000 levels deep; evaluation walks all of it without recursion
+    assert run(joiner.join(terms)) is (joiner == " or ")
+    fields = {"Node", "Service", "Checks"}
     with pytest.raises(FilterError) as info:
-        compile_filter(" and ".join(["a == 1"] * 500))
-    assert "too deeply" in info.value.message
+        compile_filter(joiner.join(terms[:-1] + ["Foo == 1"]), valid_fields=fields)
+    assert info.value.reason == 'Selector "Foo" is not valid'
+
+
+TOO_DEEP_BODY = (
+    "Failed to create boolean expression evaluator: "
+    "consul_sim: the expression nests and/or/not/parentheses too deeply to parse"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "(" * 5_000 + "a == 1" + ")" * 5_000,
+        " and ".join(["a == 1"] * 16_000),
+    ],
+)
+def test_nesting_past_the_bound_is_a_filter_error_not_a_crash(expression: str) -> None:
+    with pytest.raises(FilterError) as info:
+        compile_filter(expression)
+    assert info.value.message == TOO_DEEP_BODY
+    assert info.value.status_code == 500
 
 
 # ---------------------------------------------------------------------------------------------
@@ -495,6 +536,24 @@ REGEX_MATCHES = [
     ("(?s)a.b", "a\nb", True),
     ("a.b", "a\nb", False),
     ("web\\z", "web", True),
+    # Unicode scripts and categories, as Go's unicode tables name them
+    ("^\\p{Greek}+$", "αβγ", True),
+    ("\\p{Greek}", "abc", False),
+    ("\\P{Greek}", "αβγ", False),
+    ("\\p{^Greek}", "αβγx", True),
+    ("[^\\p{Greek}\\d]", "α1", False),
+    ("[\\p{Greek}x]", "x", True),
+    ("\\p{Lu}", "é", False),
+    ("\\p{Any}", "é", True),
+    # (?U) swaps greedy and lazy; a search only asks whether there is a match
+    ("(?U)^a+$", "aaa", True),
+    ("(?U)a+?b", "aab", True),
+    ("(?U:a*)x", "x", True),
+    # (?i) alone pushes nothing: in Go (and RE2) the star repeats the ``a`` before it
+    ("^a(?i)*$", "", True),
+    ("^a\\Q\\E+$", "aa", True),
+    # Go folds case by Unicode simple folding: the Kelvin sign is a K
+    ("(?i)k", "\u212a", True),
 ]
 
 
@@ -532,7 +591,68 @@ REGEX_ERRORS = [
     ("(?-)", "invalid or unsupported Perl syntax: `(?-)`"),
     ("(?P<>x)", "invalid named capture: `(?P<>`"),
     ("(?P<a-b>x)", "invalid named capture: `(?P<a-b>`"),
+    ("(?i)*", "missing argument to repetition operator: `*`"),
+    ("\\p{Foo}", "invalid character class range: `\\p{Foo}`"),
+    ("[\\p{Foo}]", "invalid character class range: `\\p{Foo}`"),
+    ("\\p{Greek", "invalid character class range: `\\p{Greek`"),
+    # Go reports the first error left to right: the class name before the missing paren
+    ("\\p{Foo}(", "invalid character class range: `\\p{Foo}`"),
+    # the product of nested counts may not pass 1000 either
+    ("(a{100}){100}", "invalid repeat count: `{100}`"),
+    ("(?:a{10}){10}(?:b{20}){51}", "invalid repeat count: `{51}`"),
 ]
+
+_QUIET_RE2 = re2.Options()
+_QUIET_RE2.log_errors = False
+
+# Where google-re2 (C++ RE2) and Go's regexp/syntax part ways, the filter follows Go (at the Go
+# release Consul 1.16 is built with): RE2 accepts each of these patterns, Go refuses them.
+RE2_ACCEPTS_GO_REFUSES = [
+    ("\\C", "invalid escape sequence: `\\C`"),  # RE2: any byte
+    ("(?<n>x)", "invalid or unsupported Perl syntax: `(?<`"),  # RE2 (and Go 1.22+): a name
+]
+
+
+@pytest.mark.parametrize(("pattern", "detail"), RE2_ACCEPTS_GO_REFUSES)
+def test_regex_follows_go_where_re2_is_more_lenient(pattern: str, detail: str) -> None:
+    re2.compile(pattern, options=_QUIET_RE2)  # the C++ engine alone would take it
+    test_regex_errors_use_go_wording(pattern, detail)
+
+
+def test_regex_over_re2s_memory_budget_gets_gos_too_large_wording() -> None:
+    # Go's budget (about 3.3 million instructions) takes \pL{1000}; RE2 expands the class into
+    # UTF-8 byte ranges and passes its 8 MiB budget. We keep RE2's budget (a larger one spends
+    # half a second compiling on the event loop) and answer in Go's words for an oversized one.
+    pattern = "\\pL{1000}"
+    with pytest.raises(FilterError) as info:
+        compile_filter(f"Service.Service matches {go_quote(pattern)}")
+    assert info.value.reason == (
+        'Failed to compile regular expression "\\\\pL{1000}": '
+        "error parsing regexp: expression too large: `\\pL{1000}`"
+    )
+
+
+def test_regex_with_a_byte_that_is_not_utf8() -> None:
+    # gostd.unquote carries "\xff" as a surrogateescape; Go's parser refuses the byte, and the
+    # body shows it as U+FFFD (a text body cannot carry the raw byte).
+    with pytest.raises(FilterError) as info:
+        compile_filter('V matches "a\\xff"')
+    assert info.value.reason == (
+        'Failed to compile regular expression "a\\xff": '
+        "error parsing regexp: invalid UTF-8: `\ufffd`"
+    )
+    # in a searched value such a byte is a U+FFFD to Go, never an error
+    flt = compile_filter('V matches "^a.b$"')
+    assert flt.matches({"V": "a\udcffb"})
+    assert compile_filter('V matches "\ufffd"').matches({"V": "\udcff"})
+
+
+def test_regex_bomb_is_answered_in_linear_time() -> None:
+    flt = compile_filter('V matches "(a+)+$" or V matches "(x+x+)+y"')
+    texts = [{"V": "a" * 10_000 + "!"}, {"V": "x" * 10_000}, {"V": "a" * 10_000}]
+    started = time.perf_counter()
+    assert [flt.matches(text) for text in texts] == [False, False, True]
+    assert time.perf_counter() - started < 0.1  # a backtracking engine needs years here
 
 
 @pytest.mark.parametrize(("pattern", "detail"), REGEX_ERRORS)
