@@ -34,8 +34,9 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from consul_sim.filter.errors import FilterError
-from consul_sim.filter.grammar import BinaryNode, MatchNode, Node, NotNode, Op, parse
+from consul_sim.filter.grammar import parse
 from consul_sim.filter.regex import GoRegexp
+from consul_sim.filter.tree import BinaryNode, MatchNode, Node, NotNode, Op
 from consul_sim.gostd import NumError, parse_bool, parse_float, parse_int, quote
 
 __all__ = ["Filter", "compile_filter"]

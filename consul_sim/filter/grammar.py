@@ -24,11 +24,10 @@ order of alternatives decides which tokens pigeon lists in a syntax error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, cast
 
 from consul_sim.filter.errors import FilterError
+from consul_sim.filter.fastparse import Fallback, parse_fast
 from consul_sim.filter.peg import (
     Action,
     ActionFailed,
@@ -53,55 +52,10 @@ from consul_sim.filter.peg import (
     seq,
     star,
 )
-from consul_sim.filter.regex import GoRegexp
+from consul_sim.filter.tree import BinaryNode, MatchNode, Node, NotNode, Op
 from consul_sim.gostd import UnquoteError, unquote
 
-__all__ = ["RULES", "TOO_DEEP", "BinaryNode", "MatchNode", "Node", "NotNode", "Op", "parse"]
-
-
-class Op(Enum):
-    """bexpr match operators; the value is Go's ``MatchOperator.String()``."""
-
-    EQUAL = "Equal"
-    NOT_EQUAL = "Not Equal"
-    IN = "In"
-    NOT_IN = "Not In"
-    IS_EMPTY = "Is Empty"
-    IS_NOT_EMPTY = "Is Not Empty"
-    MATCHES = "Matches"
-    NOT_MATCHES = "Not Matches"
-
-
-@dataclass(slots=True, eq=False)
-class MatchNode:
-    """``Selector Op Value`` (or ``Value in Selector``); ``raw`` is None for ``is [not] empty``.
-
-    ``regex`` is filled in when the filter is compiled, for ``matches`` operators only.
-    """
-
-    selector: tuple[str, ...]
-    op: Op
-    raw: str | None
-    regex: GoRegexp | None = field(default=None)
-
-    @property
-    def selector_text(self) -> str:
-        return ".".join(self.selector)
-
-
-@dataclass(slots=True, eq=False)
-class NotNode:
-    operand: Node
-
-
-@dataclass(slots=True, eq=False)
-class BinaryNode:
-    is_and: bool
-    left: Node
-    right: Node
-
-
-Node = MatchNode | NotNode | BinaryNode
+__all__ = ["RULES", "TOO_DEEP", "parse"]
 
 
 def _unquote_action(text: str, _value: Any) -> Any:
@@ -389,9 +343,16 @@ TOO_DEEP = "consul_sim: the expression nests and/or/not/parentheses too deeply t
 def parse(expression: str) -> Node:
     """The expression's tree; raises FilterError with bexpr's syntax-error text.
 
+    Well-formed input is read by :mod:`.fastparse`; whatever it is unsure of (errors first of
+    all) goes through the PEG engine, which words bexpr's errors.
+
     Input nesting past the engine's bound (``peg.MAX_DEPTH`` pending expressions: more than
     about 15,000 chained terms or 4,000 parentheses) is a FilterError too.
     """
+    try:
+        return parse_fast(expression)
+    except Fallback:
+        pass
     try:
         return cast(Node, PegParser(RULES, expression).parse("Input"))
     except ParseError as err:
