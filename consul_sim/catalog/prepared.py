@@ -26,6 +26,7 @@ from pydantic import Field
 from consul_sim.catalog.queries import CheckServiceNode, check_service_nodes
 from consul_sim.durations import DurationError, parse_duration
 from consul_sim.errors import BadRequest, ConsulError, NotFound
+from consul_sim.filter.regex import GoRegexp, RegexpSyntaxError
 from consul_sim.meta import validate_meta
 from consul_sim.models.base import ConsulModel, DecodeError, decode_body
 from consul_sim.models.catalog import CRITICAL, PASSING
@@ -302,9 +303,9 @@ def _template_problem(query: PreparedQuery) -> str | None:
         return f"Bad Template.Type '{query.template.type}'"
     if query.template.regexp:
         try:
-            re.compile(query.template.regexp)
-        except re.error as exc:
-            return f"Bad Regexp: error parsing regexp: {exc}"
+            GoRegexp(query.template.regexp)
+        except RegexpSyntaxError as exc:
+            return f"Bad Regexp: {exc}"
     return None
 
 
@@ -313,9 +314,8 @@ def render_template(query: PreparedQuery, name: str) -> PreparedQuery:
     into every string of the Service block, as Consul's HIL rendering does for these forms."""
     matches: list[str] = []
     if query.template.regexp:
-        found = re.search(query.template.regexp, name)
-        if found:
-            matches = [found.group(0), *(g or "" for g in found.groups())]
+        # Go's regexp (RE2): linear in the name, whatever the pattern.
+        matches = GoRegexp(query.template.regexp).submatches(name) or []
     suffix = name[len(query.name) :] if name.startswith(query.name) else name
 
     def one(text: str) -> str:

@@ -71,7 +71,7 @@ def _validate(root: Node, valid_fields: Collection[str] | None) -> None:
             if valid_fields is not None and node.selector[0] not in valid_fields:
                 raise _invalid_selector(node.selector[:1])
             if node.op in (Op.MATCHES, Op.NOT_MATCHES):
-                node.regex = GoRegexp(node.raw or "")
+                node.regex = GoRegexp.for_filter(node.raw or "")
 
 
 def _is_primitive(value: Any) -> bool:

@@ -43,10 +43,14 @@ import re2
 from consul_sim.filter.errors import FilterError
 from consul_sim.gostd import quote, unhex
 
-__all__ = ["GoRegexp"]
+__all__ = ["GoRegexp", "RegexpSyntaxError"]
 
 
-class _RegexError(Exception):
+class RegexpSyntaxError(ValueError):
+    """A pattern Go's ``regexp.Compile`` refuses; ``str()`` is Go's ``error parsing regexp``."""
+
+
+class _RegexError(RegexpSyntaxError):
     def __init__(self, code: str, expr: str) -> None:
         super().__init__(f"error parsing regexp: {code}: `{_displayable(expr)}`")
 
@@ -392,18 +396,34 @@ class GoRegexp:
     __slots__ = ("_compiled", "pattern")
 
     def __init__(self, pattern: str) -> None:
-        """Compile ``pattern``; raise FilterError with bexpr's sentence when Go would refuse it."""
+        """Compile ``pattern``; raise RegexpSyntaxError with Go's text when Go would refuse it."""
         self.pattern = pattern
+        _GoSyntax(pattern).check()
+        self._compiled = _re2_compile(pattern)
+
+    @classmethod
+    def for_filter(cls, pattern: str) -> GoRegexp:
+        """As bexpr compiles a ``matches`` operand: a refusal is a FilterError in its words."""
         try:
-            _GoSyntax(pattern).check()
-            self._compiled = _re2_compile(pattern)
-        except _RegexError as err:
+            return cls(pattern)
+        except RegexpSyntaxError as err:
             raise FilterError(
                 f"Failed to compile regular expression {quote(pattern)}: {err}"
             ) from None
 
     def __repr__(self) -> str:
         return f"GoRegexp({self.pattern!r})"
+
+    def submatches(self, text: str) -> list[str] | None:
+        """Go's ``FindStringSubmatch``: the leftmost match and its groups ("" for a group that
+        took no part), or None."""
+        try:
+            found = self._compiled.search(text)
+        except UnicodeEncodeError:
+            found = self._compiled.search(_displayable(text))
+        if found is None:
+            return None
+        return [found.group(0) or "", *(g or "" for g in found.groups())]
 
     def found(self, text: str) -> bool:
         """Go's ``MatchString``: whether the pattern matches anywhere in ``text``."""

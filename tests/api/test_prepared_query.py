@@ -565,3 +565,53 @@ def test_query_bound_to_a_live_session_is_created_and_an_unknown_one_is_refused(
     ghost = "11111111-2222-3333-4444-555555555555"
     r = client.post("/v1/query", json={"Session": ghost, "Service": {"Service": "web"}})
     assert (r.status_code, r.text) == (500, f'raft apply failed: invalid session "{ghost}"')
+
+
+def test_a_template_regexp_captures_groups_with_gos_regexp(client: httpx.Client) -> None:
+    instance(client, "n1", "api-1", service="api")
+    create(
+        client,
+        {
+            "Name": "geo-",
+            "Template": {"Type": "name_prefix_match", "Regexp": r"^geo-(\p{L}+)-(x)?"},
+            "Service": {"Service": "${match(1)}"},
+        },
+    )
+    # \p{L} is Go (RE2) syntax Python's re refuses; an unmatched group renders as "".
+    assert client.get("/v1/query/geo-api-eu/explain").json()["Query"]["Service"]["Service"] == (
+        "api"
+    )
+
+
+def test_a_template_regexp_go_refuses_gets_gos_parse_error(client: httpx.Client) -> None:
+    r = client.post(
+        "/v1/query",
+        json={
+            "Name": "geo-",
+            "Template": {"Type": "name_prefix_match", "Regexp": "(geo"},
+            "Service": {"Service": "${name.suffix}"},
+        },
+    )
+    assert (r.status_code, r.text) == (
+        500,
+        "raft apply failed: failed compiling template: Bad Regexp: "
+        "error parsing regexp: missing closing ): `(geo`",
+    )
+    assert client.get("/v1/query").json() == []
+
+
+def test_a_backtracking_template_regexp_runs_in_linear_time(client: httpx.Client) -> None:
+    """Go's regexp never backtracks; a name of 20,000 characters is one linear scan."""
+    create(
+        client,
+        {
+            "Name": "a",
+            "Template": {"Type": "name_prefix_match", "Regexp": "^(a+)+$"},
+            "Service": {"Service": "${match(1)}"},
+        },
+    )
+    name = "a" * 20_000 + "!"
+    r = client.get(f"/v1/query/{name}/explain")
+    assert r.status_code == 200
+    # no match: ${match(1)} renders empty, so the service name falls back to ""
+    assert r.json()["Query"]["Service"]["Service"] == ""
