@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -45,12 +45,33 @@ class RunDueTimers:
         await self.app(scope, receive, send)
 
 
+OPENAPI_URL = "/openapi.json"
+"""The simulator's own path: Consul has none like it, and it stays out of ``/v1/``."""
+
+
+class ConsulApp(FastAPI):
+    """A cluster's app, whose OpenAPI document comes from the routes' own declarations.
+
+    FastAPI would describe only its ``APIRoute``s, and our routes are plain Starlette routes
+    whose handlers parse the raw request as Consul does; :mod:`consul_sim.api.openapi` reads
+    what each ``ConsulRouter.endpoint`` declared. Built on the first request for it, never when
+    the app is made: creating an app stays as cheap as it was."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            from consul_sim.api.openapi import build
+            from consul_sim.version import CONSUL_VERSION
+
+            self.openapi_schema = build(self.routes, self.title, CONSUL_VERSION)
+        return self.openapi_schema
+
+
 def create_app(cluster: Cluster) -> FastAPI:
-    app = FastAPI(
+    app = ConsulApp(
         title=f"consul-sim {cluster.name}",
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
+        docs_url="/docs",
+        redoc_url="/redoc",
+        openapi_url=OPENAPI_URL,
     )
     app.state.cluster = cluster
     errors.install(app)

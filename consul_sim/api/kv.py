@@ -32,6 +32,26 @@ from consul_sim.api.http import (
     results_filter,
     wrap,
 )
+from consul_sim.api.openapi import (
+    BLOCKING,
+    BOOL,
+    CACHED,
+    CAS,
+    CONSISTENT,
+    DC,
+    JSON,
+    MAX_STALE,
+    PRETTY,
+    STALE,
+    STRING,
+    UINT64,
+    Answer,
+    Body,
+    Op,
+    Param,
+    describe,
+    ok,
+)
 from consul_sim.errors import (
     BadRequest,
     ConsulError,
@@ -143,6 +163,76 @@ async def _handle(request: Request) -> Response:
 router.add_route("/v1/kv", kv_root, methods=list(ALL_METHODS), include_in_schema=False)
 router.add_route(
     "/v1/kv/{key:kvkey}", kv_endpoint, methods=list(ALL_METHODS), include_in_schema=False
+)
+
+_MOVED = Answer(301, "Go's mux: the cleaned path is in `Location`", "text/html", dict(STRING))
+_MOVED_NO_BODY = Answer(301, "Go's mux: the cleaned path is in `Location`", None)
+_ABSENT = Answer(404, "no such key (or nothing under the prefix); the body is empty", None)
+_KV_READ = (DC, *BLOCKING, STALE, CONSISTENT, CACHED, MAX_STALE, PRETTY)
+describe(
+    kv_root,
+    "/v1/kv",
+    ALL_METHODS,
+    {
+        method: Op(
+            "redirects to /v1/kv/, whatever the method (Go's mux answers first)",
+            answers=(_MOVED if method == "GET" else _MOVED_NO_BODY,),
+            errors=(),
+        )
+        for method in ALL_METHODS
+    },
+)
+describe(
+    kv_endpoint,
+    "/v1/kv/{key:kvkey}",
+    KV_METHODS,
+    {
+        "GET": Op(
+            "a key, every key under a prefix (?recurse), or the key names (?keys)",
+            (
+                *_KV_READ,
+                Param("recurse", "every entry under the key as a prefix", flag=True),
+                Param("raw", "the value alone, not the JSON entry", flag=True),
+                Param("keys", "the key names under the prefix", flag=True),
+                Param("separator", "with ?keys: list up to this separator"),
+            ),
+            answers=(
+                Answer(
+                    200,
+                    "the entries, the key names, or with ?raw the value itself",
+                    JSON,
+                    {"type": "array"},
+                    (("text/plain", dict(STRING)),),
+                ),
+                _MOVED,
+                _ABSENT,
+            ),
+        ),
+        "PUT": Op(
+            "write a key (?cas, ?acquire and ?release make it conditional)",
+            (
+                DC,
+                PRETTY,
+                Param("flags", "an opaque uint64 kept with the key", dict(UINT64)),
+                CAS,
+                Param("acquire", "take the key's lock for this session"),
+                Param("release", "give up the key's lock held by this session"),
+            ),
+            Body(schema=dict(STRING), media="application/octet-stream", required=False),
+            (ok(BOOL, "whether the write was applied"), _MOVED_NO_BODY),
+            errors=(400, 403, 413, 500),
+        ),
+        "DELETE": Op(
+            "delete a key, or with ?recurse every key under it",
+            (
+                DC,
+                PRETTY,
+                Param("recurse", "every key under the key as a prefix", flag=True),
+                CAS,
+            ),
+            answers=(ok(BOOL, "whether the delete was applied"), _MOVED_NO_BODY),
+        ),
+    },
 )
 
 
