@@ -456,10 +456,23 @@ def _wants_text(request: Request) -> bool:
     return request.query_params.get("format", "") == "text"
 
 
+_UNSENDABLE = str.maketrans({"\r": " ", "\n": " ", "\x00": " ", "\x0b": " ", "\x0c": " "})
+
+
+def _header_value(text: str) -> str:
+    """The reason as Go's net/http writes a header value: CR and LF become spaces
+    (``headerNewlineToSpace``), surrounding blanks are trimmed (``textproto.TrimString``) and
+    the rest goes out as its UTF-8 bytes, so a service ID from the path (``%F3%B1%86%A5``)
+    reaches the client instead of failing the answer. NUL, VT and FF, which Go would send but
+    our HTTP server refuses, become spaces too."""
+    value = text.translate(_UNSENDABLE).strip(" \t")
+    return value.encode("utf-8").decode("latin-1")
+
+
 def _health_answer(request: Request, code: int, reason: str, body: Any) -> Response:
     """A CodeWithPayloadError answer: the status code, ``X-Consul-Reason``, and the body as
     JSON or, for text, the reason alone."""
-    headers = {"X-Consul-Reason": reason}
+    headers = {"X-Consul-Reason": _header_value(reason)}
     if _wants_text(request):
         headers["Content-Type"] = "text/plain"  # exactly, with no charset, as Consul sets it
         return Response(content=reason.encode(), status_code=code, headers=headers)
