@@ -183,7 +183,10 @@ Ops = Op | Mapping[str, Op]
 
 def describe(endpoint: Any, path: str, methods: Iterable[str], doc: Ops) -> None:
     """Attach ``doc`` to a route's endpoint function for :func:`build` to find."""
+    methods = tuple(methods)
     per_method = doc if isinstance(doc, Mapping) else {m: doc for m in methods}
+    if set(per_method) != set(methods):
+        raise ValueError(f"{path}: documented {sorted(per_method)}, routed {sorted(methods)}")
     setattr(endpoint, SPEC_ATTR, (path, dict(per_method)))
 
 
