@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from consul_sim.api import (
@@ -42,6 +43,22 @@ class RunDueTimers:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             self.cluster.world.run_due()
+        await self.app(scope, receive, send)
+
+
+class PrintablePathCheck:
+    """go-cleanhttp's PrintablePathCheckHandler, which Consul wraps its whole mux in
+    (``agent/http.go``, unless ``disable_http_unprintable_char_filter``): a path holding a rune
+    Go's ``unicode.IsPrint`` refuses (a newline, a tab, a control byte) is an empty 400 before
+    any route is looked up, so a newline in a service ID is not taken for an unknown endpoint."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].isprintable():
+            await Response(status_code=400)(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 
@@ -83,4 +100,5 @@ def create_app(cluster: Cluster) -> FastAPI:
     app.include_router(query.router)
     app.include_router(session.router)
     app.add_middleware(RunDueTimers, cluster=cluster)
+    app.add_middleware(PrintablePathCheck)
     return app

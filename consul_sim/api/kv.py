@@ -3,8 +3,9 @@
 Consul reaches a KV handler through Go's ServeMux, which answers first: a path with an empty,
 ``.`` or ``..`` segment (``/v1/kv//x``) gets a 301 to its cleaned form, and ``/v1/kv`` a 301 to
 ``/v1/kv/``; before that, go-cleanhttp refuses a path holding a non-printable character with an
-empty 400. Only then does the handler guard its methods and parse. An unknown ``?dc`` is only
-noticed when the handler forwards its RPC, so every check of the handler's own comes first.
+empty 400 (``PrintablePathCheck`` in ``api/app.py``, for every route). Only then does the
+handler guard its methods and parse. An unknown ``?dc`` is only noticed when the handler
+forwards its RPC, so every check of the handler's own comes first.
 """
 
 from __future__ import annotations
@@ -122,12 +123,6 @@ def _moved_permanently(request: Request, path: str) -> Response:
     return Response(content=body, status_code=301, headers=headers)
 
 
-def _refuse_unprintable(request: Request) -> None:
-    """go-cleanhttp's PrintablePathCheckHandler: 400 with no body."""
-    if not request.scope["path"].isprintable():
-        raise BadRequest("")
-
-
 async def kv_root(request: Request) -> Response:
     return _moved_permanently(request, "/v1/kv/")
 
@@ -135,7 +130,6 @@ async def kv_root(request: Request) -> Response:
 async def kv_endpoint(request: Request) -> Response:
     """Routed by hand rather than with ConsulRouter.endpoint: Go's mux redirects an unclean path
     whatever its method, before Consul's method guard (same Allow list) ever runs."""
-    _refuse_unprintable(request)
     raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
     escaped = raw_path.decode("latin-1")
     cleaned = _mux_clean(escaped)
