@@ -33,7 +33,7 @@ bench: install
 	$(BIN)/python benchmarks/run.py
 
 fuzz: install
-	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -q tests/stateful tests/unit
+	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -q tests/stateful tests/unit tests/fuzz
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

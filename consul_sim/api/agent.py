@@ -28,6 +28,21 @@ from consul_sim.api.http import (
     results_filter,
     wait_for,
 )
+from consul_sim.api.openapi import (
+    FILTER,
+    INDEX,
+    MAY_BE_MISSING,
+    OBJECT,
+    OBJECTS,
+    PRETTY,
+    STRING,
+    WAIT,
+    Answer,
+    Body,
+    Op,
+    Param,
+    ok,
+)
 from consul_sim.catalog.agent import STATUS_FOR_ENDPOINT, truncate_output
 from consul_sim.catalog.agent_info import (
     build_info,
@@ -65,6 +80,26 @@ if TYPE_CHECKING:
 
 router = ConsulRouter()
 
+ENABLE = Param("enable", "true or false (Go's ParseBool)", required=True)
+REASON = Param("reason", "why, shown in the maintenance check's notes")
+NOTE = Param("note", "the check's new output")
+FORMAT = Param("format", "`text` answers the status word alone, as `Accept: text/plain` does")
+
+
+def health_answers(body: dict[str, object]) -> tuple[Answer, ...]:
+    """LocalBlockingQuery's health codes (``agent/agent_endpoint.go``): 200 passing, 429
+    warning, 503 critical, 404 unknown; JSON, or the status word with ``?format=text``."""
+    text = (("text/plain", dict(STRING)),)
+    return tuple(
+        Answer(code, meaning, schema=body, alternatives=text)
+        for code, meaning in (
+            (200, "passing"),
+            (429, "warning"),
+            (503, "critical (or maintenance)"),
+            (404, "no such service"),
+        )
+    )
+
 
 def _decode_error(exc: DecodeError) -> BadRequest:
     return BadRequest(f"Request decode failed: {exc}")
@@ -75,7 +110,16 @@ def _pretty(request: Request) -> bool:
 
 
 # -- services ------------------------------------------------------------------------------------
-@router.endpoint("/v1/agent/services", "GET")
+@router.endpoint(
+    "/v1/agent/services",
+    "GET",
+    doc=Op(
+        "the agent's local services by ID",
+        (FILTER, PRETTY),
+        answers=(ok({"type": "object", "additionalProperties": OBJECT}),),
+        errors=(400, 403, 500),
+    ),
+)
 async def services(request: Request) -> Response:
     cluster = cluster_of(request)
     expression = request.query_params.get("filter", "")
@@ -94,7 +138,15 @@ async def services(request: Request) -> Response:
     )
 
 
-@router.endpoint("/v1/agent/service/register", "PUT")
+@router.endpoint(
+    "/v1/agent/service/register",
+    "PUT",
+    doc=Op(
+        "register a service with the local agent",
+        (Param("replace-existing-checks", "drop checks the definition no longer has", flag=True),),
+        Body(ServiceDefinition),
+    ),
+)
 async def register_service(request: Request) -> Response:
     cluster = cluster_of(request)
     data = await read_json(request)
@@ -111,7 +163,11 @@ async def register_service(request: Request) -> Response:
     return empty_response()
 
 
-@router.endpoint("/v1/agent/service/deregister/{service_id:path}", "PUT")
+@router.endpoint(
+    "/v1/agent/service/deregister/{service_id:path}",
+    "PUT",
+    doc=Op("deregister a local service", errors=MAY_BE_MISSING),
+)
 async def deregister_service(request: Request) -> Response:
     cluster = cluster_of(request)
     service_id = request.path_params["service_id"]
@@ -122,7 +178,13 @@ async def deregister_service(request: Request) -> Response:
     return empty_response()
 
 
-@router.endpoint("/v1/agent/service/maintenance/{service_id:path}", "PUT")
+@router.endpoint(
+    "/v1/agent/service/maintenance/{service_id:path}",
+    "PUT",
+    doc=Op(
+        "put a local service in or out of maintenance", (ENABLE, REASON), errors=(400, 403, 404)
+    ),
+)
 async def service_maintenance(request: Request) -> Response:
     cluster = cluster_of(request)
     service_id = request.path_params["service_id"]
@@ -139,7 +201,11 @@ async def service_maintenance(request: Request) -> Response:
     return empty_response()
 
 
-@router.endpoint("/v1/agent/maintenance", "PUT")
+@router.endpoint(
+    "/v1/agent/maintenance",
+    "PUT",
+    doc=Op("put the agent's node in or out of maintenance", (ENABLE, REASON), errors=(400, 403)),
+)
 async def node_maintenance(request: Request) -> Response:
     cluster = cluster_of(request)
     enable = _enable_param(request)
@@ -161,7 +227,16 @@ def _enable_param(request: Request) -> bool:
         raise BadRequest(f"Invalid value for enable: {quote(raw)}") from None
 
 
-@router.endpoint("/v1/agent/service/{service_id:path}", "GET")
+@router.endpoint(
+    "/v1/agent/service/{service_id:path}",
+    "GET",
+    doc=Op(
+        "one local service; blocks on its content hash",
+        (Param("hash", "block until the content hash differs"), INDEX, WAIT, PRETTY),
+        answers=(ok(OBJECT),),
+        errors=(400, 403, 404),
+    ),
+)
 async def service(request: Request) -> Response:
     """One local service, with hash-based blocking (``?hash=`` + ``?wait=``)."""
     cluster = cluster_of(request)
@@ -203,7 +278,16 @@ async def _hash_blocking(
 
 
 # -- checks --------------------------------------------------------------------------------------
-@router.endpoint("/v1/agent/checks", "GET")
+@router.endpoint(
+    "/v1/agent/checks",
+    "GET",
+    doc=Op(
+        "the agent's local checks by ID",
+        (FILTER, PRETTY),
+        answers=(ok({"type": "object", "additionalProperties": OBJECT}),),
+        errors=(400, 403, 500),
+    ),
+)
 async def checks(request: Request) -> Response:
     cluster = cluster_of(request)
     expression = request.query_params.get("filter", "")
@@ -220,7 +304,11 @@ async def checks(request: Request) -> Response:
     )
 
 
-@router.endpoint("/v1/agent/check/register", "PUT")
+@router.endpoint(
+    "/v1/agent/check/register",
+    "PUT",
+    doc=Op("register a check with the local agent", body=Body(CheckType)),
+)
 async def register_check(request: Request) -> Response:
     cluster = cluster_of(request)
     data = await read_json(request)
@@ -236,7 +324,11 @@ async def register_check(request: Request) -> Response:
     return empty_response()
 
 
-@router.endpoint("/v1/agent/check/deregister/{check_id:path}", "PUT")
+@router.endpoint(
+    "/v1/agent/check/deregister/{check_id:path}",
+    "PUT",
+    doc=Op("deregister a local check", errors=MAY_BE_MISSING),
+)
 async def deregister_check(request: Request) -> Response:
     cluster = cluster_of(request)
     _vet_check_update(request, cluster)
@@ -262,22 +354,38 @@ async def _ttl_update(request: Request, endpoint: str) -> Response:
     return empty_response()
 
 
-@router.endpoint("/v1/agent/check/pass/{check_id:path}", "PUT")
+@router.endpoint(
+    "/v1/agent/check/pass/{check_id:path}",
+    "PUT",
+    doc=Op("set a TTL check passing", (NOTE,), errors=MAY_BE_MISSING),
+)
 async def check_pass(request: Request) -> Response:
     return await _ttl_update(request, "pass")
 
 
-@router.endpoint("/v1/agent/check/warn/{check_id:path}", "PUT")
+@router.endpoint(
+    "/v1/agent/check/warn/{check_id:path}",
+    "PUT",
+    doc=Op("set a TTL check warning", (NOTE,), errors=MAY_BE_MISSING),
+)
 async def check_warn(request: Request) -> Response:
     return await _ttl_update(request, "warn")
 
 
-@router.endpoint("/v1/agent/check/fail/{check_id:path}", "PUT")
+@router.endpoint(
+    "/v1/agent/check/fail/{check_id:path}",
+    "PUT",
+    doc=Op("set a TTL check critical", (NOTE,), errors=MAY_BE_MISSING),
+)
 async def check_fail(request: Request) -> Response:
     return await _ttl_update(request, "fail")
 
 
-@router.endpoint("/v1/agent/check/update/{check_id:path}", "PUT")
+@router.endpoint(
+    "/v1/agent/check/update/{check_id:path}",
+    "PUT",
+    doc=Op("set a TTL check's status and output", body=Body(CheckUpdate), errors=MAY_BE_MISSING),
+)
 async def check_update(request: Request) -> Response:
     cluster = cluster_of(request)
     data = await read_json(request)
@@ -296,7 +404,16 @@ async def check_update(request: Request) -> Response:
 
 
 # -- self and members ----------------------------------------------------------------------------
-@router.endpoint("/v1/agent/members", "GET")
+@router.endpoint(
+    "/v1/agent/members",
+    "GET",
+    doc=Op(
+        "the gossip members this agent sees",
+        (Param("wan", "the WAN pool"), Param("segment", "a network segment"), PRETTY),
+        answers=(ok(OBJECTS),),
+        errors=(400, 403),
+    ),
+)
 async def members(request: Request) -> Response:
     cluster = cluster_of(request)
     q = request.query_params
@@ -309,7 +426,11 @@ async def members(request: Request) -> Response:
     return json_response(found, pretty=_pretty(request), headers=acl.headers())
 
 
-@router.endpoint("/v1/agent/self", "GET")
+@router.endpoint(
+    "/v1/agent/self",
+    "GET",
+    doc=Op("the agent's configuration and member", (PRETTY,), answers=(ok(OBJECT),), errors=(403,)),
+)
 async def self_(request: Request) -> Response:
     cluster = cluster_of(request)
     if cluster.acl.enabled:
@@ -318,7 +439,11 @@ async def self_(request: Request) -> Response:
 
 
 # -- version and local service health -------------------------------------------------------------
-@router.endpoint("/v1/agent/version", "GET")
+@router.endpoint(
+    "/v1/agent/version",
+    "GET",
+    doc=Op("the build the agent runs", (PRETTY,), answers=(ok(OBJECT),), errors=()),
+)
 async def version(request: Request) -> Response:
     """``version.GetBuildInfo()``; the handler asks for no token."""
     return json_response(build_info(), pretty=_pretty(request))
@@ -331,17 +456,39 @@ def _wants_text(request: Request) -> bool:
     return request.query_params.get("format", "") == "text"
 
 
+_UNSENDABLE = str.maketrans({"\r": " ", "\n": " ", "\x00": " ", "\x0b": " ", "\x0c": " "})
+
+
+def _header_value(text: str) -> str:
+    """The reason as Go's net/http writes a header value: CR and LF become spaces
+    (``headerNewlineToSpace``), surrounding blanks are trimmed (``textproto.TrimString``) and
+    the rest goes out as its UTF-8 bytes, so a service ID from the path (``%F3%B1%86%A5``)
+    reaches the client instead of failing the answer. NUL, VT and FF, which Go would send but
+    our HTTP server refuses, become spaces too."""
+    value = text.translate(_UNSENDABLE).strip(" \t")
+    return value.encode("utf-8").decode("latin-1")
+
+
 def _health_answer(request: Request, code: int, reason: str, body: Any) -> Response:
     """A CodeWithPayloadError answer: the status code, ``X-Consul-Reason``, and the body as
     JSON or, for text, the reason alone."""
-    headers = {"X-Consul-Reason": reason}
+    headers = {"X-Consul-Reason": _header_value(reason)}
     if _wants_text(request):
         headers["Content-Type"] = "text/plain"  # exactly, with no charset, as Consul sets it
         return Response(content=reason.encode(), status_code=code, headers=headers)
     return json_response(body, pretty=_pretty(request), status_code=code, headers=headers)
 
 
-@router.endpoint("/v1/agent/health/service/id/{service_id:path}", "GET")
+@router.endpoint(
+    "/v1/agent/health/service/id/{service_id:path}",
+    "GET",
+    doc=Op(
+        "a local service's aggregated health",
+        (FORMAT, PRETTY),
+        answers=health_answers(OBJECT),
+        errors=(400, 403),
+    ),
+)
 async def health_service_by_id(request: Request) -> Response:
     cluster = cluster_of(request)
     service_id = request.path_params["service_id"]
@@ -358,7 +505,16 @@ async def health_service_by_id(request: Request) -> Response:
     return _health_answer(request, code, status, body)
 
 
-@router.endpoint("/v1/agent/health/service/name/{service_name:path}", "GET")
+@router.endpoint(
+    "/v1/agent/health/service/name/{service_name:path}",
+    "GET",
+    doc=Op(
+        "the aggregated health of every local instance of a service",
+        (FORMAT, PRETTY),
+        answers=health_answers(OBJECTS),
+        errors=(400, 403),
+    ),
+)
 async def health_service_by_name(request: Request) -> Response:
     cluster = cluster_of(request)
     name = request.path_params["service_name"]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from consul_sim.api import (
@@ -45,12 +46,51 @@ class RunDueTimers:
         await self.app(scope, receive, send)
 
 
+class PrintablePathCheck:
+    """go-cleanhttp's PrintablePathCheckHandler, which Consul wraps its whole mux in
+    (``agent/http.go``, unless ``disable_http_unprintable_char_filter``): a path holding a rune
+    Go's ``unicode.IsPrint`` refuses (a newline, a tab, a control byte) is an empty 400 before
+    any route is looked up, so a newline in a service ID is not taken for an unknown endpoint.
+    Such an ID can be registered from a JSON body but not named in a URL, in Consul as here;
+    the listings still show it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].isprintable():
+            await Response(status_code=400)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+OPENAPI_URL = "/openapi.json"
+"""The simulator's own path: Consul has none like it, and it stays out of ``/v1/``."""
+
+
+class ConsulApp(FastAPI):
+    """A cluster's app, whose OpenAPI document comes from the routes' own declarations.
+
+    FastAPI would describe only its ``APIRoute``s, and our routes are plain Starlette routes
+    whose handlers parse the raw request as Consul does; :mod:`consul_sim.api.openapi` reads
+    what each ``ConsulRouter.endpoint`` declared. Built on the first request for it, never when
+    the app is made: creating an app stays as cheap as it was."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            from consul_sim.api.openapi import build
+            from consul_sim.version import CONSUL_VERSION
+
+            self.openapi_schema = build(self.routes, self.title, CONSUL_VERSION)
+        return self.openapi_schema
+
+
 def create_app(cluster: Cluster) -> FastAPI:
-    app = FastAPI(
+    app = ConsulApp(
         title=f"consul-sim {cluster.name}",
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
+        docs_url="/docs",
+        redoc_url="/redoc",
+        openapi_url=OPENAPI_URL,
     )
     app.state.cluster = cluster
     errors.install(app)
@@ -62,4 +102,5 @@ def create_app(cluster: Cluster) -> FastAPI:
     app.include_router(query.router)
     app.include_router(session.router)
     app.add_middleware(RunDueTimers, cluster=cluster)
+    app.add_middleware(PrintablePathCheck)
     return app

@@ -23,6 +23,18 @@ from consul_sim.api.http import (
     read_json,
     results_filter,
 )
+from consul_sim.api.openapi import (
+    BOOL,
+    DC,
+    OBJECTS,
+    PRETTY,
+    READ_OPTIONS,
+    STRINGS,
+    TAG,
+    Body,
+    Op,
+    ok,
+)
 from consul_sim.catalog import queries
 from consul_sim.catalog.register import deregister as catalog_deregister
 from consul_sim.catalog.register import register as catalog_register
@@ -103,7 +115,16 @@ def _node_meta_ok(node: Node, wanted: dict[str, str]) -> bool:
     return all(node.meta.get(k) == v for k, v in wanted.items())
 
 
-@router.endpoint("/v1/catalog/register", "PUT")
+@router.endpoint(
+    "/v1/catalog/register",
+    "PUT",
+    doc=Op(
+        "register a node, service or check in the catalog",
+        (DC,),
+        Body(RegisterRequest),
+        (ok(BOOL),),
+    ),
+)
 async def register(request: Request) -> Response:
     data = await read_json(request)
     try:
@@ -121,7 +142,16 @@ async def register(request: Request) -> Response:
     return json_response(True)
 
 
-@router.endpoint("/v1/catalog/deregister", "PUT")
+@router.endpoint(
+    "/v1/catalog/deregister",
+    "PUT",
+    doc=Op(
+        "remove a node, service or check from the catalog",
+        (DC,),
+        Body(DeregisterRequest),
+        (ok(BOOL),),
+    ),
+)
 async def deregister(request: Request) -> Response:
     data = await read_json(request)
     try:
@@ -138,13 +168,21 @@ async def deregister(request: Request) -> Response:
     return json_response(True)
 
 
-@router.endpoint("/v1/catalog/datacenters", "GET")
+@router.endpoint(
+    "/v1/catalog/datacenters",
+    "GET",
+    doc=Op("the known datacenters", (PRETTY,), answers=(ok(STRINGS),), errors=()),
+)
 async def datacenters(request: Request) -> Response:
     cluster = cluster_of(request)
     return json_response([cluster.datacenter], pretty=flag(request, "pretty"))
 
 
-@router.endpoint("/v1/catalog/nodes", "GET")
+@router.endpoint(
+    "/v1/catalog/nodes",
+    "GET",
+    doc=Op("every node", READ_OPTIONS, answers=(ok(OBJECTS),)),
+)
 async def nodes(request: Request) -> Response:
     cluster = cluster_of(request)
     opts = query_options(request, cluster)
@@ -161,7 +199,15 @@ async def nodes(request: Request) -> Response:
     return opts.respond([n.render() for n in found], index, headers=acl.headers())
 
 
-@router.endpoint("/v1/catalog/services", "GET")
+@router.endpoint(
+    "/v1/catalog/services",
+    "GET",
+    doc=Op(
+        "every service name with its tags",
+        READ_OPTIONS,
+        answers=(ok({"type": "object", "additionalProperties": STRINGS}),),
+    ),
+)
 async def services(request: Request) -> Response:
     cluster = cluster_of(request)
     opts = query_options(request, cluster)
@@ -224,17 +270,33 @@ async def _service_nodes(request: Request, connect: bool) -> Response:
     )
 
 
-@router.endpoint("/v1/catalog/service/{name:path}", "GET")
+@router.endpoint(
+    "/v1/catalog/service/{name:path}",
+    "GET",
+    doc=Op("the instances of a service", (*READ_OPTIONS, TAG), answers=(ok(OBJECTS),)),
+)
 async def service(request: Request) -> Response:
     return await _service_nodes(request, connect=False)
 
 
-@router.endpoint("/v1/catalog/connect/{name:path}", "GET")
+@router.endpoint(
+    "/v1/catalog/connect/{name:path}",
+    "GET",
+    doc=Op("the Connect-capable instances of a service", READ_OPTIONS, answers=(ok(OBJECTS),)),
+)
 async def connect(request: Request) -> Response:
     return await _service_nodes(request, connect=True)
 
 
-@router.endpoint("/v1/catalog/node/{node:path}", "GET")
+@router.endpoint(
+    "/v1/catalog/node/{node:path}",
+    "GET",
+    doc=Op(
+        "a node and its services (null when unknown)",
+        READ_OPTIONS,
+        answers=(ok({"type": ["object", "null"]}),),
+    ),
+)
 async def node(request: Request) -> Response:
     cluster = cluster_of(request)
     name = request.path_params["node"]

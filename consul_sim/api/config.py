@@ -22,6 +22,18 @@ from consul_sim.api.http import (
     meta_headers,
     query_options,
 )
+from consul_sim.api.openapi import (
+    BOOL,
+    CAS,
+    MAY_BE_MISSING,
+    NS,
+    PARTITION,
+    PRETTY,
+    READ_OPTIONS,
+    Body,
+    Op,
+    ok,
+)
 from consul_sim.config.decode import ConfigDecodeError, decode_entry
 from consul_sim.config.service import ConfigEntries, make_entry
 from consul_sim.config.validate import normalize, validate
@@ -35,6 +47,7 @@ from consul_sim.models.config_entries import (
     PROXY_DEFAULTS,
     SERVICE_DEFAULTS,
     SERVICE_INTENTIONS,
+    ConfigEntry,
     ConfigEntryBase,
 )
 from consul_sim.models.gojson import check_float64_numbers, check_stored_depth
@@ -97,7 +110,16 @@ def _render(entry: ConfigEntryBase) -> dict[str, object]:
     return entry.render()
 
 
-@router.endpoint("/v1/config", "PUT")
+@router.endpoint(
+    "/v1/config",
+    "PUT",
+    doc=Op(
+        "write a config entry",
+        (CAS, NS, PARTITION, PRETTY),
+        Body(ConfigEntry),
+        (ok(BOOL, "false when the check-and-set failed"),),
+    ),
+)
 async def config_apply(request: Request) -> Response:
     try:
         raw = parse_json(await request.body())
@@ -116,7 +138,27 @@ async def config_apply(request: Request) -> Response:
     return json_response(written, pretty=flag(request, "pretty"))
 
 
-@router.endpoint("/v1/config/{kind_and_name:path}", "GET", "DELETE")
+@router.endpoint(
+    "/v1/config/{kind_and_name:path}",
+    "GET",
+    "DELETE",
+    doc={
+        "GET": Op(
+            "a config entry (`<kind>/<name>`) or every entry of a kind (`<kind>`)",
+            (*READ_OPTIONS, NS, PARTITION),
+            answers=(ok({"type": ["object", "array"]}),),
+            errors=MAY_BE_MISSING,
+        ),
+        "DELETE": Op(
+            "delete a config entry (`<kind>/<name>`)",
+            (CAS, NS, PARTITION, PRETTY),
+            answers=(
+                ok({"type": ["object", "boolean"]}, "{} or, with ?cas, whether it was deleted"),
+            ),
+            errors=MAY_BE_MISSING,
+        ),
+    },
+)
 async def config_entry(request: Request) -> Response:
     kind_and_name: str = request.path_params["kind_and_name"]
     if request.method == "DELETE":

@@ -24,6 +24,21 @@ from consul_sim.api.http import (
     read_json,
     results_filter,
 )
+from consul_sim.api.openapi import (
+    BOOL,
+    DC,
+    ID_ANSWER,
+    MAY_BE_MISSING,
+    OBJECT,
+    OBJECTS,
+    PRETTY,
+    READ_OPTIONS,
+    STRING,
+    Body,
+    Op,
+    Param,
+    ok,
+)
 from consul_sim.clock import rfc3339
 from consul_sim.config.intentions import (
     Intention,
@@ -53,6 +68,14 @@ if TYPE_CHECKING:
     from consul_sim.world import Cluster
 
 router = ConsulRouter()
+
+SOURCE = Param("source", "the source service name", required=True)
+DESTINATION = Param("destination", "the destination service name", required=True)
+BY = Param("by", "`source` or `destination`", required=True)
+AUTHORIZE_BODY = {
+    "type": "object",
+    "properties": {"Target": STRING, "ClientCertURI": STRING, "ClientCertSerial": STRING},
+}
 
 PEERING_SERVER_NAME_MARK = ".peering."
 
@@ -86,7 +109,22 @@ def _peer_trust_domains(cluster: Cluster) -> dict[str, str]:
     return domains
 
 
-@router.endpoint("/v1/connect/intentions/match", "GET")
+@router.endpoint(
+    "/v1/connect/intentions/match",
+    "GET",
+    doc=Op(
+        "the intentions that match a source or destination",
+        (BY, Param("name", "a service name", required=True, repeated=True), PRETTY),
+        answers=(
+            ok(
+                {
+                    "type": "object",
+                    "additionalProperties": {"type": ["array", "null"], "items": OBJECT},
+                }
+            ),
+        ),
+    ),
+)
 async def intentions_match(request: Request) -> Response:
     by = _required(request, "by")
     if by not in ("source", "destination"):
@@ -104,7 +142,15 @@ async def intentions_match(request: Request) -> Response:
     return json_response(body, pretty=flag(request, "pretty"), index=index)
 
 
-@router.endpoint("/v1/connect/intentions/check", "GET")
+@router.endpoint(
+    "/v1/connect/intentions/check",
+    "GET",
+    doc=Op(
+        "would a connection from source to destination be allowed",
+        (SOURCE, DESTINATION, Param("source-type", "only `consul`"), PRETTY),
+        answers=(ok({"type": "object", "properties": {"Allowed": BOOL}}),),
+    ),
+)
 async def intentions_check(request: Request) -> Response:
     source = parse_name("source", _required(request, "source"), allow_peer=False)
     destination = parse_name("destination", _required(request, "destination"), allow_peer=False)
@@ -124,7 +170,31 @@ async def intentions_check(request: Request) -> Response:
     return json_response({"Allowed": decision.allowed}, pretty=flag(request, "pretty"), index=index)
 
 
-@router.endpoint("/v1/connect/intentions/exact", "GET", "PUT", "DELETE")
+@router.endpoint(
+    "/v1/connect/intentions/exact",
+    "GET",
+    "PUT",
+    "DELETE",
+    doc={
+        "GET": Op(
+            "the intention from source to destination",
+            (SOURCE, DESTINATION, PRETTY),
+            answers=(ok(OBJECT),),
+            errors=MAY_BE_MISSING,
+        ),
+        "PUT": Op(
+            "create or replace the intention from source to destination",
+            (SOURCE, DESTINATION, PRETTY),
+            Body(IntentionBody),
+            (ok(BOOL),),
+        ),
+        "DELETE": Op(
+            "delete the intention from source to destination",
+            (SOURCE, DESTINATION, PRETTY),
+            answers=(ok(BOOL),),
+        ),
+    },
+)
 async def intentions_exact(request: Request) -> Response:
     cluster = cluster_of(request)
     pretty = flag(request, "pretty")
@@ -153,7 +223,20 @@ def _decode(raw: bytes, prefix: str, error: type[ConsulError]) -> IntentionBody:
         raise error(f"{prefix}{exc}") from None
 
 
-@router.endpoint("/v1/connect/intentions", "GET", "POST")
+@router.endpoint(
+    "/v1/connect/intentions",
+    "GET",
+    "POST",
+    doc={
+        "GET": Op("every intention", READ_OPTIONS, answers=(ok(OBJECTS),)),
+        "POST": Op(
+            "create an intention (deprecated, ID-based)",
+            (DC, PRETTY),
+            Body(IntentionBody),
+            (ok(ID_ANSWER),),
+        ),
+    },
+)
 async def intentions_list(request: Request) -> Response:
     """GET lists every intention (blocking, ?filter, ACL-filtered); POST is the legacy create."""
     cluster = cluster_of(request)
@@ -174,7 +257,27 @@ async def intentions_list(request: Request) -> Response:
     return opts.respond([i.render() for i in visible], index, headers=acl.headers())
 
 
-@router.endpoint("/v1/connect/intentions/{legacy_id:path}", "GET", "PUT", "DELETE")
+@router.endpoint(
+    "/v1/connect/intentions/{legacy_id:path}",
+    "GET",
+    "PUT",
+    "DELETE",
+    doc={
+        "GET": Op(
+            "an intention by its legacy ID",
+            READ_OPTIONS,
+            answers=(ok(OBJECT),),
+            errors=MAY_BE_MISSING,
+        ),
+        "PUT": Op(
+            "replace an intention by its legacy ID",
+            (DC, PRETTY),
+            Body(IntentionBody),
+            (ok(ID_ANSWER),),
+        ),
+        "DELETE": Op("delete an intention by its legacy ID", (DC, PRETTY), answers=(ok(BOOL),)),
+    },
+)
 async def intentions_by_id(request: Request) -> Response:
     """The deprecated ID-based endpoints: only sources written by the legacy create have IDs."""
     cluster = cluster_of(request)
@@ -198,7 +301,16 @@ async def intentions_by_id(request: Request) -> Response:
     return json_response(True, pretty=pretty)
 
 
-@router.endpoint("/v1/agent/connect/authorize", "POST")
+@router.endpoint(
+    "/v1/agent/connect/authorize",
+    "POST",
+    doc=Op(
+        "would the target accept a connection from this client certificate",
+        (PRETTY,),
+        Body(schema=AUTHORIZE_BODY),
+        (ok({"type": "object", "properties": {"Authorized": BOOL, "Reason": STRING}}),),
+    ),
+)
 async def agent_connect_authorize(request: Request) -> Response:
     body = await read_json(request)
     if not isinstance(body, dict):

@@ -20,6 +20,16 @@ from consul_sim.api.http import (
     meta_headers,
     query_options,
 )
+from consul_sim.api.openapi import (
+    JSON,
+    OBJECT,
+    READ_OPTIONS,
+    STRING,
+    Answer,
+    Op,
+    Param,
+    ok,
+)
 from consul_sim.errors import BadRequest
 from consul_sim.gostd import NumError, parse_bool
 
@@ -57,19 +67,43 @@ async def _roots(request: Request, *, pem_allowed: bool, extra: dict[str, str]) 
     return opts.respond(body, index, headers=extra)
 
 
-@router.endpoint("/v1/connect/ca/roots", "GET")
+@router.endpoint(
+    "/v1/connect/ca/roots",
+    "GET",
+    doc=Op(
+        "the Connect CA roots",
+        (*READ_OPTIONS, Param("pem", "answer the PEM chain (Go's ParseBool)")),
+        answers=(
+            Answer(
+                200,
+                "the roots, or with ?pem the PEM chain",
+                JSON,
+                OBJECT,
+                ((PEM_CHAIN, dict(STRING)),),
+            ),
+        ),
+    ),
+)
 async def ca_roots(request: Request) -> Response:
     return await _roots(request, pem_allowed=True, extra={})
 
 
-@router.endpoint("/v1/agent/connect/ca/roots", "GET")
+@router.endpoint(
+    "/v1/agent/connect/ca/roots",
+    "GET",
+    doc=Op("the Connect CA roots, from the agent's cache", READ_OPTIONS, answers=(ok(OBJECT),)),
+)
 async def agent_ca_roots(request: Request) -> Response:
     """The agent serves the roots from its cache: the same body, plus the cache's header. It
     has no ``?pem`` option."""
     return await _roots(request, pem_allowed=False, extra={"X-Cache": "MISS"})
 
 
-@router.endpoint("/v1/connect/ca/configuration", "GET")
+@router.endpoint(
+    "/v1/connect/ca/configuration",
+    "GET",
+    doc=Op("the Connect CA configuration", READ_OPTIONS, answers=(ok(OBJECT),)),
+)
 async def ca_configuration(request: Request) -> Response:
     cluster = cluster_of(request)
     opts = query_options(request, cluster)

@@ -39,19 +39,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(ConsulError(f"Request decode failed: {exc}", 400))
 
 
-def unprintable_path_response() -> Response:
-    """go-cleanhttp's ``PrintablePathCheckHandler``, which Consul wraps around its whole mux
-    (``agent/http.go``, unless ``disable_http_unprintable_char_filter``): a decoded path with a
-    character ``unicode.IsPrint`` refuses (CR, LF, NUL...) gets an empty 400 before any route,
-    404 or 405 is looked at. So an ID holding one can be registered from a JSON body but not
-    named in a URL, in Consul as here; the listings still show it."""
-    return Response(status_code=400)
-
-
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    if not request.scope["path"].isprintable():
-        return unprintable_path_response()
     if exc.status_code == 404:
         if "/v1/" in request.url.path:
             return error_response(ConsulError(NOT_AN_ENDPOINT, 404))

@@ -21,6 +21,14 @@ from consul_sim.api.http import (
     read_authorizer,
     results_filter,
 )
+from consul_sim.api.openapi import (
+    OBJECTS,
+    READ_OPTIONS,
+    TAG,
+    Op,
+    Param,
+    ok,
+)
 from consul_sim.catalog import queries
 from consul_sim.catalog.queries import CheckServiceNode
 from consul_sim.catalog.vetting import can_read_check, can_read_instance, can_read_service
@@ -31,6 +39,8 @@ if TYPE_CHECKING:
     from consul_sim.world import Cluster
 
 router = ConsulRouter()
+
+PASSING = Param("passing", "only instances whose checks all pass (Go's ParseBool)", flag=True)
 
 CHECK_FIELDS = (
     "Node",
@@ -98,17 +108,33 @@ def _state_checks(
     return queries.checks_in_state(cluster.store, state)
 
 
-@router.endpoint("/v1/health/node/{node:path}", "GET")
+@router.endpoint(
+    "/v1/health/node/{node:path}",
+    "GET",
+    doc=Op("the checks of a node", READ_OPTIONS, answers=(ok(OBJECTS),)),
+)
 async def node_health(request: Request) -> Response:
     return await _checks(request, "node", "Missing node name", _node_checks)
 
 
-@router.endpoint("/v1/health/checks/{service:path}", "GET")
+@router.endpoint(
+    "/v1/health/checks/{service:path}",
+    "GET",
+    doc=Op("the checks of a service", READ_OPTIONS, answers=(ok(OBJECTS),)),
+)
 async def service_checks(request: Request) -> Response:
     return await _checks(request, "service", "Missing service name", _service_checks)
 
 
-@router.endpoint("/v1/health/state/{state:path}", "GET")
+@router.endpoint(
+    "/v1/health/state/{state:path}",
+    "GET",
+    doc=Op(
+        "the checks in a state (`any`, `passing`, `warning`, `critical`)",
+        READ_OPTIONS,
+        answers=(ok(OBJECTS),),
+    ),
+)
 async def checks_in_state(request: Request) -> Response:
     return await _checks(request, "state", "Missing check state", _state_checks)
 
@@ -157,11 +183,27 @@ async def _service_health(request: Request, connect: bool) -> Response:
     return opts.respond([c.render() for c in csns], index, headers=headers)
 
 
-@router.endpoint("/v1/health/service/{service:path}", "GET")
+@router.endpoint(
+    "/v1/health/service/{service:path}",
+    "GET",
+    doc=Op(
+        "the instances of a service with their node and checks",
+        (*READ_OPTIONS, TAG, PASSING),
+        answers=(ok(OBJECTS),),
+    ),
+)
 async def service_health(request: Request) -> Response:
     return await _service_health(request, connect=False)
 
 
-@router.endpoint("/v1/health/connect/{service:path}", "GET")
+@router.endpoint(
+    "/v1/health/connect/{service:path}",
+    "GET",
+    doc=Op(
+        "the Connect-capable instances of a service with their checks",
+        (*READ_OPTIONS, PASSING),
+        answers=(ok(OBJECTS),),
+    ),
+)
 async def connect_health(request: Request) -> Response:
     return await _service_health(request, connect=True)

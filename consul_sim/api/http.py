@@ -17,11 +17,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from consul_sim.acl import Authorizer
-from consul_sim.api.errors import (
-    error_response,
-    unexpected_error_response,
-    unprintable_path_response,
-)
+from consul_sim.api.errors import error_response, unexpected_error_response
+from consul_sim.api.openapi import Ops, describe
 from consul_sim.durations import DurationError, parse_duration
 from consul_sim.errors import NO_PATH_TO_DATACENTER, BadRequest, ConsulError, MethodNotAllowed
 from consul_sim.gostd import NumError, parse_bool
@@ -60,7 +57,11 @@ async def wrap(request: Request, handler: Handler) -> Response:
 class ConsulRouter(APIRouter):
     """An APIRouter whose routes guard their methods the way Consul's mux does."""
 
-    def endpoint(self, path: str, *methods: str) -> Callable[[Handler], Handler]:
+    def endpoint(
+        self, path: str, *methods: str, doc: Ops | None = None
+    ) -> Callable[[Handler], Handler]:
+        """Route ``path`` for ``methods``; ``doc`` describes it in ``/openapi.json`` (data only:
+        the handler still parses the raw request the way Consul does)."""
         allowed = tuple(methods)
 
         def register(fn: Handler) -> Handler:
@@ -70,8 +71,6 @@ class ConsulRouter(APIRouter):
                 return await fn(request)
 
             async def guarded(request: Request) -> Response:
-                if not request.scope["path"].isprintable():
-                    return unprintable_path_response()
                 if request.method == "OPTIONS":
                     return Response(
                         status_code=200, headers={"Allow": ",".join(("OPTIONS", *allowed))}
@@ -80,6 +79,8 @@ class ConsulRouter(APIRouter):
 
             guarded.__name__ = fn.__name__
             guarded.__doc__ = fn.__doc__
+            if doc is not None:
+                describe(guarded, path, allowed, doc)
             self.add_route(path, guarded, methods=list(ALL_METHODS), include_in_schema=False)
             return fn
 

@@ -3,8 +3,9 @@
 Consul reaches a KV handler through Go's ServeMux, which answers first: a path with an empty,
 ``.`` or ``..`` segment (``/v1/kv//x``) gets a 301 to its cleaned form, and ``/v1/kv`` a 301 to
 ``/v1/kv/``; before that, go-cleanhttp refuses a path holding a non-printable character with an
-empty 400. Only then does the handler guard its methods and parse. An unknown ``?dc`` is only
-noticed when the handler forwards its RPC, so every check of the handler's own comes first.
+empty 400 (``PrintablePathCheck`` in ``api/app.py``, for every route). Only then does the
+handler guard its methods and parse. An unknown ``?dc`` is only noticed when the handler
+forwards its RPC, so every check of the handler's own comes first.
 """
 
 from __future__ import annotations
@@ -31,6 +32,26 @@ from consul_sim.api.http import (
     query_options,
     results_filter,
     wrap,
+)
+from consul_sim.api.openapi import (
+    BLOCKING,
+    BOOL,
+    CACHED,
+    CAS,
+    CONSISTENT,
+    DC,
+    JSON,
+    MAX_STALE,
+    PRETTY,
+    STALE,
+    STRING,
+    UINT64,
+    Answer,
+    Body,
+    Op,
+    Param,
+    describe,
+    ok,
 )
 from consul_sim.errors import (
     BadRequest,
@@ -102,12 +123,6 @@ def _moved_permanently(request: Request, path: str) -> Response:
     return Response(content=body, status_code=301, headers=headers)
 
 
-def _refuse_unprintable(request: Request) -> None:
-    """go-cleanhttp's PrintablePathCheckHandler: 400 with no body."""
-    if not request.scope["path"].isprintable():
-        raise BadRequest("")
-
-
 async def kv_root(request: Request) -> Response:
     return _moved_permanently(request, "/v1/kv/")
 
@@ -115,7 +130,6 @@ async def kv_root(request: Request) -> Response:
 async def kv_endpoint(request: Request) -> Response:
     """Routed by hand rather than with ConsulRouter.endpoint: Go's mux redirects an unclean path
     whatever its method, before Consul's method guard (same Allow list) ever runs."""
-    _refuse_unprintable(request)
     raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
     escaped = raw_path.decode("latin-1")
     cleaned = _mux_clean(escaped)
@@ -143,6 +157,76 @@ async def _handle(request: Request) -> Response:
 router.add_route("/v1/kv", kv_root, methods=list(ALL_METHODS), include_in_schema=False)
 router.add_route(
     "/v1/kv/{key:kvkey}", kv_endpoint, methods=list(ALL_METHODS), include_in_schema=False
+)
+
+_MOVED = Answer(301, "Go's mux: the cleaned path is in `Location`", "text/html", dict(STRING))
+_MOVED_NO_BODY = Answer(301, "Go's mux: the cleaned path is in `Location`", None)
+_ABSENT = Answer(404, "no such key (or nothing under the prefix); the body is empty", None)
+_KV_READ = (DC, *BLOCKING, STALE, CONSISTENT, CACHED, MAX_STALE, PRETTY)
+describe(
+    kv_root,
+    "/v1/kv",
+    ALL_METHODS,
+    {
+        method: Op(
+            "redirects to /v1/kv/, whatever the method (Go's mux answers first)",
+            answers=(_MOVED if method == "GET" else _MOVED_NO_BODY,),
+            errors=(),
+        )
+        for method in ALL_METHODS
+    },
+)
+describe(
+    kv_endpoint,
+    "/v1/kv/{key:kvkey}",
+    KV_METHODS,
+    {
+        "GET": Op(
+            "a key, every key under a prefix (?recurse), or the key names (?keys)",
+            (
+                *_KV_READ,
+                Param("recurse", "every entry under the key as a prefix", flag=True),
+                Param("raw", "the value alone, not the JSON entry", flag=True),
+                Param("keys", "the key names under the prefix", flag=True),
+                Param("separator", "with ?keys: list up to this separator"),
+            ),
+            answers=(
+                Answer(
+                    200,
+                    "the entries, the key names, or with ?raw the value itself",
+                    JSON,
+                    {"type": "array"},
+                    (("text/plain", dict(STRING)),),
+                ),
+                _MOVED,
+                _ABSENT,
+            ),
+        ),
+        "PUT": Op(
+            "write a key (?cas, ?acquire and ?release make it conditional)",
+            (
+                DC,
+                PRETTY,
+                Param("flags", "an opaque uint64 kept with the key", dict(UINT64)),
+                CAS,
+                Param("acquire", "take the key's lock for this session"),
+                Param("release", "give up the key's lock held by this session"),
+            ),
+            Body(schema=dict(STRING), media="application/octet-stream", required=False),
+            (ok(BOOL, "whether the write was applied"), _MOVED_NO_BODY),
+            errors=(400, 403, 413, 500),
+        ),
+        "DELETE": Op(
+            "delete a key, or with ?recurse every key under it",
+            (
+                DC,
+                PRETTY,
+                Param("recurse", "every key under the key as a prefix", flag=True),
+                CAS,
+            ),
+            answers=(ok(BOOL, "whether the delete was applied"), _MOVED_NO_BODY),
+        ),
+    },
 )
 
 

@@ -24,6 +24,19 @@ from consul_sim.api.http import (
     parse_wait,
     query_options,
 )
+from consul_sim.api.openapi import (
+    BLOCKING,
+    MAY_BE_MISSING,
+    OBJECT,
+    OBJECTS,
+    PARTITION,
+    PRETTY,
+    READ_OPTIONS,
+    STRING,
+    Body,
+    Op,
+    ok,
+)
 from consul_sim.api.peerstream import exchange_secret
 from consul_sim.errors import BadRequest, PermissionDenied
 from consul_sim.models.base import ConsulModel, DecodeError, decode_body, parse_json
@@ -80,7 +93,16 @@ def _read_options(request: Request) -> QueryOptions:
     return opts
 
 
-@router.endpoint("/v1/peering/token", "POST")
+@router.endpoint(
+    "/v1/peering/token",
+    "POST",
+    doc=Op(
+        "generate a peering token for a peer to establish with",
+        (PARTITION, PRETTY),
+        Body(GenerateTokenRequest),
+        (ok({"type": "object", "properties": {"PeeringToken": STRING}}),),
+    ),
+)
 async def generate_token(request: Request) -> Response:
     req = await _body(request, GenerateTokenRequest)
     if not req.peer_name:
@@ -96,7 +118,16 @@ async def generate_token(request: Request) -> Response:
     return json_response({"PeeringToken": token}, pretty=flag(request, "pretty"))
 
 
-@router.endpoint("/v1/peering/establish", "POST")
+@router.endpoint(
+    "/v1/peering/establish",
+    "POST",
+    doc=Op(
+        "establish a peering from a token",
+        (PARTITION, PRETTY),
+        Body(EstablishRequest),
+        (ok(OBJECT),),
+    ),
+)
 async def establish(request: Request) -> Response:
     req = await _body(request, EstablishRequest)
     if not req.peer_name:
@@ -112,12 +143,30 @@ async def establish(request: Request) -> Response:
     return json_response({}, pretty=flag(request, "pretty"))
 
 
-@router.endpoint("/v1/peering/", "GET", "DELETE")
+@router.endpoint(
+    "/v1/peering/",
+    "GET",
+    "DELETE",
+    doc=Op("a peering with no name: always refused", answers=(), errors=(400,)),
+)
 async def empty_name(request: Request) -> Response:
     raise BadRequest(NO_NAME)
 
 
-@router.endpoint("/v1/peering/{name:path}", "GET", "DELETE")
+@router.endpoint(
+    "/v1/peering/{name:path}",
+    "GET",
+    "DELETE",
+    doc={
+        "GET": Op(
+            "a peering by name",
+            (*BLOCKING, PARTITION, PRETTY),
+            answers=(ok(OBJECT),),
+            errors=MAY_BE_MISSING,
+        ),
+        "DELETE": Op("delete a peering (it is marked for deletion and removed)", (PARTITION,)),
+    },
+)
 async def peering(request: Request) -> Response:
     name = request.path_params["name"]
     if not name:
@@ -143,7 +192,11 @@ async def peering(request: Request) -> Response:
     return json_response(found, pretty=opts.pretty, index=index)
 
 
-@router.endpoint("/v1/peerings", "GET")
+@router.endpoint(
+    "/v1/peerings",
+    "GET",
+    doc=Op("every peering", (*BLOCKING, PARTITION, PRETTY), answers=(ok(OBJECTS),)),
+)
 async def peerings(request: Request) -> Response:
     _check_partition(request)
     cluster = cluster_of(request)
@@ -160,7 +213,15 @@ async def peerings(request: Request) -> Response:
     return json_response(found, pretty=opts.pretty, index=index)
 
 
-@router.endpoint("/v1/exported-services", "GET")
+@router.endpoint(
+    "/v1/exported-services",
+    "GET",
+    doc=Op(
+        "each exported service with the peers that consume it",
+        (*READ_OPTIONS, PARTITION),
+        answers=(ok(OBJECTS),),
+    ),
+)
 async def exported_services(request: Request) -> Response:
     """Each exported name with its consumer peers, wildcards expanded (the same function that
     decides what replication sends). Blocks on config entries and, for ``*``, the catalog."""

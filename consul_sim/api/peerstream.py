@@ -29,6 +29,13 @@ from fastapi import Request
 from starlette.responses import Response
 
 from consul_sim.api.http import ConsulRouter, cluster_of, json_response, read_json
+from consul_sim.api.openapi import (
+    OBJECT,
+    STRING,
+    Body,
+    Op,
+    ok,
+)
 from consul_sim.errors import BadRequest, ConsulError, PermissionDenied, RPCError
 from consul_sim.jsonenc import encode_json
 from consul_sim.net import Network, Outcome, Unreachable, refused, timed_out
@@ -62,13 +69,28 @@ DENIED_PREFIX = "rpc error: code = PermissionDenied desc = "
 
 router = ConsulRouter()
 
+PEERSTREAM_BODY = {
+    "type": "object",
+    "required": ["Source", "Message"],
+    "properties": {"Source": STRING, "SourceCluster": STRING, "Message": OBJECT},
+}
+
 
 def _denied(exc: RPCError) -> PermissionDenied:
     """gRPC's PermissionDenied as HTTP says it (403), with the gRPC client's sentence."""
     return PermissionDenied(str(exc))
 
 
-@router.endpoint(PATH, "POST")
+@router.endpoint(
+    PATH,
+    "POST",
+    doc=Op(
+        "one peering message from a cluster served by another process (simulator only)",
+        body=Body(schema=PEERSTREAM_BODY),
+        answers=(ok(OBJECT),),
+        errors=(400, 403),
+    ),
+)
 async def peerstream(request: Request) -> Response:
     """One message from a cluster in another process, delivered to this cluster.
 

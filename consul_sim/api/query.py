@@ -24,10 +24,25 @@ from consul_sim.api.http import (
     query_options,
     read_json,
 )
+from consul_sim.api.openapi import (
+    DC,
+    ID_ANSWER,
+    MAY_BE_MISSING,
+    OBJECT,
+    OBJECTS,
+    PRETTY,
+    READ_OPTIONS,
+    Body,
+    Op,
+    Param,
+    ok,
+)
 from consul_sim.catalog import prepared
 from consul_sim.errors import ConsulError
 
 router = ConsulRouter()
+
+LIMIT = Param("limit", "at most this many nodes (Go's Atoi)")
 
 BACKEND = {"X-Consul-Query-Backend": "blocking-query"}
 _ATOI = re.compile(r"^[+-]?[0-9]+$")
@@ -59,7 +74,17 @@ def _parse_limit(request: Request) -> int:
     return value
 
 
-@router.endpoint("/v1/query", "GET", "POST")
+@router.endpoint(
+    "/v1/query",
+    "GET",
+    "POST",
+    doc={
+        "GET": Op("every prepared query", READ_OPTIONS, answers=(ok(OBJECTS),)),
+        "POST": Op(
+            "create a prepared query", (DC, PRETTY), Body(prepared.PreparedQuery), (ok(ID_ANSWER),)
+        ),
+    },
+)
 async def general(request: Request) -> Response:
     cluster = cluster_of(request)
     if request.method == "POST":
@@ -75,7 +100,20 @@ async def general(request: Request) -> Response:
     return opts.respond([q.render() for q in queries], index, headers=BACKEND)
 
 
-@router.endpoint("/v1/query/{query:path}/execute", "GET")
+@router.endpoint(
+    "/v1/query/{query:path}/execute",
+    "GET",
+    doc=Op(
+        "run a prepared query (by ID or name)",
+        (
+            *READ_OPTIONS,
+            LIMIT,
+            Param("near", "sort by distance from this node (`_agent` is this agent)"),
+        ),
+        answers=(ok(OBJECT),),
+        errors=MAY_BE_MISSING,
+    ),
+)
 async def execute(request: Request) -> Response:
     cluster = cluster_of(request)
     opts = query_options(request, cluster)
@@ -102,7 +140,16 @@ async def execute(request: Request) -> Response:
     return opts.respond(body, 0, headers=BACKEND)
 
 
-@router.endpoint("/v1/query/{query:path}/explain", "GET")
+@router.endpoint(
+    "/v1/query/{query:path}/explain",
+    "GET",
+    doc=Op(
+        "the query a name or ID resolves to, templates rendered",
+        (*READ_OPTIONS, LIMIT),
+        answers=(ok(OBJECT),),
+        errors=MAY_BE_MISSING,
+    ),
+)
 async def explain(request: Request) -> Response:
     cluster = cluster_of(request)
     opts = query_options(request, cluster)
@@ -112,7 +159,27 @@ async def explain(request: Request) -> Response:
     return opts.respond(body, 0, headers=BACKEND)
 
 
-@router.endpoint("/v1/query/{query:path}", "GET", "PUT", "DELETE")
+@router.endpoint(
+    "/v1/query/{query:path}",
+    "GET",
+    "PUT",
+    "DELETE",
+    doc={
+        "GET": Op(
+            "a prepared query by ID",
+            READ_OPTIONS,
+            answers=(ok(OBJECTS),),
+            errors=MAY_BE_MISSING,
+        ),
+        "PUT": Op(
+            "replace a prepared query",
+            (DC,),
+            Body(prepared.PreparedQuery, required=False),
+            errors=MAY_BE_MISSING,
+        ),
+        "DELETE": Op("delete a prepared query", (DC,), errors=MAY_BE_MISSING),
+    },
+)
 async def specific(request: Request) -> Response:
     cluster = cluster_of(request)
     query_id = request.path_params["query"]

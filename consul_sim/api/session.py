@@ -28,10 +28,41 @@ from consul_sim.api.http import (
     query_options,
     results_filter,
 )
+from consul_sim.api.openapi import (
+    BOOL,
+    DC,
+    ID_ANSWER,
+    MAY_BE_MISSING,
+    OBJECTS,
+    PRETTY,
+    READ_OPTIONS,
+    STRING,
+    STRINGS,
+    Body,
+    Op,
+    ok,
+)
 from consul_sim.errors import BadRequest, NotFound
 from consul_sim.models.base import DecodeError
 
 router = ConsulRouter()
+
+SESSION_BODY = {
+    "type": "object",
+    "properties": {
+        "Name": STRING,
+        "Node": STRING,
+        "LockDelay": {"type": ["string", "integer"]},
+        "Behavior": {"type": "string", "enum": ["release", "delete"]},
+        "TTL": STRING,
+        "Checks": STRINGS,
+        "NodeChecks": STRINGS,
+        "ServiceChecks": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"ID": STRING, "Namespace": STRING}},
+        },
+    },
+}
 
 
 def _parse(request: Request) -> QueryOptions:
@@ -46,7 +77,16 @@ def _required(request: Request, name: str, message: str) -> str:
     return value
 
 
-@router.endpoint("/v1/session/create", "PUT")
+@router.endpoint(
+    "/v1/session/create",
+    "PUT",
+    doc=Op(
+        "create a session",
+        (DC, PRETTY),
+        Body(schema=SESSION_BODY, required=False),
+        (ok(ID_ANSWER),),
+    ),
+)
 async def create(request: Request) -> Response:
     cluster = cluster_of(request)
     declared = request.headers.get("content-length", "")
@@ -61,7 +101,11 @@ async def create(request: Request) -> Response:
     return json_response({"ID": session_id}, pretty=flag(request, "pretty"))
 
 
-@router.endpoint("/v1/session/destroy/{session_id:path}", "PUT")
+@router.endpoint(
+    "/v1/session/destroy/{session_id:path}",
+    "PUT",
+    doc=Op("destroy a session", (DC, PRETTY), answers=(ok(BOOL),)),
+)
 async def destroy(request: Request) -> Response:
     cluster = cluster_of(request)
     session_id = _required(request, "session_id", "Missing session")
@@ -71,7 +115,11 @@ async def destroy(request: Request) -> Response:
     return json_response(True, pretty=flag(request, "pretty"))
 
 
-@router.endpoint("/v1/session/renew/{session_id:path}", "PUT")
+@router.endpoint(
+    "/v1/session/renew/{session_id:path}",
+    "PUT",
+    doc=Op("renew a TTL session", READ_OPTIONS, answers=(ok(OBJECTS),), errors=MAY_BE_MISSING),
+)
 async def renew(request: Request) -> Response:
     cluster = cluster_of(request)
     opts = _parse(request)
@@ -99,7 +147,11 @@ async def _read(
     )
 
 
-@router.endpoint("/v1/session/info/{session_id:path}", "GET")
+@router.endpoint(
+    "/v1/session/info/{session_id:path}",
+    "GET",
+    doc=Op("a session by ID (an empty list when unknown)", READ_OPTIONS, answers=(ok(OBJECTS),)),
+)
 async def info(request: Request) -> Response:
     opts = _parse(request)
     session_id = _required(request, "session_id", "Missing session")
@@ -107,14 +159,22 @@ async def info(request: Request) -> Response:
     return await _read(request, forward(opts), lambda: sessions.get(store, session_id))
 
 
-@router.endpoint("/v1/session/list", "GET")
+@router.endpoint(
+    "/v1/session/list",
+    "GET",
+    doc=Op("every session", READ_OPTIONS, answers=(ok(OBJECTS),)),
+)
 async def list_sessions(request: Request) -> Response:
     opts = forward(_parse(request))
     store = cluster_of(request).store
     return await _read(request, opts, lambda: sessions.list_all(store))
 
 
-@router.endpoint("/v1/session/node/{node:path}", "GET")
+@router.endpoint(
+    "/v1/session/node/{node:path}",
+    "GET",
+    doc=Op("the sessions of a node", READ_OPTIONS, answers=(ok(OBJECTS),)),
+)
 async def node_sessions(request: Request) -> Response:
     opts = _parse(request)
     node = _required(request, "node", "Missing node name")

@@ -16,6 +16,16 @@ from fastapi import Request
 from starlette.responses import Response
 
 from consul_sim.api.http import ConsulRouter, cluster_of, flag, json_response
+from consul_sim.api.openapi import (
+    NUMBER,
+    OBJECT,
+    OBJECTS,
+    PRETTY,
+    Body,
+    Op,
+    Param,
+    ok,
+)
 from consul_sim.clock import VirtualClock, rfc3339
 from consul_sim.durations import format_duration
 from consul_sim.errors import BadRequest
@@ -24,6 +34,22 @@ from consul_sim.models.peering_state import shown_state
 from consul_sim.world import World
 
 router = ConsulRouter()
+
+CLUSTER = {"type": "string", "description": "a cluster's name"}
+PAIR = {"type": "object", "required": ["A", "B"], "properties": {"A": CLUSTER, "B": CLUSTER}}
+LINK = {
+    "type": "object",
+    "required": ["A", "B"],
+    "properties": {
+        "A": CLUSTER,
+        "B": CLUSTER,
+        "LatencyMs": {"type": "number", "minimum": 0},
+        "Loss": {"type": "number", "minimum": 0, "maximum": 1},
+        "Duplicate": {"type": "number", "minimum": 0, "maximum": 1},
+    },
+}
+ONE = {"type": "object", "required": ["Cluster"], "properties": {"Cluster": CLUSTER}}
+ADVANCE = {"type": "object", "required": ["Seconds"], "properties": {"Seconds": NUMBER}}
 
 
 async def _body(request: Request, *, allow_empty: bool = False) -> dict[str, Any]:
@@ -39,6 +65,12 @@ async def _body(request: Request, *, allow_empty: bool = False) -> dict[str, Any
     if not isinstance(data, dict):
         raise BadRequest("Request body must be a JSON object")
     return {str(k).lower(): v for k, v in data.items()}
+
+
+def _control(summary: str, body: Body) -> Op:
+    """A fault or time control: a JSON body, and the world as it stands after it."""
+    world = ok(OBJECT, "the world as it now stands, as GET /_sim/world shows it")
+    return Op(summary, (PRETTY,), body, (world,), errors=(400,))
 
 
 def _cluster_name(world: World, body: dict[str, Any], key: str) -> str:
@@ -129,12 +161,30 @@ def _answer(request: Request, world: World) -> Response:
     return json_response(world_view(world), pretty=flag(request, "pretty"))
 
 
-@router.endpoint("/_sim/world", "GET")
+@router.endpoint(
+    "/_sim/world",
+    "GET",
+    doc=Op(
+        "the world: clusters, peerings, links, the clock (simulator only)",
+        (PRETTY,),
+        answers=(ok(OBJECT),),
+        errors=(),
+    ),
+)
 async def get_world(request: Request) -> Response:
     return _answer(request, cluster_of(request).world)
 
 
-@router.endpoint("/_sim/events", "GET")
+@router.endpoint(
+    "/_sim/events",
+    "GET",
+    doc=Op(
+        "the network journal after a sequence number (simulator only)",
+        (Param("since", "a journal sequence number (0 for all)"), PRETTY),
+        answers=(ok(OBJECTS),),
+        errors=(400,),
+    ),
+)
 async def events(request: Request) -> Response:
     world = cluster_of(request).world
     raw = request.query_params.get("since", "0") or "0"
@@ -152,14 +202,28 @@ async def events(request: Request) -> Response:
     return json_response(body, pretty=flag(request, "pretty"))
 
 
-@router.endpoint("/_sim/partition", "POST")
+@router.endpoint(
+    "/_sim/partition",
+    "POST",
+    doc=_control(
+        "cut the link between two clusters",
+        Body(schema=PAIR),
+    ),
+)
 async def partition(request: Request) -> Response:
     world = cluster_of(request).world
     world.partition(*_pair(world, await _body(request)))
     return _answer(request, world)
 
 
-@router.endpoint("/_sim/heal", "POST")
+@router.endpoint(
+    "/_sim/heal",
+    "POST",
+    doc=_control(
+        "restore one link (A, B) or, with no body, every link",
+        Body(schema=PAIR, required=False),
+    ),
+)
 async def heal(request: Request) -> Response:
     world = cluster_of(request).world
     body = await _body(request, allow_empty=True)
@@ -170,7 +234,14 @@ async def heal(request: Request) -> Response:
     return _answer(request, world)
 
 
-@router.endpoint("/_sim/link", "POST")
+@router.endpoint(
+    "/_sim/link",
+    "POST",
+    doc=_control(
+        "set a link's latency, loss and duplication",
+        Body(schema=LINK),
+    ),
+)
 async def link(request: Request) -> Response:
     world = cluster_of(request).world
     body = await _body(request)
@@ -188,35 +259,70 @@ async def link(request: Request) -> Response:
     return _answer(request, world)
 
 
-@router.endpoint("/_sim/hold", "POST")
+@router.endpoint(
+    "/_sim/hold",
+    "POST",
+    doc=_control(
+        "hold messages between two clusters until released",
+        Body(schema=PAIR),
+    ),
+)
 async def hold(request: Request) -> Response:
     world = cluster_of(request).world
     world.hold(*_pair(world, await _body(request)))
     return _answer(request, world)
 
 
-@router.endpoint("/_sim/release", "POST")
+@router.endpoint(
+    "/_sim/release",
+    "POST",
+    doc=_control(
+        "deliver what a hold kept back",
+        Body(schema=PAIR),
+    ),
+)
 async def release(request: Request) -> Response:
     world = cluster_of(request).world
     world.release(*_pair(world, await _body(request)))
     return _answer(request, world)
 
 
-@router.endpoint("/_sim/crash", "POST")
+@router.endpoint(
+    "/_sim/crash",
+    "POST",
+    doc=_control(
+        "crash a cluster: it stops answering its peers",
+        Body(schema=ONE),
+    ),
+)
 async def crash(request: Request) -> Response:
     world = cluster_of(request).world
     world.crash(_cluster_name(world, await _body(request), "Cluster"))
     return _answer(request, world)
 
 
-@router.endpoint("/_sim/restart", "POST")
+@router.endpoint(
+    "/_sim/restart",
+    "POST",
+    doc=_control(
+        "restart a crashed cluster",
+        Body(schema=ONE),
+    ),
+)
 async def restart(request: Request) -> Response:
     world = cluster_of(request).world
     world.restart(_cluster_name(world, await _body(request), "Cluster"))
     return _answer(request, world)
 
 
-@router.endpoint("/_sim/advance", "POST")
+@router.endpoint(
+    "/_sim/advance",
+    "POST",
+    doc=_control(
+        "move the virtual clock forward (virtual-clock worlds only)",
+        Body(schema=ADVANCE),
+    ),
+)
 async def advance(request: Request) -> Response:
     world = cluster_of(request).world
     if not isinstance(world.clock, VirtualClock):

@@ -16,10 +16,36 @@ from fastapi import Request
 from starlette.responses import Response
 
 from consul_sim.api.http import ConsulRouter, cluster_of, flag, json_response
+from consul_sim.api.openapi import (
+    BOOL,
+    PRETTY,
+    STRING,
+    STRINGS,
+    Body,
+    Op,
+    ok,
+)
 from consul_sim.errors import BadRequest
 from consul_sim.models.base import DecodeError, parse_json
 
 router = ConsulRouter()
+
+CALL_BODY = {
+    "type": "object",
+    "required": ["Source", "Destination"],
+    "properties": {
+        "Source": {
+            "type": "object",
+            "required": ["Cluster", "Service"],
+            "properties": {"Cluster": STRING, "Service": STRING},
+        },
+        "Destination": {
+            "type": "object",
+            "required": ["Service"],
+            "properties": {"Peer": STRING, "Service": STRING},
+        },
+    },
+}
 
 EXAMPLE = (
     '{"Source": {"Cluster": "cluster-02", "Service": "frontend"}, '
@@ -53,7 +79,17 @@ def _string(obj: dict[str, Any], parent: str, key: str, *, required: bool) -> st
     return value
 
 
-@router.endpoint("/_sim/call", "POST")
+@router.endpoint(
+    "/_sim/call",
+    "POST",
+    doc=Op(
+        "would a call from one service to another go through, and why",
+        (PRETTY,),
+        Body(schema=CALL_BODY),
+        (ok({"type": "object", "properties": {"Allowed": BOOL, "Reasons": STRINGS}}),),
+        errors=(400,),
+    ),
+)
 async def sim_call(request: Request) -> Response:
     raw = await request.body()
     if not raw.strip():

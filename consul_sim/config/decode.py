@@ -144,7 +144,7 @@ class _Decoder:
             out = []
             for i, element in enumerate(data):
                 decoded = self.value(item, element, f"{path}[{i}]")
-                out.append(None if decoded is _MISSING else decoded)
+                out.append(_zero(item) if decoded is _MISSING else decoded)
             return out
         if origin is dict:
             _, item = get_args(tp)
@@ -230,6 +230,20 @@ class _Decoder:
 
 
 _MISSING: Any = object()
+
+
+def _zero(tp: Any) -> Any:
+    """Go's zero value of a slice element: mapstructure leaves a ``null`` element as the
+    element type's zero (``[null]`` under ``Expose.Paths`` is one empty path), and an element
+    whose decoding failed is already an error of its own."""
+    origin = get_origin(tp)
+    if origin is list:
+        return []
+    if origin is dict:
+        return {}
+    if isinstance(tp, type) and issubclass(tp, EntryModel):
+        return {}
+    return {str: "", bool: False, int: 0, float: 0.0}.get(tp)
 
 
 def _match_key(field_name: str, keys: list[str]) -> str | None:

@@ -794,3 +794,15 @@ def test_agent_endpoints_ignore_dc(client: httpx.Client) -> None:
 
     assert (r.status_code, r.content) == (200, b"")
     assert client.get("/v1/agent/services?dc=elsewhere").status_code == 200
+
+
+def test_health_reason_carries_a_non_latin_service_id_as_utf8(client: httpx.Client) -> None:
+    """Go writes a header value's bytes as they are: a service ID from the path that is not
+    Latin-1 still gets its 404, with the reason in UTF-8 (found by the OpenAPI fuzzer)."""
+    r = client.get("/v1/agent/health/service/id/caf%C3%A9-%E2%9C%93")
+    assert r.status_code == 404
+    reason = dict(r.headers.raw)[b"x-consul-reason"]
+    assert reason == "ServiceId café-✓ not found".encode()
+    r = client.get("/v1/agent/health/service/name/%E2%9C%93?format=text")
+    assert (r.status_code, r.text) == (404, "ServiceName ✓ Not Found")
+    assert dict(r.headers.raw)[b"x-consul-reason"] == "ServiceName ✓ Not Found".encode()

@@ -658,3 +658,21 @@ def test_python_api_refuses_what_http_refuses(dc1: Cluster) -> None:
     with pytest.raises(BadRequest) as caught:
         dc1.config.write({**EXPORT, "Foo": 1})
     assert caught.value.message == '1 error occurred:\n\t* invalid config key "Foo"\n\n'
+
+
+def test_apply_reads_a_null_list_element_as_its_zero_value(client: httpx.Client) -> None:
+    """mapstructure leaves a ``null`` slice element at the element type's zero value: one empty
+    expose path here, not a failed answer (found by the OpenAPI fuzzer)."""
+    body = {"Kind": "service-defaults", "Name": "web", "Expose": {"Paths": [{"Path": "/a"}, None]}}
+    r = client.put("/v1/config", json=body)
+    assert (r.status_code, r.text) == (200, "true")
+    r = client.get("/v1/config/service-defaults/web")
+    assert r.status_code == 200
+    assert r.json()["Expose"] == {"Paths": [{"Path": "/a"}, {}]}
+
+
+def test_apply_validates_a_null_list_element_like_an_empty_one(client: httpx.Client) -> None:
+    body = {"Kind": "exported-services", "Name": "default", "Services": [None]}
+    r = client.put("/v1/config", json=body)
+    assert (r.status_code, r.text) == (500, "Services[0]: service name cannot be empty")
+    assert client.get("/v1/config/exported-services/default").status_code == 404

@@ -297,3 +297,25 @@ def test_filter_selects_with_consuls_expression_language(client: httpx.Client) -
         "/v1/catalog/nodes", params={"filter": 'Node matches "^n[0-9]$" and not (Address == b)'}
     ).json()
     assert [n["Node"] for n in picked] == ["n1"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/health/node/a%0Ab"),
+        ("GET", "/v1/catalog/connect/%0Aweb"),
+        ("PUT", "/v1/agent/service/deregister/web%0D%0A"),
+        ("DELETE", "/v1/connect/intentions/x%09y"),
+        ("GET", "/v1/session/info/%C2%A0"),
+        ("GET", "/no/such%01path"),
+    ],
+)
+def test_unprintable_path_is_an_empty_400_before_routing(
+    client: httpx.Client, method: str, path: str
+) -> None:
+    """go-cleanhttp's PrintablePathCheckHandler wraps Consul's whole mux: a newline in an ID is
+    refused before any route or ``wrap`` sees it (found by the OpenAPI fuzzer as a 404)."""
+    r = client.request(method, path)
+    assert (r.status_code, r.content) == (400, b"")
+    assert "content-type" not in r.headers
+    assert "x-consul-default-acl-policy" not in r.headers
