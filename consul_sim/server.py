@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hmac
 import socket
 import threading
 from types import TracebackType
 from typing import Any
 
 import uvicorn
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from consul_sim.api.http import closing_on
@@ -38,16 +40,34 @@ from consul_sim.world import World
 
 DEFAULT_CLUSTERS = (("cluster-01", 8500), ("cluster-02", 8501))
 TICK_MAX = 0.25
+SIM_TOKEN_HEADER = "X-Sim-Token"
+SIM_TOKEN_DENIED = "Permission denied: /_sim/ endpoints need the X-Sim-Token this server was given"
+UNGATED = ("/_sim/peerstream",)
+"""Peer traffic between processes, which has its own authentication, not the sim token."""
 
 
 class _Closable:
-    """The served face of a cluster's app: its requests see the server's closing event."""
+    """The served face of a cluster's app: its requests see the server's closing event, and
+    with a sim token the simulator's control endpoints (``/_sim/``, not the peer stream)
+    answer 403 to a request without it. Only served ports are gated: in-process clients
+    belong to whoever holds the world already."""
 
-    def __init__(self, app: ASGIApp, closing: threading.Event) -> None:
+    def __init__(self, app: ASGIApp, closing: threading.Event, sim_token: str = "") -> None:
         self.app = app
         self.closing = closing
+        self.sim_token = sim_token.encode()
+
+    def _denied(self, scope: Scope) -> bool:
+        path: str = scope.get("path", "")
+        if not self.sim_token or not path.startswith("/_sim/") or path in UNGATED:
+            return False
+        given = dict(scope.get("headers", ())).get(SIM_TOKEN_HEADER.lower().encode(), b"")
+        return not hmac.compare_digest(given, self.sim_token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._denied(scope):
+            await PlainTextResponse(SIM_TOKEN_DENIED, status_code=403)(scope, receive, send)
+            return
         with closing_on(self.closing):
             await self.app(scope, receive, send)
 
@@ -55,8 +75,13 @@ class _Closable:
 class ServedWorld:
     """Serve ``{cluster name: port}`` on ``host``; port 0 picks a free port."""
 
-    def __init__(self, world: World, ports: dict[str, int], host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, world: World, ports: dict[str, int], host: str = "127.0.0.1", *, sim_token: str = ""
+    ) -> None:
+        """``sim_token``, when not empty, is what ``/_sim/`` requests must carry in
+        ``X-Sim-Token`` (``consul-sim serve -sim-token``)."""
         self.world = world
+        self.sim_token = sim_token
         self.host = host
         self.requested = dict(ports)
         self.ports: dict[str, int] = {}
@@ -131,7 +156,7 @@ class ServedWorld:
         self._publish_addresses()
         for name in self.requested:
             cluster = self.world.cluster(name)
-            app = _Closable(door.app(cluster), self._closing)
+            app = _Closable(door.app(cluster), self._closing, self.sim_token)
             config = uvicorn.Config(
                 app,
                 host=self.host,

@@ -130,3 +130,18 @@ def test_serve_stopped_with_no_request_open_says_only_goodbye() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_serve_sim_token_gates_the_sim_endpoints() -> None:
+    proc = launch("serve", "-cluster", "dc1:0", "-sim-token", "s3cret")
+    try:
+        url = read_until(proc, "dc1 serving on ")[0].removeprefix("dc1 serving on ").strip()
+        assert httpx.get(f"{url}/_sim/world").status_code == 403
+        assert httpx.get(f"{url}/_sim/world", headers={"X-Sim-Token": "s3cret"}).is_success
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=SHUTDOWN_LIMIT + EXIT_MARGIN)
+        assert (proc.returncode, err) == (0, GOODBYE[signal.SIGINT])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

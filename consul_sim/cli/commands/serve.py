@@ -65,7 +65,9 @@ def refuse_busy_ports(ports: Mapping[str, int]) -> None:
 
 
 @contextmanager
-def serving(ui: Ui, world: World, ports: Mapping[str, int]) -> Iterator[ServedWorld]:
+def serving(
+    ui: Ui, world: World, ports: Mapping[str, int], sim_token: str = ""
+) -> Iterator[ServedWorld]:
     """Add the clusters to ``world``, serve each on its port and say where; on leaving, stop the
     servers and close the world (``serve`` and ``scenario`` both run clusters this way)."""
     from consul_sim.server import ServedWorld
@@ -73,7 +75,7 @@ def serving(ui: Ui, world: World, ports: Mapping[str, int]) -> Iterator[ServedWo
     try:
         for name in ports:
             world.add_cluster(name)
-        served = ServedWorld(world, dict(ports), host=LOOPBACK)
+        served = ServedWorld(world, dict(ports), host=LOOPBACK, sim_token=sim_token)
         try:
             served.start()
         except (OSError, RuntimeError, TimeoutError) as exc:
@@ -108,6 +110,12 @@ Usage: consul-sim serve [options]
             "cluster",
             "A cluster to serve, as `NAME:PORT` (port 0 picks a free one). Repeat the flag "
             "for several clusters.",
+        )
+        self.sim_token = fs.string(
+            "sim-token",
+            "",
+            "When set, the simulator's /_sim/ control endpoints answer 403 unless the request "
+            "carries this value in an X-Sim-Token header (/_sim/peerstream is not affected).",
         )
         self.clock = fs.string(
             "clock",
@@ -162,7 +170,7 @@ Usage: consul-sim serve [options]
             heartbeat_interval=self.heartbeat_interval.value,
             heartbeat_timeout=self.heartbeat_timeout.value,
         )
-        with caught_signals() as signals, serving(self.ui, world, ports):
+        with caught_signals() as signals, serving(self.ui, world, ports, self.sim_token.value):
             self.ctx.stdout.flush()
             signals.wait()
         self.ui.error(goodbye(signals))
