@@ -6,6 +6,13 @@ clusters push their changes), so TTL checks expire and replication moves even wh
 arrives. ``ServedWorld`` is used both by ``consul-sim serve`` (which waits for Ctrl-C in the
 foreground) and by tests that need a real socket (which stop it when done).
 
+Its life has one way through: ``start()`` serves (a second call, or ``with`` after an explicit
+start, finds it serving and does nothing), ``stop()`` ends it (again: nothing) and a stopped one
+cannot start again. Stopping answers the blocking queries still waiting - with what they have,
+as Consul's ``blockingQuery`` does when its state store is abandoned - so uvicorn's graceful
+shutdown finds every connection finished within a few of its 0.1 s polls instead of waiting out
+the query's ``wait`` or having its tasks destroyed with the loop.
+
 Served, a cluster's peering address is its HTTP address, so a token it generates names where a
 cluster in another process can reach it, and traffic for addresses no local cluster owns goes
 over HTTP (``consul_sim.api.peerstream``). The listening sockets are bound before anything is
@@ -16,12 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hmac
 import socket
+import threading
 from types import TracebackType
 from typing import Any
 
 import uvicorn
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from consul_sim.api.http import closing_on
 from consul_sim.api.http11 import MAX_REQUEST_HEAD, GoLimitsH11Protocol
 from consul_sim.api.inprocess import front_door
 from consul_sim.api.peerstream import HTTPTransport
@@ -29,21 +41,60 @@ from consul_sim.world import World
 
 DEFAULT_CLUSTERS = (("cluster-01", 8500), ("cluster-02", 8501))
 TICK_MAX = 0.25
+SIM_TOKEN_HEADER = "X-Sim-Token"
+SIM_TOKEN_DENIED = "Permission denied: /_sim/ endpoints need the X-Sim-Token this server was given"
+UNGATED = ("/_sim/peerstream",)
+"""Peer traffic between processes, which has its own authentication, not the sim token."""
+
+
+class _Closable:
+    """The served face of a cluster's app: its requests see the server's closing event, and
+    with a sim token the simulator's control endpoints (``/_sim/``, not the peer stream)
+    answer 403 to a request without it. Only served ports are gated: in-process clients
+    belong to whoever holds the world already."""
+
+    def __init__(self, app: ASGIApp, closing: threading.Event, sim_token: str = "") -> None:
+        self.app = app
+        self.closing = closing
+        self.sim_token = sim_token.encode()
+
+    def _denied(self, scope: Scope) -> bool:
+        path: str = scope.get("path", "")
+        if not self.sim_token or not path.startswith("/_sim/") or path in UNGATED:
+            return False
+        given = dict(scope.get("headers", ())).get(SIM_TOKEN_HEADER.lower().encode(), b"")
+        return not hmac.compare_digest(given, self.sim_token)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._denied(scope):
+            await PlainTextResponse(SIM_TOKEN_DENIED, status_code=403)(scope, receive, send)
+            return
+        with closing_on(self.closing):
+            await self.app(scope, receive, send)
 
 
 class ServedWorld:
     """Serve ``{cluster name: port}`` on ``host``; port 0 picks a free port."""
 
-    def __init__(self, world: World, ports: dict[str, int], host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, world: World, ports: dict[str, int], host: str = "127.0.0.1", *, sim_token: str = ""
+    ) -> None:
+        """``sim_token``, when not empty, is what ``/_sim/`` requests must carry in
+        ``X-Sim-Token`` (``consul-sim serve -sim-token``)."""
         self.world = world
+        self.sim_token = sim_token
         self.host = host
         self.requested = dict(ports)
         self.ports: dict[str, int] = {}
         self._servers: dict[str, uvicorn.Server] = {}
         self._futures: list[concurrent.futures.Future[None]] = []
+        self._ticker: concurrent.futures.Future[None] | None = None
         self._sockets: list[socket.socket] = []
         self._transport: HTTPTransport | None = None
         self._stopping = False
+        self._started = False
+        self._closing = threading.Event()
+        self._lifecycle = threading.Lock()
 
     def _bind(self) -> dict[str, socket.socket]:
         """Listen on every port first (as asyncio would: SO_REUSEADDR), so the ports are known
@@ -87,6 +138,16 @@ class ServedWorld:
             network.remote = self._transport
 
     def start(self, timeout: float = 10.0) -> ServedWorld:
+        """Serve every cluster; a ServedWorld already serving is left as it is."""
+        with self._lifecycle:
+            if self._stopping:
+                raise RuntimeError("this ServedWorld was stopped; serve the world with a new one")
+            if not self._started:
+                self._started = True
+                self._start(timeout)
+        return self
+
+    def _start(self, timeout: float) -> None:
         door = front_door(self.world)
         loop = door.loop
         for name in self.requested:
@@ -96,8 +157,9 @@ class ServedWorld:
         self._publish_addresses()
         for name in self.requested:
             cluster = self.world.cluster(name)
+            app = _Closable(door.app(cluster), self._closing, self.sim_token)
             config = uvicorn.Config(
-                door.app(cluster),
+                app,
                 host=self.host,
                 port=self.ports[name],
                 log_level="warning",
@@ -110,22 +172,22 @@ class ServedWorld:
             self._servers[name] = server
             serving = server.serve(sockets=[sockets[name]])
             self._futures.append(asyncio.run_coroutine_threadsafe(serving, loop.loop))
-        self._futures.append(asyncio.run_coroutine_threadsafe(self._tick(), loop.loop))
+        self._ticker = asyncio.run_coroutine_threadsafe(self._tick(), loop.loop)
+        self._futures.append(self._ticker)
         waited = 0.0
         while not all(s.started for s in self._servers.values()):
             for future in self._futures:
                 if future.done() and future.exception() is not None:
-                    self.stop()
+                    self._stop(timeout)
                     raise RuntimeError(f"server failed to start: {future.exception()}")
                 if future.done() and not self._stopping:
-                    self.stop()
+                    self._stop(timeout)
                     raise RuntimeError("server failed to start (is the port in use?)")
             if waited > timeout:
-                self.stop()
+                self._stop(timeout)
                 raise TimeoutError("servers did not start in time")
             concurrent.futures.wait(self._futures, timeout=0.02)
             waited += 0.02
-        return self
 
     async def _tick(self) -> None:
         while not self._stopping:
@@ -157,9 +219,23 @@ class ServedWorld:
         return f"http://{self.host}:{self.ports[name]}"
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and give the clusters their in-process addresses back; a ServedWorld
+        that is stopped already (or never started) is left as it is."""
+        with self._lifecycle:
+            if not self._stopping:
+                self._stop(timeout)
+
+    def _stop(self, timeout: float) -> None:
+        """Answer the waiting blocking queries, let uvicorn close its connections, end the
+        ticker, then release the sockets and the clusters' served addresses."""
         self._stopping = True
+        self._closing.set()
+        for cluster in list(self.world.clusters.values()):
+            cluster.store.watches.notify()
         for server in self._servers.values():
             server.should_exit = True
+        if self._ticker is not None:
+            self._ticker.cancel()
         concurrent.futures.wait(self._futures, timeout=timeout)
         self._close_sockets()
         with self.world.lock:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable, Iterable
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -346,6 +349,25 @@ async def read_json(request: Request) -> Any:
 
 
 # -- blocking queries ----------------------------------------------------------------------------
+_closing: ContextVar[threading.Event | None] = ContextVar("consul_sim_closing", default=None)
+
+
+@contextmanager
+def closing_on(event: threading.Event) -> Iterator[None]:
+    """Blocking queries begun inside answer at once, with what they have, once ``event`` is set.
+
+    Consul's ``blockingQuery`` (agent/consul/rpc.go) kicks a waiting query back to its caller
+    when its state store is abandoned rather than re-running it; a server that is stopping
+    does the same here, so no request outlives its server. Whoever sets ``event`` then wakes
+    the waiters with ``store.watches.notify()``. Requests that come in any other way
+    (in-process clients) never see the event, so stopping a server leaves them waiting."""
+    token = _closing.set(event)
+    try:
+        yield
+    finally:
+        _closing.reset(token)
+
+
 async def wait_for(
     cluster: Cluster,
     wait: float,
@@ -354,10 +376,12 @@ async def wait_for(
 ) -> T:
     """Re-read on every store change until ``done`` or the deadline: Consul's blocking wait,
     clamped to 10 min (5 min when absent) plus up to 1/16 jitter. Timers due meanwhile fire
-    (a TTL expiry is a change), and under the virtual clock the deadline is virtual time."""
+    (a TTL expiry is a change), and under the virtual clock the deadline is virtual time.
+    A server that is closing (:func:`closing_on`) gets the current result at once."""
     result = read()
     if done(result):
         return result
+    closing = _closing.get()
     world = cluster.world
     wait = wait if wait > 0 else DEFAULT_QUERY_TIME
     wait = min(wait, MAX_QUERY_TIME)
@@ -371,7 +395,7 @@ async def wait_for(
             world.run_due()
             result = read()
             now = world.clock.now()
-            if done(result) or now >= deadline:
+            if done(result) or now >= deadline or (closing is not None and closing.is_set()):
                 return result
             timeout: float | None = None
             if not world.clock.virtual:

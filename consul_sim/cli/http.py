@@ -8,6 +8,11 @@ sentence. ``APIClient`` speaks to the agent through an ``httpx.Client`` - a real
 caller injects (``cluster.client`` runs the app in-process, no socket) - and turns failures into
 the strings Go's client would print: ``Unexpected response code: 400 (Missing service name)`` or
 ``Put "http://127.0.0.1:8500/v1/kv/a": dial tcp 127.0.0.1:8500: connect: connection refused``.
+
+An address Go could not dial (``host:xx``, ``[::1``, port 99999, no host at all) is not an error
+when the client is opened, as in Go; every call then fails with Go's dial error
+(``consul_sim.cli.godial``), which each command words as it words any failed call - one line,
+exit 1.
 """
 
 from __future__ import annotations
@@ -15,16 +20,18 @@ from __future__ import annotations
 import base64
 import errno
 import json
+import socket
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
 from consul_sim.cli.command import Context, FlagCommand
 from consul_sim.cli.flags import FlagSet, OptBool, OptString
+from consul_sim.cli.godial import DialError, dial_target, shown_host
 from consul_sim.cli.goformat import go_os_error
 from consul_sim.gostd import parse_bool
 
@@ -230,7 +237,7 @@ class HTTPFlags:
         token_file = env.get("CONSUL_HTTP_TOKEN_FILE", "")
         namespace = env.get("CONSUL_NAMESPACE", "")
         partition = env.get("CONSUL_PARTITION", "")
-        if self.address.value is not None:
+        if self.address.value:
             address = self.address.value
         if self.token.value is not None:
             token = self.token.value
@@ -241,6 +248,7 @@ class HTTPFlags:
         if self.partition.value is not None:
             partition = self.partition.value
         uds = ""
+        prefix = ""
         proto, sep, rest = address.partition("://")
         if sep:
             if proto == "https":
@@ -251,6 +259,10 @@ class HTTPFlags:
             elif proto != "http":
                 raise ClientConfigError(f"Unknown protocol scheme: {proto}")
             address = rest
+            if not uds:
+                # NewClient: what follows the host is a reverse proxy's path prefix.
+                address, slash, path = address.partition("/")
+                prefix = slash + path
         if token_file:
             try:
                 with open(token_file, encoding="utf-8", errors="replace") as fh:
@@ -261,14 +273,27 @@ class HTTPFlags:
                 ) from None
             if from_file:
                 token = from_file
-        base_url = f"{scheme}://{address}"
-        if ctx.client_factory is not None:
-            http, owns = ctx.client_factory(base_url), False
-        elif uds:
-            transport = httpx.HTTPTransport(uds=uds)
-            http, owns = httpx.Client(transport=transport, base_url=base_url, timeout=None), True
-        else:
-            http, owns = httpx.Client(base_url=base_url, timeout=None), True
+        undialable: str | None = None
+        base_url = f"{scheme}://{address}{prefix}"
+        if not uds:
+            try:
+                target = dial_target(scheme, address)
+                base_url = f"{scheme}://{target.base_url_host}{prefix}"
+            except DialError as exc:
+                undialable = str(exc)
+        try:
+            if undialable is not None:
+                http, owns = httpx.Client(timeout=None), True
+            elif ctx.client_factory is not None:
+                http, owns = ctx.client_factory(base_url), False
+            elif uds:
+                transport = httpx.HTTPTransport(uds=uds)
+                http = httpx.Client(transport=transport, base_url=base_url, timeout=None)
+                owns = True
+            else:
+                http, owns = httpx.Client(base_url=base_url, timeout=None), True
+        except httpx.InvalidURL as exc:
+            http, owns, undialable = httpx.Client(timeout=None), True, str(exc)
         return APIClient(
             http,
             base_url=base_url,
@@ -277,6 +302,9 @@ class HTTPFlags:
             namespace=namespace,
             partition=partition,
             owns=owns,
+            shown_origin=None if uds else f"{scheme}://{shown_host(address)}",
+            path_prefix=prefix,
+            undialable=undialable,
         )
 
 
@@ -293,9 +321,19 @@ class APIClient:
         namespace: str = "",
         partition: str = "",
         owns: bool = True,
+        shown_origin: str | None = None,
+        path_prefix: str = "",
+        undialable: str | None = None,
     ) -> None:
+        """``shown_origin`` is ``scheme://host`` as Go would print it in an error (the address
+        as given, not where httpx connects) and ``path_prefix`` the reverse proxy's prefix;
+        ``undialable`` is Go's error for an address it could not dial at all, which every
+        call then fails with."""
         self.http = http
         self.base_url = base_url
+        self.shown_origin = shown_origin
+        self.path_prefix = path_prefix
+        self.undialable = undialable
         self.token = token
         self.datacenter = datacenter
         self.namespace = namespace
@@ -342,6 +380,11 @@ class APIClient:
             headers["Content-Type"] = "application/json"
         url = escape_path(path)
         sent: list[tuple[str, str]] = sorted(query.items())
+        if self.undialable is not None:
+            origin = self.shown_origin or self.base_url
+            query_text = "?" + urlencode(sent) if sent else ""
+            shown = f"{origin}{self.path_prefix}{url}{query_text}"
+            raise APIError(f'{method.title()} "{shown}": {self.undialable}')
         try:
             response = self.http.request(
                 method, url, params=tuple(sent), content=content, headers=headers
@@ -360,6 +403,8 @@ class APIClient:
             raise APIError(f'{method.title()} "{url}": stopped after 10 redirects')
         except httpx.TransportError as exc:
             raise APIError(self._transport_error(method, url, sent, exc)) from None
+        except httpx.InvalidURL as exc:
+            raise APIError(f'{method.title()} "{self.base_url}{url}": {exc}') from None
 
     def _transport_error(
         self, method: str, path: str, query: list[tuple[str, str]], exc: httpx.TransportError
@@ -369,11 +414,16 @@ class APIClient:
         except RuntimeError:
             target = str(httpx.URL(self.base_url + path, params=query))
         url = httpx.URL(target)
-        host = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        port = url.port or (443 if url.scheme == "https" else 80)
+        host = f"[{url.host}]:{port}" if ":" in url.host else f"{url.host}:{port}"
+        if self.shown_origin is not None:
+            target = self.shown_origin + url.raw_path.decode("ascii")
         if _refused(exc):
             reason = f"dial tcp {host}: connect: connection refused"
         elif isinstance(exc, httpx.TimeoutException):
             reason = f"dial tcp {host}: i/o timeout"
+        elif _unresolved(exc):
+            reason = f"dial tcp: lookup {url.host}: no such host"
         else:
             reason = str(exc) or type(exc).__name__
         return f'{method.title()} "{target}": {reason}'
@@ -430,6 +480,18 @@ class APIClient:
     def agent_service_deregister(self, service_id: str) -> None:
         response = self.request("PUT", "/v1/agent/service/deregister/" + service_id)
         self.require_ok(response)
+
+
+def _unresolved(exc: BaseException) -> bool:
+    """The resolver had no address for the host (Go: ``lookup HOST: no such host``)."""
+    current: BaseException | None = exc
+    for _ in range(10):
+        if current is None:
+            return False
+        if isinstance(current, socket.gaierror):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _refused(exc: BaseException) -> bool:

@@ -3,13 +3,15 @@
 Not a Consul command. It starts the scenario's clusters on consecutive loopback ports (from
 ``-port``, 8500 by default, so cluster-01 answers where the page's curl expects it), walks every
 step printing the curl line and the answer, and then either stops or, with ``-serve``, keeps the
-clusters up until Ctrl-C so the audience can poke at them with curl or consul-sim.
+clusters up until Ctrl-C so the audience can poke at them with curl or consul-sim. Ctrl-C (or
+SIGTERM) stops the servers and leaves one goodbye line on stderr, as ``serve`` does; during the
+walk it abandons the walk, and the command exits 1.
 """
 
 from __future__ import annotations
 
 from consul_sim.cli.command import CommandError, FlagCommand, register
-from consul_sim.cli.commands.serve import _wait_for_signal, refuse_busy_ports, serving
+from consul_sim.cli.commands.serve import caught_signals, goodbye, refuse_busy_ports, serving
 from consul_sim.cli.flags import FlagSet
 from consul_sim.scenarios.base import Scenario as ScenarioDef
 
@@ -51,10 +53,16 @@ Usage: consul-sim scenario [options] NAME
         from consul_sim.world import World
 
         world = World(seed=self.seed.value if self.flags.is_set("seed") else None)
-        with serving(self.ui, world, ports) as served:
-            ok = scenario.walk({n: served.url(n) for n in ports}, self.ctx.stdout)
-            if self.serve.value:
-                self.ui.output("\nThe clusters keep serving; press Ctrl-C to stop.")
-                self.ctx.stdout.flush()
-                _wait_for_signal()
+        with caught_signals(interrupt_work=True) as signals:
+            try:
+                with serving(self.ui, world, ports) as served:
+                    ok = scenario.walk({n: served.url(n) for n in ports}, self.ctx.stdout)
+                    if self.serve.value:
+                        self.ui.output("\nThe clusters keep serving; press Ctrl-C to stop.")
+                        self.ctx.stdout.flush()
+                        signals.wait()
+            except KeyboardInterrupt:
+                ok = False
+        if signals.caught is not None:
+            self.ui.error(goodbye(signals))
         return 0 if ok else 1

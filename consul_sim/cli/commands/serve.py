@@ -3,8 +3,9 @@
 Not a Consul command: it stands in for running one ``consul agent -dev`` per cluster. Each
 ``-cluster NAME:PORT`` becomes a cluster of one world (default ``cluster-01:8500`` and
 ``cluster-02:8501``); port 0 picks a free port. It prints one ``NAME serving on URL`` line per
-cluster, then waits for SIGINT or SIGTERM, stops the servers and exits 0. A port that is taken is
-reported before anything starts, and the command exits 1.
+cluster, then waits for SIGINT or SIGTERM, stops the servers (answering any blocking query still
+waiting), says goodbye in one line on stderr and exits 0. A port that is taken is reported before
+anything starts, and the command exits 1.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def refuse_busy_ports(ports: Mapping[str, int]) -> None:
 
 
 @contextmanager
-def serving(ui: Ui, world: World, ports: Mapping[str, int]) -> Iterator[ServedWorld]:
+def serving(
+    ui: Ui, world: World, ports: Mapping[str, int], sim_token: str = ""
+) -> Iterator[ServedWorld]:
     """Add the clusters to ``world``, serve each on its port and say where; on leaving, stop the
     servers and close the world (``serve`` and ``scenario`` both run clusters this way)."""
     from consul_sim.server import ServedWorld
@@ -72,7 +75,7 @@ def serving(ui: Ui, world: World, ports: Mapping[str, int]) -> Iterator[ServedWo
     try:
         for name in ports:
             world.add_cluster(name)
-        served = ServedWorld(world, dict(ports), host=LOOPBACK)
+        served = ServedWorld(world, dict(ports), host=LOOPBACK, sim_token=sim_token)
         try:
             served.start()
         except (OSError, RuntimeError, TimeoutError) as exc:
@@ -107,6 +110,12 @@ Usage: consul-sim serve [options]
             "cluster",
             "A cluster to serve, as `NAME:PORT` (port 0 picks a free one). Repeat the flag "
             "for several clusters.",
+        )
+        self.sim_token = fs.string(
+            "sim-token",
+            "",
+            "When set, the simulator's /_sim/ control endpoints answer 403 unless the request "
+            "carries this value in an X-Sim-Token header (/_sim/peerstream is not affected).",
         )
         self.clock = fs.string(
             "clock",
@@ -161,29 +170,67 @@ Usage: consul-sim serve [options]
             heartbeat_interval=self.heartbeat_interval.value,
             heartbeat_timeout=self.heartbeat_timeout.value,
         )
-        with serving(self.ui, world, ports):
+        with caught_signals() as signals, serving(self.ui, world, ports, self.sim_token.value):
             self.ctx.stdout.flush()
-            _wait_for_signal()
+            signals.wait()
+        self.ui.error(goodbye(signals))
         return 0
 
 
-def _wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM (or KeyboardInterrupt where handlers cannot be set)."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
+SIGNAL_NAMES = {signal.SIGINT: "interrupt", signal.SIGTERM: "terminated"}
+"""How Go's ``syscall.Signal.String()`` names them, as Consul's agent logs ``Caught signal``."""
+
+
+class Signals:
+    """SIGINT or SIGTERM, caught from before the servers start until after they have stopped.
+
+    Held for the whole life of the servers, not only while waiting: a Ctrl-C during start or
+    during stop then ends the wait (or is absorbed) instead of raising KeyboardInterrupt through
+    the shutdown, so the user sees one goodbye line rather than a traceback. With
+    ``interrupt_work`` the first signal before :meth:`wait` raises KeyboardInterrupt instead, to
+    abandon the work under way (``scenario``'s walk); later ones are absorbed all the same."""
+
+    def __init__(self, *, interrupt_work: bool = False) -> None:
+        self.caught: str | None = None
+        self._event = threading.Event()
+        self._interrupt_work = interrupt_work
+        self._waiting = False
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.caught is not None:
+            return
+        self.caught = SIGNAL_NAMES.get(signal.Signals(signum), str(signum))
+        self._event.set()
+        if self._interrupt_work and not self._waiting:
+            raise KeyboardInterrupt
+
+    def wait(self) -> str:
+        """Block until a signal comes (off the main thread, where no handler can be set, until
+        KeyboardInterrupt); what Go would call it."""
+        self._waiting = True
         try:
-            stop.wait()
+            self._event.wait()
         except KeyboardInterrupt:
-            pass
+            self.caught = self.caught or SIGNAL_NAMES[signal.SIGINT]
+        return self.caught or SIGNAL_NAMES[signal.SIGINT]
+
+
+@contextmanager
+def caught_signals(*, interrupt_work: bool = False) -> Iterator[Signals]:
+    """Route SIGINT and SIGTERM to a :class:`Signals` while the block runs (the main thread
+    only: Python lets no other set handlers), then put the old handlers back."""
+    signals = Signals(interrupt_work=interrupt_work)
+    if threading.current_thread() is not threading.main_thread():
+        yield signals
         return
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, signals.on_signal) for sig in SIGNAL_NAMES}
     try:
-        while not stop.wait(0.5):
-            pass
+        yield signals
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def goodbye(signals: Signals) -> str:
+    """The one line ``serve`` and ``scenario -serve`` leave on stderr once everything stopped."""
+    return f"==> Caught signal: {signals.caught or 'interrupt'}; stopped serving."
