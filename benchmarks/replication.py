@@ -121,7 +121,7 @@ def imported_status(importer: Cluster, name: str) -> str | None:
 def replication_messages(world: World, since: int) -> int:
     return sum(
         1
-        for e in world.network.journal[since:]
+        for e in world.network.journal.since(since)[1]
         if e.kind == "ReplicationResponse" and e.outcome == "sent"
     )
 
@@ -163,7 +163,7 @@ def convergence(count: int, repeats: int, seed: int = 1) -> Convergence:
         for n in range(repeats):
             status = "critical" if n % 2 == 0 else "passing"
             body = check_body(target, status)
-            since = len(world.network.journal)
+            since = world.network.journal.last_seq
             start = time.perf_counter()
             r = exporter.client.put("/v1/catalog/register", json=body)
             world.settle()

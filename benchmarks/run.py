@@ -5,6 +5,8 @@
 ``convergence`` and ``pair``: the in-process replication benchmarks of :mod:`replication` (one
 health change converging with 10 and 10,000 exported services; a peered pair created, exported
 and settled). Their reports follow the health table in ``benchmarks/results/latest.txt``.
+``memory``: resident memory through 200,000 KV put+delete and 1,000,000 network messages, which
+must stay flat once tombstones reap and the journal ring is full (:mod:`memory`).
 
 consul-sim holds 10 instances of ``web`` (one node each, registered through
 ``/v1/catalog/register`` with a passing check). The baseline is a bare FastAPI app answering the
@@ -43,6 +45,7 @@ from typing import IO
 import httpx
 import uvicorn
 from loadgen import ClientKind, LoadResult, run_load
+from memory import memory_report
 from replication import convergence_report, pair_report
 from startup import startup_report
 
@@ -53,7 +56,7 @@ HEALTH_PATH = "/v1/health/service/web"
 TARGET_RATIO = 0.7
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
-SECTIONS = ("startup", "health", "convergence", "pair")
+SECTIONS = ("startup", "health", "convergence", "pair", "memory")
 
 
 class ServerProcess:
@@ -312,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     if "pair" in sections:
         print("pair: a peered pair created, exported and settled ...", flush=True)
         reports.append(pair_report(args.pair_samples)[0])
+    if "memory" in sections:
+        print("memory: 200,000 KV put+delete and 1,000,000 network messages ...", flush=True)
+        reports.append(memory_report()[0])
     report = "\n".join(reports)
     print()
     print(report, end="")

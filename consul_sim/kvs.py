@@ -12,6 +12,18 @@ The facts follow Consul's ``agent/consul/state/kvs.go`` and ``agent/consul/kvs_e
 * a single-key read reports the key's ModifyIndex, or the table's index when it is missing; a
   prefix read reports the highest ModifyIndex or tombstone under the prefix, else the table's.
 
+Tombstones do not live forever: Consul's ``TombstoneGC`` (``agent/consul/state/tombstone_gc.go``)
+is hinted each new tombstone's index, bins it by the moment it expires (``tombstone_ttl``, 15 min,
+rounded up to the next multiple of ``tombstone_ttl_granularity``, 30 s, so one timer serves every
+delete of a 30 s window), and when a bin's timer fires the leader reaps every tombstone at or
+below the bin's highest index (``ReapTombstones``). Here the timer is the world's scheduler, so
+the virtual clock drives it. Once a prefix's tombstones are reaped, Consul reports the highest
+live ModifyIndex under it (or the table's index when none is left); a prefix that still holds
+older keys would then report an index below the delete it reported before. We keep the highest
+reaped index and never report less for a non-empty answer, so a blocking reader's index never goes
+backwards; the cost is that a prefix read may report a later index after a reap elsewhere, which
+only wakes a blocking reader early, as Consul's own index resets do.
+
 Locks follow ``kvsLockTxn``/``kvsUnlockTxn`` and the leader's pre-apply check:
 
 * an acquire is refused (false, not an error) while the key's lock delay runs, before the
@@ -25,12 +37,14 @@ Locks follow ``kvsLockTxn``/``kvsUnlockTxn`` and the leader's pre-apply check:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
 from consul_sim.errors import ConsulError, RequestTooLarge
 from consul_sim.gostd import quote as go_quote
 from consul_sim.models.kv import DirEntry
+from consul_sim.scheduler import Scheduler
 from consul_sim.store import Store, Txn
 from consul_sim.store.kv import KVS
 
@@ -75,11 +89,75 @@ def check_value_size(length: int, limit: int = MAX_VALUE_SIZE) -> None:
         )
 
 
+# -- tombstone GC ---------------------------------------------------------------------------------
+TOMBSTONE_TTL = 15 * 60.0
+"""``tombstone_ttl``'s default: how long a delete stays visible to prefix reads' indexes."""
+TOMBSTONE_TTL_GRANULARITY = 30.0
+"""``tombstone_ttl_granularity``'s default: expirations are binned to this, one timer a bin."""
+
+
+class TombstoneGC:
+    """Reaps a store's tombstones ``ttl`` (rounded up to ``granularity``) after their delete,
+    on the scheduler's clock, as Consul's ``TombstoneGC`` and the leader's reap do."""
+
+    def __init__(
+        self,
+        store: Store,
+        scheduler: Scheduler,
+        *,
+        ttl: float = TOMBSTONE_TTL,
+        granularity: float = TOMBSTONE_TTL_GRANULARITY,
+    ) -> None:
+        if ttl <= 0 or granularity <= 0:
+            raise ValueError("Tombstone TTL and granularity must be positive")
+        self.store = store
+        self.scheduler = scheduler
+        self.ttl = ttl
+        self.granularity = granularity
+        self._bins: dict[float, int] = {}
+        """Expiry moment -> the highest tombstone index to reap then."""
+
+    def next_expires(self) -> float:
+        """``now + ttl`` moved up to the next multiple of the granularity (a full granularity
+        when it is one already, as Consul's ``nextExpires``). Computed from the bin number so
+        every hint in a bin lands on the very same float."""
+        expires = self.scheduler.clock.now() + self.ttl
+        return (math.floor(expires / self.granularity) + 1) * self.granularity
+
+    def hint(self, index: int) -> None:
+        expires = self.next_expires()
+        if expires in self._bins:
+            self._bins[expires] = max(self._bins[expires], index)
+            return
+        self._bins[expires] = index
+        self.scheduler.call_at(expires, lambda: self._expire(expires))
+
+    def pending(self) -> bool:
+        """Whether some tombstones wait for their bin's timer."""
+        return bool(self._bins)
+
+    def _expire(self, expires: float) -> None:
+        index = self._bins.pop(expires, 0)
+        if index:
+            with self.store.lock:
+                self.store.kv.graveyard.reap(index)
+
+
+def bind_tombstone_gc(store: Store, scheduler: Scheduler) -> None:
+    """Give the store's graveyard its GC, once (the first KV write does it; a store's
+    tombstones all come from KV writes, or from sessions holding keys those writes locked)."""
+    graveyard = store.kv.graveyard
+    if graveyard.hint is None:
+        graveyard.hint = TombstoneGC(store, scheduler).hint
+
+
 # -- writes --------------------------------------------------------------------------------------
-def apply(store: Store, req: KVSRequest) -> bool:
-    """Apply one KV operation in its own transaction; the bool is what Consul's RPC answers."""
+def apply(store: Store, scheduler: Scheduler, req: KVSRequest) -> bool:
+    """Apply one KV operation in its own transaction; the bool is what Consul's RPC answers.
+    ``scheduler`` runs the tombstone GC's timers."""
     if req.key == "" and req.op is not Op.DELETE_TREE:
         raise ConsulError("Must provide key")
+    bind_tombstone_gc(store, scheduler)
     with store.txn() as txn:
         if req.op is Op.SET:
             _set(store, txn, req, session=None)
@@ -233,8 +311,12 @@ def list_keys(store: Store, prefix: str, separator: str = "") -> tuple[int, list
 
 
 def _prefix_index(store: Store, prefix: str, entries: list[DirEntry]) -> int:
+    """Consul's ``kvsListTxn`` index, held at or above the highest reaped tombstone."""
     table = store.max_index((KVS,))
     if not prefix:
         return table
-    highest = max([e.modify_index for e in entries] + [store.kv.graveyard_index(prefix)])
-    return highest or table
+    graveyard = store.kv.graveyard
+    highest = max([e.modify_index for e in entries] + [graveyard.max_index(prefix)])
+    if not highest:
+        return table
+    return max(highest, graveyard.reaped_index)

@@ -31,7 +31,7 @@ from consul_sim.models.catalog import (
     Node,
     NodeService,
 )
-from consul_sim.net import Network
+from consul_sim.net import DEFAULT_JOURNAL_SIZE, Network
 from consul_sim.peering.context import (
     HEARTBEAT_INTERVAL,
     HEARTBEAT_TIMEOUT,
@@ -246,7 +246,10 @@ class World:
         seed: int | str | None = None,
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
+        journal_size: int = DEFAULT_JOURNAL_SIZE,
     ) -> None:
+        """``journal_size``: how many lines the network journal keeps (a ring; the oldest
+        fall off and ``/_sim/events`` says how many)."""
         self.heartbeats = Heartbeats(heartbeat_interval, heartbeat_timeout)
         if clock == "wall":
             self.clock: Clock = WallClock()
@@ -259,7 +262,7 @@ class World:
         self.lock = threading.RLock()
         self.scheduler = Scheduler(self.clock)
         self.clusters: dict[str, Cluster] = {}
-        self.network = Network(self.clock, self.rand.derive("net"))
+        self.network = Network(self.clock, self.rand.derive("net"), journal_size=journal_size)
         self._front_door: FrontDoor | None = None
 
     @property

@@ -368,7 +368,8 @@ async def _put(request: Request, key: str, opts: QueryOptions) -> Response:
     forward(opts)
     _authz(request).require("key", WRITE, key)
     req = kvs.KVSRequest(op=op, key=key, value=value, flags=flags, index=cas, session=session)
-    done = kvs.apply(cluster_of(request).store, req)
+    cluster = cluster_of(request)
+    done = kvs.apply(cluster.store, cluster.world.scheduler, req)
     return json_response(True if op is kvs.Op.SET else done, pretty=flag(request, "pretty"))
 
 
@@ -388,5 +389,7 @@ async def _delete(request: Request, key: str, opts: QueryOptions) -> Response:
         _require_write_prefix(authz, key)
     else:
         authz.require("key", WRITE, key)
-    done = kvs.apply(cluster_of(request).store, kvs.KVSRequest(op=op, key=key, index=cas))
+    cluster = cluster_of(request)
+    req = kvs.KVSRequest(op=op, key=key, index=cas)
+    done = kvs.apply(cluster.store, cluster.world.scheduler, req)
     return json_response(done if op is kvs.Op.DELETE_CAS else True, pretty=flag(request, "pretty"))

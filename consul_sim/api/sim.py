@@ -196,10 +196,36 @@ async def events(request: Request) -> Response:
         raise BadRequest(f'Invalid since: "{raw}" is not a journal sequence number') from None
     with world.lock:
         journal = world.network.journal
-        start = min(since, len(journal))  # seq n sits at position n - 1
-        entries = [e for e in journal[start:] if e.seq > since]
+        missed, entries = journal.since(since)
         body = [{**e.render(), "At": rfc3339(e.at)} for e in entries]
-    return json_response(body, pretty=flag(request, "pretty"))
+        if missed:
+            body.insert(0, _gap(since, missed, journal.size, rfc3339(entries[0].at)))
+    return json_response(
+        body, pretty=flag(request, "pretty"), headers={DROPPED_HEADER: str(missed)}
+    )
+
+
+DROPPED_HEADER = "X-Sim-Dropped"
+"""On every ``/_sim/events`` answer: how many lines after ``since`` fell off the journal."""
+
+
+def _gap(since: int, missed: int, size: int, at: str) -> dict[str, object]:
+    """The line that stands, first in the list, for lines after ``since`` that the ring no
+    longer holds. It has every key a journal line has (a client that reads the list today keeps
+    working and sees it), a ``Seq`` just before the first line held (so ``since=<last Seq>``
+    still pages on), and ``Dropped``, the count. ``At`` is the first held line's time: the
+    missing lines happened no later."""
+    return {
+        "Seq": since + missed,
+        "At": at,
+        "Source": "",
+        "Destination": "",
+        "Kind": "Dropped",
+        "Outcome": f"dropped: {missed} journal lines fell off the ring (it keeps {size})",
+        "Summary": "",
+        "Message": 0,
+        "Dropped": missed,
+    }
 
 
 @router.endpoint(

@@ -445,7 +445,7 @@ def test_blocking_get_wakes_when_the_key_is_deleted(world: World, dc1: Cluster) 
 
     def remove() -> None:
         time.sleep(0.1)
-        kvs.apply(dc1.store, kvs.KVSRequest(op=kvs.Op.DELETE, key="doomed"))
+        kvs.apply(dc1.store, world.scheduler, kvs.KVSRequest(op=kvs.Op.DELETE, key="doomed"))
 
     writer = threading.Thread(target=remove)
     writer.start()
@@ -492,7 +492,9 @@ def test_blocking_keys_query_wakes_when_a_key_appears_under_the_prefix(
 
     def add() -> None:
         time.sleep(0.1)
-        kvs.apply(dc1.store, kvs.KVSRequest(op=kvs.Op.SET, key="svc/web", value=b"v"))
+        kvs.apply(
+            dc1.store, world.scheduler, kvs.KVSRequest(op=kvs.Op.SET, key="svc/web", value=b"v")
+        )
 
     writer = threading.Thread(target=add)
     writer.start()

@@ -91,7 +91,7 @@ def read(cluster: Cluster, name: str) -> dict[str, Any]:
 def responses_since(world: World, start: int) -> list[JournalEntry]:
     return [
         e
-        for e in world.network.journal[start:]
+        for e in world.network.journal.since(start)[1]
         if e.kind == "ReplicationResponse" and e.outcome == "sent"
     ]
 
@@ -429,7 +429,7 @@ def test_one_health_change_sends_one_message(world: World, a: Cluster, b: Cluste
     peer(a, b)
     export(a, {"*": ["cluster-02"]})
     world.settle()
-    start = len(world.network.journal)
+    start = world.network.journal.last_seq
     register(
         a,
         {

@@ -160,6 +160,40 @@ def test_events_lists_the_journal_newest_last_since_a_seq(
     assert a.client.get(f"/_sim/events?since={len(events)}").json() == []
 
 
+def test_events_say_how_many_lines_fell_off_the_ring() -> None:
+    with World(clock="virtual", seed=21, journal_size=5) as world:
+        a, b = world.add_cluster("cluster-01"), world.add_cluster("cluster-02")
+        peer(a.client, b.client, "cluster-01", "cluster-02")
+        world.settle()
+        last = world.network.journal.last_seq
+        assert last > 5
+        r = a.client.get("/_sim/events")
+        assert r.status_code == 200
+        assert r.headers["X-Sim-Dropped"] == str(last - 5)
+        gap, *held = r.json()
+        assert [e["Seq"] for e in held] == list(range(last - 4, last + 1))
+        assert gap == {
+            "Seq": last - 5,
+            "At": held[0]["At"],
+            "Source": "",
+            "Destination": "",
+            "Kind": "Dropped",
+            "Outcome": f"dropped: {last - 5} journal lines fell off the ring (it keeps 5)",
+            "Summary": "",
+            "Message": 0,
+            "Dropped": last - 5,
+        }
+        r = a.client.get(f"/_sim/events?since={last - 7}")
+        assert r.headers["X-Sim-Dropped"] == "2"
+        first, second = r.json()[:2]
+        assert (first["Kind"], first["Dropped"], second) == ("Dropped", 2, held[0])
+        r = a.client.get(f"/_sim/events?since={last - 2}")
+        assert (r.headers["X-Sim-Dropped"], [e["Seq"] for e in r.json()]) == (
+            "0",
+            [last - 1, last],
+        )
+
+
 @pytest.mark.parametrize(
     ("path", "body", "message"),
     [

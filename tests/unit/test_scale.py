@@ -169,7 +169,7 @@ def test_one_health_change_among_two_thousand_services_sends_one_replication_mes
     register_range(exporter, 0, SERVICES)
     peer_and_export_all(exporter, importer)
     world.settle(max_steps=100_000)
-    start = len(world.network.journal)
+    start = world.network.journal.last_seq
 
     body = instance(1234, status="critical")
     del body["Service"]
@@ -179,7 +179,7 @@ def test_one_health_change_among_two_thousand_services_sends_one_replication_mes
 
     sent = [
         (e.source_cluster, e.summary.split(" ")[0])
-        for e in world.network.journal[start:]
+        for e in world.network.journal.since(start)[1]
         if e.kind == "ReplicationResponse" and e.outcome == "sent"
     ]
     assert sent == [("cluster-01", name(1234))]

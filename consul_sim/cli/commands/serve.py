@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from consul_sim.cli.command import CommandError, FlagCommand, Ui, register
 from consul_sim.cli.flags import AppendSlice, FlagSet
+from consul_sim.net import DEFAULT_JOURNAL_SIZE
 
 if TYPE_CHECKING:
     from consul_sim.server import ServedWorld
@@ -134,6 +135,12 @@ Usage: consul-sim serve [options]
             "How long a peering stream may go without a heartbeat before it is closed and "
             "shows FAILING (Consul: 2m0s).",
         )
+        self.journal_size = fs.integer(
+            "journal-size",
+            DEFAULT_JOURNAL_SIZE,
+            "How many lines the network journal (/_sim/events) keeps; older ones fall off "
+            "and are counted.",
+        )
 
     def execute(self, rest: list[str]) -> int:
         if rest:
@@ -148,6 +155,8 @@ Usage: consul-sim serve [options]
         ):
             if value <= 0:
                 raise CommandError(f"Error! -{flag_name} must be positive")
+        if self.journal_size.value < 1:
+            raise CommandError("Error! -journal-size must be at least 1")
         from consul_sim.server import DEFAULT_CLUSTERS
 
         specs: list[tuple[str, int]] = list(DEFAULT_CLUSTERS)
@@ -169,6 +178,7 @@ Usage: consul-sim serve [options]
             seed=self.seed.value if self.flags.is_set("seed") else None,
             heartbeat_interval=self.heartbeat_interval.value,
             heartbeat_timeout=self.heartbeat_timeout.value,
+            journal_size=self.journal_size.value,
         )
         with caught_signals() as signals, serving(self.ui, world, ports, self.sim_token.value):
             self.ctx.stdout.flush()
