@@ -28,6 +28,9 @@ from consul_sim.world import World
 
 DEFAULT_CLUSTERS = (("cluster-01", 8500), ("cluster-02", 8501))
 TICK_MAX = 0.25
+REPLY_POLL = 0.02
+"""Seconds between steps while a call to another process is out, so its answer (applied on
+a world step) is acted on promptly rather than on the next quarter-second tick."""
 
 
 class ServedWorld:
@@ -137,6 +140,8 @@ class ServedWorld:
             delay = TICK_MAX
             if upcoming:
                 delay = min(max(min(upcoming) - now, 0.001), TICK_MAX)
+            if self.world.network.awaiting_replies():
+                delay = min(delay, REPLY_POLL)
             await asyncio.sleep(delay)
 
     def accepted_sockets(self) -> list[Any]:
