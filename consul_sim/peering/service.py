@@ -267,16 +267,25 @@ class PeeringService:
         """The whole establish in one go: one pass over the addresses, each answered at once
         (in one process nothing can change while the dialer waits, so a retry would see the
         same network). Server mode drives :meth:`prepare_establish`, the exchange and
-        :meth:`finish_establish` itself, so a slow remote never holds the world."""
+        :meth:`finish_establish` itself, so a slow remote never holds the world. Called from
+        Python on a served world, an address in another process is waited for on the
+        caller's thread without the world lock, so the served clusters keep answering."""
         plan = self.prepare_establish(peer, token, meta=meta, partition=partition)
-        with self.ctx.lock:
-            for address in plan.addresses:
-                call = partial(self.ctx.network.call, self.address, address, plan.request)
-                secret = plan.outcome(address, call)
-                if secret is not None:
-                    self.finish_establish(plan, address, secret)
-                    return
-            raise plan.failure()
+        network = self.ctx.network
+        for address in plan.addresses:
+            with self.ctx.lock:
+                pending = network.remote_call(self.address, address, plan.request)
+                if pending is None:
+                    attempt = partial(network.call, self.address, address, plan.request)
+                    secret = plan.outcome(address, attempt)
+            if pending is not None:
+                done = pending.run()
+                with self.ctx.lock:
+                    secret = plan.outcome(address, done.finish)
+            if secret is not None:
+                self.finish_establish(plan, address, secret)
+                return
+        raise plan.failure()
 
     def exchange_delays(self) -> Iterator[float]:
         """Waits between passes of a server-mode exchange: Consul's jittered retry, from a
