@@ -10,6 +10,8 @@ Two ways across:
 * :meth:`Network.call` is a synchronous request/answer, for what Consul does as one unary RPC or
   a connection handshake (the secret exchange, a stream open, ``Terminated`` on close). It
   honours partitions and crashes by raising :class:`Unreachable`, but has no latency.
+  :meth:`Network.call_then` is the same call with its continuation, for callers that must not
+  wait on another process: the continuation runs at once locally, on a later step remotely.
 * :meth:`Network.send` queues a message on the link for delivery at ``now + latency``; the world
   delivers queued messages in ``(deliver_at, seq)`` order (SimPy's event heap), so the same seed
   replays the same run. Stream traffic (resources, ACKs, heartbeats) goes this way.
@@ -26,9 +28,10 @@ how many it missed instead of silently getting fewer.
 An address no local cluster owns may belong to a cluster in another process (two
 ``consul-sim serve`` peered over loopback). When a :class:`RemoteTransport` is installed (server
 mode does), such traffic is handed to it instead of being refused: a call waits for the remote
-answer, a queued message is handed over when due and its outcome is journalled when the
-transport reports it back. Without a transport, and for every address owned locally, nothing
-changes, so in-process runs stay deterministic.
+answer (off the world's thread with :meth:`Network.call_then`), a queued message is handed
+over when due and its outcome is journalled when the transport reports it back. Without a
+transport, and for every address owned locally, nothing changes, so in-process runs stay
+deterministic.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import queue
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Protocol, overload
 
 if TYPE_CHECKING:
@@ -109,7 +113,19 @@ class RemoteTransport(Protocol):
         """Hand a queued message over without blocking; report the outcome through ``done``."""
         ...
 
+    def begin(self, call: RemoteCall, done: Callable[[RemoteCall], None]) -> None:
+        """Run ``call`` off the caller's thread without blocking it, after every call handed
+        over earlier for the same destination (so calls to one peer keep their order), then
+        report it through ``done``, from any thread. A call the transport cannot take (it is
+        closing) is failed at once with :meth:`RemoteCall.fail`."""
+        ...
+
     def close(self) -> None: ...
+
+
+Continuation = Callable[[Callable[[], object]], None]
+"""What :meth:`Network.call_then` does with a call's outcome: it is handed ``attempt``, which
+returns the receiver's answer or raises as :meth:`Network.call` would (journalling either)."""
 
 
 @dataclass
@@ -132,6 +148,11 @@ class RemoteCall:
             self.answer = self.transport.call(self.source, self.destination, self.message, timeout)
         except Exception as exc:
             self.error = exc
+        return self
+
+    def fail(self, reason: str) -> RemoteCall:
+        """The call never left: nobody answered, for ``reason``."""
+        self.error = Unreachable(self.destination, reason)
         return self
 
     def finish(self) -> object:
@@ -353,6 +374,10 @@ class Network:
         """Set in server mode: where traffic to addresses no local cluster owns goes."""
         self._remote_names: dict[str, str] = {}
         self._remote_outcomes: queue.SimpleQueue[tuple[Envelope, str]] = queue.SimpleQueue()
+        self._remote_replies: queue.SimpleQueue[tuple[RemoteCall, Continuation]] = (
+            queue.SimpleQueue()
+        )
+        self._awaiting = 0
 
     # -- addresses ------------------------------------------------------------------------------
     def attach(self, name: str, receiver: Receiver, address: str | None = None) -> str:
@@ -502,6 +527,45 @@ class Network:
         self._log(source, destination, kind, "ok", summary_of(message))
         return answer
 
+    def call_then(self, source: str, destination: str, message: object, then: Continuation) -> None:
+        """:meth:`call`, with what follows the answer handed over as ``then``.
+
+        To a local cluster (or across a cut path) the call is made at once and ``then`` runs
+        before this returns, exactly as a plain :meth:`call` followed by its handling, so
+        in-process runs journal the same lines in the same order. To another process the
+        call is handed to the transport and this returns at once: the wait happens on a
+        transport thread, and ``then`` runs on a later world step, under the world lock
+        (:meth:`deliver_due`). It is how the domain makes a call that may take a remote
+        peer's timeout without ever holding the thread that serves every cluster."""
+        pending = self.remote_call(source, destination, message)
+        if pending is None:
+            then(partial(self.call, source, destination, message))
+            return
+        self._awaiting += 1
+        replies = self._remote_replies
+        pending.transport.begin(pending, lambda done: replies.put((done, then)))
+
+    def awaiting_replies(self) -> int:
+        """Calls to another process whose outcome has not been applied yet."""
+        return self._awaiting
+
+    def _resolve_remote_calls(self) -> None:
+        """Apply the outcome of every finished remote call, in the order they finished. A
+        refusal that escapes the continuation is journalled like a delivered message's."""
+        from consul_sim.errors import ConsulError
+
+        while True:
+            try:
+                done, then = self._remote_replies.get_nowait()
+            except queue.Empty:
+                return
+            self._awaiting -= 1
+            try:
+                then(done.finish)
+            except ConsulError as exc:
+                kind = type(done.message).__name__
+                self._log(done.source, done.destination, kind, f"error: {exc}")
+
     # -- queued messages ------------------------------------------------------------------------
     def send(self, source: str, destination: str, message: object) -> None:
         """Queue ``message`` on the link; it is delivered by :meth:`deliver_due`."""
@@ -556,6 +620,7 @@ class Network:
         from consul_sim.errors import ConsulError
 
         self._journal_remote_outcomes()
+        self._resolve_remote_calls()
         later: list[Envelope] = []
         delivered = 0
         while self._queue and self._queue[0].deliver_at <= now:

@@ -8,10 +8,12 @@ receiving process delivers it to its own network as if it came from a local clus
 with the receiver's reply, its refusal, or ``Unreachable`` (the cluster is crashed), all encoded
 by :mod:`consul_sim.peering.wire`, so the sender handles each exactly as in-process.
 
-Synchronous calls (the secret exchange, a stream open, ``Terminated``) block the sender for at
-most ``CALL_TIMEOUT``, as the domain needs the answer before it goes on. Queued stream traffic
-never blocks the event loop: each destination has one worker thread (so its messages keep their
-order) that posts them and reports the outcome back to the network's journal.
+Nothing here waits on the event-loop thread. Calls (the secret exchange, a stream open,
+``Terminated``) wait for their answer, up to ``CALL_TIMEOUT``, on a thread: the exchange on
+one of asyncio's (:func:`exchange_secret`), the others on the destination's call thread
+(:meth:`HTTPTransport.begin`), whose answer the network applies on a later world step. Queued
+stream traffic has its own thread per destination (so its messages keep their order) that
+posts them and reports the outcome back to the network's journal.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -38,7 +41,7 @@ from consul_sim.api.openapi import (
 )
 from consul_sim.errors import BadRequest, ConsulError, PermissionDenied, RPCError
 from consul_sim.jsonenc import encode_json
-from consul_sim.net import Network, Outcome, Unreachable, refused, timed_out
+from consul_sim.net import Network, Outcome, RemoteCall, Unreachable, refused, timed_out
 from consul_sim.peering.replication import StreamMessage
 from consul_sim.peering.service import EXCHANGE_BUDGET, Establishing
 from consul_sim.peering.streamauth import MAC_HEADER, mac_matches, stream_denied, stream_mac
@@ -181,6 +184,9 @@ class HTTPTransport:
         self._client = httpx.Client(timeout=CALL_TIMEOUT)
         self._lock = threading.Lock()
         self._workers: dict[str, tuple[ThreadPoolExecutor, httpx.Client]] = {}
+        self._callers: dict[str, ThreadPoolExecutor] = {}
+        """Per destination, the one thread its calls wait on: in order among themselves, and
+        never stuck behind the stream traffic a hung peer has piled up on its worker."""
         self._backlog: dict[str, int] = {}
         self._closed = False
 
@@ -279,6 +285,18 @@ class HTTPTransport:
                 )
         worker[0].submit(self._deliver, worker[1], destination, body, done)
 
+    def begin(self, call: RemoteCall, done: Callable[[RemoteCall], None]) -> None:
+        with self._lock:
+            if self._closed:
+                done(call.fail("the sender is stopping"))
+                return
+            caller = self._callers.get(call.destination)
+            if caller is None:
+                caller = self._callers[call.destination] = ThreadPoolExecutor(
+                    1, thread_name_prefix=f"peercall-{call.destination}"
+                )
+        caller.submit(lambda: done(call.run()))
+
     def _deliver(
         self,
         client: httpx.Client,
@@ -304,6 +322,10 @@ class HTTPTransport:
             self._closed = True
             workers = list(self._workers.values())
             self._workers.clear()
+            callers = list(self._callers.values())
+            self._callers.clear()
+        for caller in callers:
+            caller.shutdown(wait=True, cancel_futures=True)
         for executor, client in workers:
             executor.shutdown(wait=True, cancel_futures=True)
             client.close()

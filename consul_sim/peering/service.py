@@ -5,7 +5,8 @@ establishment secret and, when a dialer calls through the network, verifies and 
 secret and hands back a stream secret. As **dialer** it validates the token, writes its record
 (before the exchange, as Consul does, so a failed exchange still leaves a PENDING record), calls
 the acceptor through :mod:`consul_sim.net`, then stores ESTABLISHING and opens the stream.
-Opening the stream is a handshake (a synchronous network call); what flows over it afterwards
+Opening the stream is a handshake (a network call whose answer, when the acceptor is in another
+process, arrives on a later world step: ESTABLISHING until then); what flows over it afterwards
 (exports, ACKs, heartbeats) is queued traffic handled by :mod:`consul_sim.peering.stream`. A
 local delete marks the record DELETING, tells the other end ``Terminated`` over the open stream,
 removes what was imported from that peer, and removes the record shortly after on a timer.
@@ -82,6 +83,14 @@ class StreamOpened:
 class Terminated(StreamMessage):
     """Sent over the open stream when one side deletes: ``peering_id`` is the receiver's, and
     like all stream traffic it carries the stream's identity and secret."""
+
+
+def _ignore_answer(attempt: Callable[[], object]) -> None:
+    """A call whose only point is to be delivered: nobody answering changes nothing."""
+    try:
+        attempt()
+    except (Unreachable, RPCError):
+        pass
 
 
 def not_found(name: str) -> NotFound:
@@ -258,16 +267,25 @@ class PeeringService:
         """The whole establish in one go: one pass over the addresses, each answered at once
         (in one process nothing can change while the dialer waits, so a retry would see the
         same network). Server mode drives :meth:`prepare_establish`, the exchange and
-        :meth:`finish_establish` itself, so a slow remote never holds the world."""
+        :meth:`finish_establish` itself, so a slow remote never holds the world. Called from
+        Python on a served world, an address in another process is waited for on the
+        caller's thread without the world lock, so the served clusters keep answering."""
         plan = self.prepare_establish(peer, token, meta=meta, partition=partition)
-        with self.ctx.lock:
-            for address in plan.addresses:
-                call = partial(self.ctx.network.call, self.address, address, plan.request)
-                secret = plan.outcome(address, call)
-                if secret is not None:
-                    self.finish_establish(plan, address, secret)
-                    return
-            raise plan.failure()
+        network = self.ctx.network
+        for address in plan.addresses:
+            with self.ctx.lock:
+                pending = network.remote_call(self.address, address, plan.request)
+                if pending is None:
+                    attempt = partial(network.call, self.address, address, plan.request)
+                    secret = plan.outcome(address, attempt)
+            if pending is not None:
+                done = pending.run()
+                with self.ctx.lock:
+                    secret = plan.outcome(address, done.finish)
+            if secret is not None:
+                self.finish_establish(plan, address, secret)
+                return
+        raise plan.failure()
 
     def exchange_delays(self) -> Iterator[float]:
         """Waits between passes of a server-mode exchange: Consul's jittered retry, from a
@@ -371,66 +389,76 @@ class PeeringService:
         other = network.name_at(address)
         return other is not None and network.settings_between(self.ctx.name, other).held
 
-    def _open_stream(self, record: Peering, acceptor: str, stream_secret: str) -> bool:
+    def _open_stream(self, record: Peering, acceptor: str, stream_secret: str) -> None:
         """The leader routine opening the stream right after establish. Its first message
         (``Open``) is stream traffic, so on a held link it waits, and the dialer shows
-        ESTABLISHING until the link is released and the world steps."""
+        ESTABLISHING until the link is released and the world steps. A failed open leaves
+        the dialer ESTABLISHING (or FAILING) and its leader retries with backoff."""
         if self.link_held(acceptor):
             self.streams.wait_for_link(record.id)
-            return False
-        stream_id = self.streams.new_stream_id()
-        message = OpenStream(
-            peer_id=record.peer_id,
-            stream_secret=stream_secret,
-            remote=Remote(partition="", datacenter=self.ctx.datacenter),
-            dialer_peering_id=record.id,
-            stream_id=stream_id,
-        )
-        try:
-            self.ctx.network.call(self.address, acceptor, message)
-        except (Unreachable, RPCError):
-            # The dialer stays ESTABLISHING (or FAILING) and its leader retries with backoff.
-            self.streams.schedule_redial(record.id)
-            return False
-        self.streams.connect(
-            record, acceptor, record.peer_id, stream_id, dialer=True, secret=stream_secret
-        )
-        return True
+            return
+        self._dial(record, [acceptor], stream_secret)
 
-    def dial(self, record: Peering) -> bool:
+    def dial(self, record: Peering) -> None:
         """One redial attempt: open a stream to the acceptor with the active stream secret,
-        trying its addresses in turn (a retry the caller schedules when all fail). An
-        address behind a held link is neither a success nor a failure: the attempt waits
-        for the link, and True tells the caller not to schedule a retry."""
+        trying its addresses in turn, and schedule the next attempt when all fail."""
         secrets = self.table.secrets_for(record.id)
         if secrets is None or not secrets.active_stream:
-            return False
-        stream_id = self.streams.new_stream_id()
+            self.streams.schedule_redial(record.id)
+            return
+        addresses = [*record.manual_server_addresses, *record.peer_server_addresses]
+        self._dial(record, addresses, secrets.active_stream)
+
+    def _dial(self, record: Peering, addresses: list[str], secret: str) -> None:
+        stream_id = self.streams.start_dial(record.id)
         message = OpenStream(
             peer_id=record.peer_id,
-            stream_secret=secrets.active_stream,
+            stream_secret=secret,
             remote=Remote(partition="", datacenter=self.ctx.datacenter),
             dialer_peering_id=record.id,
             stream_id=stream_id,
         )
-        for address in [*record.manual_server_addresses, *record.peer_server_addresses]:
-            if self.link_held(address):
-                self.streams.wait_for_link(record.id)
-                return True
+        self._dial_next(record.id, addresses, message)
+
+    def _dial_next(self, peering_id: str, addresses: list[str], message: OpenStream) -> None:
+        """Send ``OpenStream`` to the first of ``addresses``; the answer decides what comes
+        next (Consul's leader dials each address in turn, then backs off). The answer comes
+        back through :meth:`~consul_sim.net.Network.call_then`: at once in one process, on a
+        later world step from another process, so the peering shows ESTABLISHING meanwhile
+        and a hung acceptor never holds the world. An address behind a held link is neither
+        a success nor a failure: the attempt waits for the link, with no backoff."""
+        if not addresses:
+            if self.streams.end_dial(peering_id, message.stream_id) is not None:
+                self.streams.schedule_redial(peering_id)
+            return
+        address, rest = addresses[0], addresses[1:]
+        if self.link_held(address):
+            self.streams.wait_for_link(peering_id)
+            return
+
+        def answered(attempt: Callable[[], object]) -> None:
             try:
-                self.ctx.network.call(self.address, address, message)
+                attempt()
             except (Unreachable, RPCError):
-                continue
+                if self.streams.dialing(peering_id, message.stream_id):
+                    self._dial_next(peering_id, rest, message)
+                return
+            record = self.table.get_by_id(peering_id)
+            early = self.streams.end_dial(peering_id, message.stream_id)
+            if early is None or record is None:
+                return  # a later dial, a delete or a restart made this one moot
             self.streams.connect(
                 record,
                 address,
-                record.peer_id,
-                stream_id,
+                message.peer_id,
+                message.stream_id,
                 dialer=True,
-                secret=secrets.active_stream,
+                secret=message.stream_secret,
             )
-            return True
-        return False
+            self.streams.replay(early)
+
+        self.streams.dial_to(peering_id, message.stream_id, address)
+        self.ctx.network.call_then(self.address, address, message, answered)
 
     # -- replication ----------------------------------------------------------------------------
     def reconcile(self) -> None:
@@ -495,14 +523,14 @@ class PeeringService:
             remove_imported(self.ctx.store, existing.name)
             self.tracker.forget(existing.id)
             if end is not None:
-                try:
-                    self.ctx.network.call(
-                        self.address,
-                        end.peer_address,
-                        Terminated(end.remote_peering_id, end.stream_id, stream_secret=end.secret),
-                    )
-                except (Unreachable, RPCError):
-                    pass
+                # The peer learns TERMINATED when the message lands (a later step when it is
+                # in another process); the record here is DELETING already.
+                self.ctx.network.call_then(
+                    self.address,
+                    end.peer_address,
+                    Terminated(end.remote_peering_id, end.stream_id, stream_secret=end.secret),
+                    _ignore_answer,
+                )
             peering_id = existing.id
             self.ctx.scheduler.call_later(
                 self.deletion_delay, lambda: self._finish_delete(peering_id)

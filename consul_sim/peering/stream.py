@@ -70,6 +70,24 @@ def redial_delay(failed_attempts: int) -> float:
     return min(float(2 ** min(failed_attempts, 16)), MAX_BACKOFF)
 
 
+MAX_EARLY = 1000
+"""Messages kept per stream open waiting for its answer; the rest are left to the resends."""
+
+
+@dataclass
+class Dial:
+    """A stream open waiting for the acceptor's answer.
+
+    In Consul the acceptor's first messages travel on the very stream the dialer opened, so
+    they cannot come before it. Here the answer to ``OpenStream`` and the acceptor's first
+    pushes are separate posts from another process and may cross: what arrives for this
+    stream before the answer is kept and received right after the stream is connected."""
+
+    stream_id: int
+    address: str = ""
+    early: list[StreamMessage] = field(default_factory=list)
+
+
 @dataclass
 class StreamEnd:
     """This cluster's end of one open stream."""
@@ -121,7 +139,7 @@ class StreamOwner(Protocol):
     def tracker(self) -> StreamTracker: ...
     @property
     def address(self) -> str: ...
-    def dial(self, record: Peering) -> bool: ...
+    def dial(self, record: Peering) -> None: ...
     def link_held(self, address: str) -> bool: ...
     def write_record(self, record: Peering) -> Peering: ...
 
@@ -138,6 +156,9 @@ class Streams:
         self._stream_ids = 0
         self.waiting: set[str] = set()
         """Dialer peering IDs whose stream open waits for a held link to be released."""
+        self._dialing: dict[str, Dial] = {}
+        """Dialer peering ID -> its stream open still waiting for the acceptor's answer (for
+        longer than a call only when the acceptor is in another process)."""
 
     # -- helpers ----------------------------------------------------------------------------
     def _now(self) -> float:
@@ -154,6 +175,40 @@ class Streams:
         """Unique per dialer; the acceptor learns it from ``OpenStream``."""
         self._stream_ids += 1
         return self._stream_ids
+
+    # -- dialing ----------------------------------------------------------------------------
+    def start_dial(self, peering_id: str) -> int:
+        """A new stream open begins; it supersedes any still waiting for its answer."""
+        stream_id = self.new_stream_id()
+        self._dialing[peering_id] = Dial(stream_id)
+        return stream_id
+
+    def dialing(self, peering_id: str, stream_id: int) -> bool:
+        """Whether this open still matters: no later open, delete or restart came since."""
+        dial = self._dialing.get(peering_id)
+        return dial is not None and dial.stream_id == stream_id and not self.crashed
+
+    def dial_to(self, peering_id: str, stream_id: int, address: str) -> None:
+        """The open is now waiting on ``address`` (it vouches for early traffic)."""
+        dial = self._dialing.get(peering_id)
+        if dial is not None and dial.stream_id == stream_id:
+            dial.address = address
+            dial.early.clear()
+
+    def end_dial(self, peering_id: str, stream_id: int) -> list[StreamMessage] | None:
+        """This open is over: what the acceptor sent early on its stream, or None when its
+        outcome no longer matters."""
+        current = self.dialing(peering_id, stream_id)
+        dial = self._dialing.get(peering_id)
+        if dial is None or dial.stream_id != stream_id:
+            return None
+        del self._dialing[peering_id]
+        return dial.early if current else None
+
+    def replay(self, early: list[StreamMessage]) -> None:
+        """Receive, in arrival order, what came in before the stream was known to be open."""
+        for message in early:
+            self.receive(message)
 
     # -- connecting and closing -------------------------------------------------------------
     def connect(
@@ -225,6 +280,7 @@ class Streams:
         self._cancel_redial(peering_id)
         self._attempts.pop(peering_id, None)
         self.waiting.discard(peering_id)
+        self._dialing.pop(peering_id, None)
 
     def reset(self) -> None:
         """A new leader: no stream survives, the tracker starts empty, dialers redial now."""
@@ -236,6 +292,7 @@ class Streams:
         self._redials.clear()
         self._attempts.clear()
         self.waiting.clear()
+        self._dialing.clear()
         self.service.tracker.streams.clear()
         for record in self.service.table.list():
             if record.should_dial and record.state not in (
@@ -250,6 +307,7 @@ class Streams:
         """The open is stuck behind a held link: retry it on the first step after release
         (a dial that hangs is not a dial error, so no backoff and no FAILING)."""
         self._cancel_redial(peering_id)
+        self._dialing.pop(peering_id, None)
         self.waiting.add(peering_id)
 
     def _ready_to_open(self) -> list[str]:
@@ -288,15 +346,14 @@ class Streams:
 
     def _redial(self, peering_id: str) -> None:
         self._redials.pop(peering_id, None)
-        if self.crashed or peering_id in self.ends:
+        if self.crashed or peering_id in self.ends or peering_id in self._dialing:
             return
         record = self.service.table.get_by_id(peering_id)
         if record is None or not record.should_dial:
             return
         if record.state in (PeeringState.DELETING, PeeringState.TERMINATED):
             return
-        if not self.service.dial(record):
-            self.schedule_redial(peering_id)
+        self.service.dial(record)
 
     # -- timers on an open stream -----------------------------------------------------------
     def _current(self, peering_id: str, stream_id: int) -> StreamEnd | None:
@@ -469,7 +526,10 @@ class Streams:
             return end.secret, end.peer_address
         secrets = self.service.table.secrets_for(peering_id)
         status = self.service.tracker.get(peering_id)
+        dial = self._dialing.get(peering_id)
         address = status.peer_address if status is not None else ""
+        if dial is not None and dial.address:
+            address = dial.address
         return (secrets.active_stream if secrets is not None else ""), address
 
     def authenticate(self, message: StreamMessage) -> StreamEnd | None:
@@ -488,7 +548,11 @@ class Streams:
     def receive(self, message: StreamMessage) -> None:
         end = self.authenticate(message)
         if end is None:
-            return  # traffic of a stream that is no longer open
+            dial = self._dialing.get(message.peering_id)
+            if dial is not None and dial.stream_id == message.stream_id:
+                if len(dial.early) < MAX_EARLY:
+                    dial.early.append(message)
+            return  # traffic of a stream that is no longer (or not yet) open
         status = self._status(end.peering_id)
         now = self._now()
         if isinstance(message, Heartbeat):

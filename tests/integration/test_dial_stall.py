@@ -15,7 +15,7 @@ import socket
 import statistics
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -45,6 +45,26 @@ def token_naming(address: str) -> str:
     return base64.b64encode(json.dumps(envelope).encode()).decode()
 
 
+def reads_while(dial: Callable[[], None], http: httpx.Client, bystander: str) -> list[float]:
+    """How long each of ten reads of ``bystander``'s leader took while ``dial`` runs on a
+    thread (it must still be running at every read: its dial is waiting on the silent port)."""
+    dialer = threading.Thread(target=dial)
+    dialer.start()
+    try:
+        time.sleep(0.3)  # the exchange is now waiting on the silent port
+        timings = []
+        for _ in range(10):
+            assert dialer.is_alive(), "the dial ended before the reads did"
+            started = time.monotonic()
+            r = http.get(f"{bystander}/v1/status/leader")
+            timings.append(time.monotonic() - started)
+            assert r.status_code == 200, r.text
+            time.sleep(0.1)
+    finally:
+        dialer.join(timeout=20)
+    return timings
+
+
 def test_an_establish_against_a_silent_port_does_not_stall_the_server(silent: str) -> None:
     world = World(clock="wall", seed=5)
     world.add_cluster("cluster-02")
@@ -65,20 +85,7 @@ def test_an_establish_against_a_silent_port_does_not_stall_the_server(silent: st
             result["elapsed"] = time.monotonic() - started
             result["response"] = (r.status_code, r.text)
 
-        dialer = threading.Thread(target=establish)
-        dialer.start()
-        try:
-            time.sleep(0.3)  # the exchange is now waiting on the silent port
-            timings = []
-            for _ in range(10):
-                assert dialer.is_alive(), result
-                started = time.monotonic()
-                r = http.get(f"{served.url('cluster-03')}/v1/status/leader")
-                timings.append(time.monotonic() - started)
-                assert r.status_code == 200, r.text
-                time.sleep(0.1)
-        finally:
-            dialer.join(timeout=20)
+        timings = reads_while(establish, http, served.url("cluster-03"))
     world.close()
     assert statistics.median(timings) < 0.1, timings
     assert max(timings) < 1.0, timings
@@ -94,3 +101,33 @@ def test_an_establish_against_a_silent_port_does_not_stall_the_server(silent: st
         f"rpc error: code = Unknown desc = {go_multierror([line] * attempts)}",
     )
     assert 2.5 < result["elapsed"] < 8.0, result  # type: ignore[operator]
+
+
+def test_a_python_establish_against_a_silent_port_does_not_stall_the_server(silent: str) -> None:
+    """The Python API's one-pass establish, called on a served world, waits on its own
+    thread without the world lock: the served clusters keep answering meanwhile."""
+    world = World(clock="wall", seed=7)
+    world.add_cluster("cluster-02")
+    world.add_cluster("cluster-03")
+    token = token_naming(silent)
+    errors: list[str] = []
+
+    def establish() -> None:
+        try:
+            world.cluster("cluster-02").peering.establish("cluster-01", token)
+        except Exception as exc:  # the one expected outcome, checked below
+            errors.append(str(exc))
+
+    with (
+        ServedWorld(world, {"cluster-02": 0, "cluster-03": 0}) as served,
+        httpx.Client(timeout=30.0) as http,
+    ):
+        timings = reads_while(establish, http, served.url("cluster-03"))
+    world.close()
+    assert statistics.median(timings) < 0.1, timings
+    assert max(timings) < 1.0, timings
+    line = (
+        f'failed to exchange peering secret through address "{silent}": '
+        f"rpc error: code = Unavailable desc = {timed_out(silent)}"
+    )
+    assert errors == [f"rpc error: code = Unknown desc = {go_multierror([line])}"]
