@@ -22,6 +22,7 @@ from consul_sim.acl import ACLResolver
 from consul_sim.catalog.agent import LocalAgent
 from consul_sim.clock import Clock, VirtualClock, WallClock
 from consul_sim.connect.ca import ConnectCA
+from consul_sim.journal import DEFAULT_JOURNAL_SIZE
 from consul_sim.models.catalog import (
     PASSING,
     SERF_ALIVE_OUTPUT,
@@ -31,7 +32,7 @@ from consul_sim.models.catalog import (
     Node,
     NodeService,
 )
-from consul_sim.net import DEFAULT_JOURNAL_SIZE, Network
+from consul_sim.net import Network
 from consul_sim.peering.context import (
     HEARTBEAT_INTERVAL,
     HEARTBEAT_TIMEOUT,

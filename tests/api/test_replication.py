@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from consul_sim.net import JournalEntry
+from consul_sim.journal import JournalEntry
 from consul_sim.peering.replication import (
     EXPORTED_SERVICE_URL,
     ExportedServicePayload,

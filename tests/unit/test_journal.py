@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from consul_sim.clock import VirtualClock
-from consul_sim.net import DEFAULT_JOURNAL_SIZE, JOURNAL_TEXT_LIMIT, Journal, Network
+from consul_sim.journal import DEFAULT_JOURNAL_SIZE, JOURNAL_TEXT_LIMIT, Journal
+from consul_sim.net import Network
 from consul_sim.rand import SimRandom
 from consul_sim.world import NotSettled, World
 from tests.unit.test_net import Note

@@ -20,8 +20,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "consul_sim"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("leaves", ("clock", "rand", "errors", "net", "scheduler", "jsonenc", "durations", "ports",
-                "version", "meta", "gostd", "filter")),
+    ("leaves", ("clock", "rand", "errors", "net", "journal", "scheduler", "jsonenc",
+                "durations", "ports", "version", "meta", "gostd", "filter")),
     ("models", ("models",)),
     ("store", ("store",)),
     ("domain", ("peering", "config", "catalog", "connect", "sessions", "kvs", "acl")),

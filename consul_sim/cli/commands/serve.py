@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from consul_sim.cli.command import CommandError, FlagCommand, Ui, register
 from consul_sim.cli.flags import AppendSlice, FlagSet
-from consul_sim.net import DEFAULT_JOURNAL_SIZE
+from consul_sim.journal import DEFAULT_JOURNAL_SIZE
 
 if TYPE_CHECKING:
     from consul_sim.server import ServedWorld
