@@ -213,13 +213,13 @@ class ConnectCA:
         }
 
     # -- writes -------------------------------------------------------------------------------
-    def rotate(self) -> CARoot:
-        """A new key and root become active; the old root stays trusted (Active false) and
-        cross-signs the new one, as a built-in CA rotation (a new PrivateKey in
-        ``PUT /v1/connect/ca/configuration``) does."""
+    def rotate(self, key: ec.EllipticCurvePrivateKey | None = None) -> CARoot:
+        """A new key (``key``, else one drawn from the seed) and root become active; the old
+        root stays trusted (Active false) and cross-signs the new one, as a built-in CA
+        rotation (a new PrivateKey in ``PUT /v1/connect/ca/configuration``) does."""
         with self.store.txn() as txn:
             old = next(r for r in self._roots if r.active)
-            new = self._new_root(txn.index)
+            new = self._new_root(txn.index, key)
             if old.private_key is not None:
                 new.intermediate_certs = [self._cross_sign(old, new)]
             now = self.clock.now()
@@ -246,12 +246,22 @@ class ConnectCA:
             digits = _BASE36[rem] + digits
         return digits[:8]
 
-    def _new_root(self, index: int) -> CARoot:
+    def signs_with(self, key: ec.EllipticCurvePrivateKey) -> bool:
+        """Whether ``key`` is the active root's: Consul's provider state is keyed by its key
+        settings, so configuring the same key again yields the same root and no rotation."""
+        with self.store.lock:
+            active = next(r for r in self._roots if r.active)
+            return active.private_key is not None and key_id(
+                active.private_key.public_key()
+            ) == key_id(key.public_key())
+
+    def _new_root(self, index: int, key: ec.EllipticCurvePrivateKey | None = None) -> CARoot:
         from cryptography import x509
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.x509.oid import NameOID
 
-        key = ec.derive_private_key(self.rand.randint(1, _P256_ORDER - 1), ec.SECP256R1())
+        if key is None:
+            key = ec.derive_private_key(self.rand.randint(1, _P256_ORDER - 1), ec.SECP256R1())
         kid = key_id(key.public_key())
         now = self.clock.now()
         not_before, not_after = _utc(now), _utc(now + ROOT_CERT_TTL_SECONDS)
