@@ -26,8 +26,12 @@ format: install
 	$(BIN)/ruff format consul_sim tests benchmarks scenarios
 	$(BIN)/ruff check --fix consul_sim tests benchmarks scenarios
 
+# make demo PORTS="9500 9501" (or PORTS=... in the environment) moves the two clusters.
+PORTS ?= 8500 8501
+DEMO ?= peering-page
+
 demo: install
-	$(BIN)/consul-sim scenario -serve seed
+	$(BIN)/consul-sim scenario run -serve -ports "$(PORTS)" $(DEMO)
 
 bench: install
 	$(BIN)/python benchmarks/run.py

@@ -30,6 +30,7 @@ import httpx
 
 from consul_sim.config.decode import decode_entry
 from consul_sim.config.hcl import parse_config
+from consul_sim.scenarios.files import example
 
 POLL_INTERVAL = 0.1
 LONG_STRING = 200
@@ -253,14 +254,19 @@ def _substitute(text: str, variables: dict[str, str]) -> str:
 
 
 def _load_config(path: str) -> dict[str, Any]:
-    """Read and decode a config entry file as ``consul config write`` does."""
+    """Read and decode a config entry file as ``consul config write`` does; a shipped example
+    (``scenarios/peering-config.hcl``) is found in the package when not in the working
+    directory or a clone, so the walk runs from anywhere."""
     candidates = [Path(path), _REPO_ROOT / path]
     for candidate in candidates:
         if candidate.is_file():
             text = candidate.read_text(encoding="utf-8")
             break
     else:
-        raise _StepFailed(f"cannot find the config file {path}")
+        try:
+            text = example(Path(path).name)
+        except FileNotFoundError:
+            raise _StepFailed(f"cannot find the config file {path}") from None
     try:
         return decode_entry(parse_config(text)).content()
     except Exception as exc:  # noqa: BLE001 - any decode failure is the file's fault, say so

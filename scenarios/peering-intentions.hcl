@@ -1,0 +1,1 @@
+../consul_sim/scenarios/examples/peering-intentions.hcl
