@@ -262,9 +262,15 @@ class _StepWalk:
         if "status" in expect:
             seen = None if result.status == expect["status"] else f"HTTP {result.status}"
             facts.append((f"HTTP {expect['status']}", seen))
+        elif result.status is not None and result.status >= 400:
+            # An error nobody expected is a failed step even when the file states nothing.
+            said = _shorten(result.text.strip())
+            facts.append(("an answer that is not an error", f"HTTP {result.status} {said!r}"))
         if "exit" in expect:
             seen = None if result.code == expect["exit"] else f"exit code {result.code}"
             facts.append((f"exit code {expect['exit']}", seen))
+        elif result.code:
+            facts.append(("exit code 0", f"exit code {result.code}"))
         wanted = expect.get("output")
         for text in [wanted] if isinstance(wanted, str) else wanted or []:
             seen = None if text in result.text else repr(_shorten(result.text.strip()))

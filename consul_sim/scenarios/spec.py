@@ -42,6 +42,16 @@ ACTIONS = ("cli", "http", "config", "entry", "fault", "advance")
 PAIR_FAULTS = ("partition", "heal", "link", "hold", "release")
 ONE_FAULTS = ("crash", "restart")
 WORLD_FACTS = ("peering", "service", "call")
+FACT_KEYS = {
+    "peering": ({"name", "state"}, {"on", "roots"}),
+    "service": ({"name"}, {"on", "peer", "visible", "health"}),
+    "call": ({"service", "to"}, {"from", "peer", "allowed", "reason"}),
+}
+"""Each world fact's required and optional keys."""
+STEP_KEYS = {
+    "say", "on", "expect", "capture", "wait", "body", "between",
+    "latency_ms", "loss", "duplicate", *ACTIONS,
+}  # fmt: skip
 ANSWER_FACTS = ("status", "exit", "output", "answer")
 
 
@@ -160,6 +170,9 @@ def _step(name: str, n: int, block: Any, clusters: tuple[str, ...]) -> StepSpec:
             f"{where}: a step has exactly one of {', '.join(ACTIONS)} (found {len(actions)})"
         )
     action = actions[0]
+    stray = set(block) - STEP_KEYS
+    if stray:
+        raise ScenarioFileError(f"{where}: unknown keys: {', '.join(sorted(stray))}")
     fields = {k: v for k, v in block.items() if k not in ("say", "on", "expect", "capture")}
     if action == "fault":
         fault = block["fault"]
@@ -189,9 +202,18 @@ def _step(name: str, n: int, block: Any, clusters: tuple[str, ...]) -> StepSpec:
             else:
                 known = ", ".join(ANSWER_FACTS + WORLD_FACTS)
                 raise ScenarioFileError(f'{where}: unknown expectation "{key}" (known: {known})')
-    for fact in expect.get("peering", []) + expect.get("service", []):
-        if fact.get("on", on) not in clusters:
-            raise ScenarioFileError(f"{where}: an expectation names a cluster not in clusters")
+    for kind, (required, optional) in FACT_KEYS.items():
+        for fact in expect.get(kind, []):
+            if not isinstance(fact, dict):
+                raise ScenarioFileError(f"{where}: a {kind} expectation is a block")
+            missing, extra = required - set(fact), set(fact) - required - optional
+            if missing or extra:
+                raise ScenarioFileError(
+                    f"{where}: a {kind} expectation needs {', '.join(sorted(required))}"
+                    f" and may have {', '.join(sorted(optional))}"
+                )
+            if fact.get("on", fact.get("from", on)) not in clusters:
+                raise ScenarioFileError(f"{where}: an expectation names a cluster not in clusters")
     capture = block.get("capture")
     captures: dict[str, str]
     if capture is None:

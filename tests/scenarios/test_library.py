@@ -126,6 +126,38 @@ def test_broken_scenario_file_names_the_step(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (
+            'say = "x"\n  http = "GET /v1/peerings"\n  boddy = {}',
+            "step 1: unknown keys: boddy",
+        ),
+        (
+            'say = "x"\n  http = "GET /v1/peerings"\n  expect {\n    peering {\n'
+            '      name = "cluster-01"\n    }\n  }',
+            "step 1: a peering expectation needs name, state and may have on, roots",
+        ),
+        (
+            'say = "x"\n  on = "dc9"\n  http = "GET /v1/peerings"',
+            'step 1: on = "dc9" is not one of cluster-01, cluster-02',
+        ),
+        (
+            'say = "x"\n  fault = "explode"',
+            'step 1: unknown fault "explode" (known: partition, heal, link, hold, release, '
+            "crash, restart)",
+        ),
+    ],
+)
+def test_mistakes_in_a_scenario_file_are_one_line_naming_the_step(
+    tmp_path: Path, step: str, message: str
+) -> None:
+    path = tmp_path / "typo.hcl"
+    path.write_text(f'title = "t"\ndescription = "d"\nstep {{\n  {step}\n}}\n')
+    code, out, err = run("run", str(path))
+    assert (code, out, err) == (1, "", f"Error! typo: {message}\n")
+
+
 def test_step_mode_waits_for_enter_before_each_step() -> None:
     code, out, _ = run("run", "-step", "health-crosses-peering", stdin=b"\n" * 20)
     assert code == 0
@@ -146,3 +178,20 @@ def test_output_is_plain_when_piped_and_coloured_on_a_terminal() -> None:
 def test_same_seed_prints_the_same_walk() -> None:
     first = run("run", "-seed", "3", "partition-and-heal")[1]
     assert run("run", "-seed", "3", "partition-and-heal")[1] == first
+
+
+def test_an_error_answer_nobody_expected_fails_the_step(tmp_path: Path) -> None:
+    path = tmp_path / "quiet.hcl"
+    path.write_text(
+        'title = "t"\ndescription = "d"\n'
+        'step {\n  say = "read a peering that is not there"\n'
+        '  http = "GET /v1/peering/nobody"\n}\n'
+        'step {\n  say = "a command that fails"\n'
+        '  cli = "consul-sim peering read -name=nobody"\n}\n'
+    )
+    code, out, err = run("run", str(path))
+    assert code == 1
+    assert err == (
+        "Scenario quiet failed at step 1/2 (read a peering that is not there): "
+        "an answer that is not an error; saw HTTP 404 'Peering not found for \"nobody\"'\n"
+    )
