@@ -30,7 +30,7 @@ SERVICES = 2_000
 CHUNK = 25
 ROUNDS = 8
 BOUND_SECONDS = 5.0  # about 0.5 s on one laptop core; the quadratic path took 2 s and more
-MAX_RATIO = 2.0  # linear: 1 to 1.5; the quadratic path: 3 to 14 at this size
+MAX_RATIO = 2.5  # linear: 1 to 1.5 (2.06 seen on a loaded 2-core box); quadratic: 3 to 14
 
 
 @pytest.fixture
