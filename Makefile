@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser test lint format demo bench fuzz clean
+.PHONY: install browser screenshot test lint format demo bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ browser:
 
 test: install
 	$(BIN)/python -m pytest -q
+
+screenshot: install
+	$(BIN)/python -m tests.browser.screenshot docs/dashboard.png
 
 lint: install
 	$(BIN)/ruff check consul_sim tests benchmarks scenarios

@@ -31,15 +31,26 @@ const STATE_COLOUR = {
 };
 const WORST = ["FAILING", "ESTABLISHING", "PENDING", "ACTIVE", "DELETING", "TERMINATED", "UNDEFINED"];
 
+// Clusters sit on a circle (the first on the left), stretched to fill the map, so the links
+// between them are long enough to carry their labels.
 function layout(names) {
   const map = $("map");
   const w = map.clientWidth, h = map.clientHeight;
   const out = {};
   if (names.length === 1) { out[names[0]] = [w / 2, h / 2]; return out; }
-  const rx = Math.max(w / 2 - 170, 60), ry = Math.max(h / 2 - 170, 60);
-  names.forEach((name, i) => {
+  const raw = names.map((_, i) => {
     const angle = Math.PI + (2 * Math.PI * i) / names.length;
-    out[name] = [w / 2 + rx * Math.cos(angle), h / 2 + ry * Math.sin(angle) * (names.length > 2 ? 1 : 0)];
+    return [Math.cos(angle), Math.sin(angle)];
+  });
+  const xs = raw.map((p) => p[0]), ys = raw.map((p) => p[1]);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const padX = 160, padY = 130;
+  names.forEach((name, i) => {
+    const [x, y] = raw[i];
+    out[name] = [
+      padX + (x1 > x0 ? (x - x0) / (x1 - x0) : 0.5) * (w - 2 * padX),
+      y1 - y0 > 1e-9 ? padY + ((y - y0) / (y1 - y0)) * (h - 2 * padY) : h / 2,
+    ];
   });
   return out;
 }
@@ -111,12 +122,6 @@ function render() {
       const key = pairKey(cluster.Name, p.Remote);
       if (!pairs.has(key)) pairs.set(key, []);
       pairs.get(key).push([cluster, p]);
-      const [rx, ry] = centers[p.Remote];
-      const label = peeringLabel(cluster, p);
-      const f = 0.5 + (cluster.Name < p.Remote ? -0.001 : 0.001);
-      label.style.left = x + (rx - x) * f + "px";
-      label.style.top = y + (ry - y) * f + (cluster.Name < p.Remote ? -62 : 62) + "px";
-      boxes.append(label);
     }
   }
   for (const key of settings.keys()) if (!pairs.has(key)) pairs.set(key, []);
@@ -132,17 +137,21 @@ function render() {
       stroke: ends.length ? STATE_COLOUR[worst] : "#8a8a8a",
       "stroke-dasharray": link && link.Partitioned ? "18 14" : "none", "data-link": `${a}|${b}`,
     }));
+    // One card at the link's middle: the network's settings, then each end's view of it.
+    const card = el("div", { class: "linkcard" });
+    card.style.left = (x1 + x2) / 2 + "px"; card.style.top = (y1 + y2) / 2 + "px";
     if (link) {
       const parts = [];
       if (link.Partitioned) parts.push("✂ PARTITIONED");
-      if (link.Held) parts.push("⏸ HELD");
-      if (link.LatencyMs) parts.push(`⏱ ${link.LatencyMs} ms`);
+      if (link.Held) parts.push("HELD");
+      if (link.LatencyMs) parts.push(`latency ${link.LatencyMs} ms`);
       if (link.Loss) parts.push(`loss ${Math.round(link.Loss * 100)}%`);
       if (link.Duplicate) parts.push(`dup ${Math.round(link.Duplicate * 100)}%`);
-      const tag = el("div", { class: "netlabel" + (link.Partitioned ? " cut" : ""), "data-link-settings": `${a}|${b}`, text: parts.join("  ") });
-      tag.style.left = (x1 + x2) / 2 + "px"; tag.style.top = (y1 + y2) / 2 + "px";
-      boxes.append(tag);
+      card.append(el("div", { class: "netlabel" + (link.Partitioned ? " cut" : ""), "data-link-settings": `${a}|${b}`, text: parts.join("  ") }));
     }
+    ends.sort(([c1], [c2]) => (c1.Name < c2.Name ? -1 : 1));
+    for (const [cluster, p] of ends) card.append(peeringLabel(cluster, p));
+    if (card.children.length) boxes.append(card);
   }
   for (const dot of keepDots) lines.append(dot);
   const clock = world.Clock;
