@@ -37,3 +37,41 @@ def test_dashboard_shows_a_peering_go_active_then_failing_without_a_reload() -> 
         assert "PARTITIONED" in page.locator('[data-link-settings="dc1|dc2"]').inner_text()
         page.wait_for_selector('[data-peering="dc2/dc1"][data-state="FAILING"]', timeout=12_000)
         assert loads == [f"{urls['dc1']}/ui/"]
+
+
+def test_dashboard_controls_crash_restart_advance_and_explain() -> None:
+    with serve(["dc1", "dc2"], "-clock", "virtual") as urls, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{urls['dc2']}/ui/")
+        page.wait_for_selector('[data-cluster="dc2"]', timeout=10_000)
+        assert page.locator("#clock").inner_text() == "virtual clock 2026-01-01 00:00:00Z"
+
+        page.fill("#seconds", "90")
+        page.click("button[data-action=advance]")
+        page.wait_for_selector("text=virtual clock 2026-01-01 00:01:30Z", timeout=5_000)
+        assert page.locator("#control-result").inner_text() == "advance: done"
+
+        page.select_option("#crash-cluster", "dc1")
+        page.click("button[data-action=crash]")
+        page.wait_for_selector('[data-cluster="dc1"].crashed', timeout=5_000)
+        assert httpx.get(f"{urls['dc1']}/_sim/world").json()["Clusters"][0]["Crashed"] is True
+        page.click("button[data-action=restart]")
+        page.wait_for_selector('[data-cluster="dc1"]:not(.crashed)', timeout=5_000)
+
+        page.select_option("#link-a", "dc1")
+        page.select_option("#link-b", "dc1")
+        page.click("button[data-action=partition]")
+        page.wait_for_selector("#control-result.error", timeout=5_000)
+        assert page.locator("#control-result").inner_text() == (
+            "400 Bad Request\nA and B must be two different clusters"
+        )
+
+        page.fill("#explain-service", "web")
+        page.click("#explain button[type=submit]")
+        page.wait_for_function("document.getElementById('explain-result').textContent !== ''")
+        result = httpx.get(
+            f"{urls['dc2']}/_sim/explain",
+            params={"service": "web", "source": "dc1", "consumer": "dc2"},
+        )
+        shown = page.locator("#explain-result").inner_text()
+        assert shown.startswith(f"{result.status_code} ")
