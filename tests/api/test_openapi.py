@@ -10,7 +10,7 @@ import pytest
 from consul_sim.api.inprocess import front_door
 from consul_sim.world import Cluster, World
 
-SIMULATOR_PAGES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/ui"}
+SIMULATOR_PAGES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/ui", "/"}
 
 
 @pytest.fixture

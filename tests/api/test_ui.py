@@ -25,6 +25,13 @@ def test_ui_without_a_slash_redirects_to_the_page(client: httpx.Client) -> None:
     assert (r.status_code, r.headers["location"]) == (307, f"{client.base_url}/ui/")
 
 
+def test_the_root_sends_a_browser_on_to_the_ui(client: httpx.Client) -> None:
+    r = client.get("/", follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (301, "/ui/")
+    assert r.text == '<a href="/ui/">Moved Permanently</a>.\n\n'
+    assert client.get("/", follow_redirects=True).url.path == "/ui/"
+
+
 def test_ui_answers_404_for_a_file_it_does_not_ship(client: httpx.Client) -> None:
     r = client.get("/ui/nope.js")
     assert (r.status_code, r.text) == (404, "404 page not found\n")
