@@ -3,7 +3,7 @@
 "use strict";
 
 const JOURNAL_KEEP = 500;
-const BAD = /drop|lost|partition|refus|crash|fail|denied|unreachable|held/i;
+const BAD = /drop|lost|partition|refus|crash|fail|denied|unreachable/i;
 const $ = (id) => document.getElementById(id);
 let world = null;
 let centers = {};
@@ -44,7 +44,7 @@ function layout(names) {
   });
   const xs = raw.map((p) => p[0]), ys = raw.map((p) => p[1]);
   const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  const padX = 160, padY = 130;
+  const padX = 140, padY = 130;
   names.forEach((name, i) => {
     const [x, y] = raw[i];
     out[name] = [
