@@ -3,8 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install test lint format demo bench fuzz clean
+.PHONY: install browser screenshot test lint format demo bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,10 +14,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# The dashboard's browser test (tests/browser) drives Debian's Chromium through Playwright;
+# Playwright's own browser download (`playwright install`) does not work here.
+browser:
+	test -x $(CHROMIUM) || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
 
 test: install
 	$(BIN)/python -m pytest -q
+
+screenshot: install
+	$(BIN)/python -m tests.browser.screenshot docs/dashboard.png
 
 lint: install
 	$(BIN)/ruff check consul_sim tests benchmarks scenarios

@@ -24,6 +24,8 @@ from consul_sim.api import (
     sim,
     sim_call,
     status,
+    stream,
+    ui,
 )
 
 if TYPE_CHECKING:
@@ -99,8 +101,10 @@ def create_app(cluster: Cluster) -> FastAPI:
     app.include_router(sim.router)
     app.include_router(peerstream.router)
     app.include_router(sim_call.router)
+    app.include_router(stream.router)
     app.include_router(query.router)
     app.include_router(session.router)
+    ui.mount(app)
     app.add_middleware(RunDueTimers, cluster=cluster)
     app.add_middleware(PrintablePathCheck)
     return app

@@ -368,6 +368,12 @@ def closing_on(event: threading.Event) -> Iterator[None]:
         _closing.reset(token)
 
 
+def closing_event() -> threading.Event | None:
+    """The serving process's closing event, inside :func:`closing_on` (``None`` in-process):
+    long-lived answers (``/_sim/stream``) poll it to end before uvicorn waits on them."""
+    return _closing.get()
+
+
 async def wait_for(
     cluster: Cluster,
     wait: float,
