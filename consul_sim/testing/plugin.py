@@ -165,12 +165,11 @@ def consul_server(consul_world: World) -> Iterator[ServedWorld]:
 WorldFactory = Callable[..., AbstractContextManager[World]]
 
 
-@pytest.fixture(scope="session")
-def consul_world_factory() -> WorldFactory:
+def world_factory() -> WorldFactory:
     """``factory(clusters=[...], peered=False, seed=0, heartbeat_interval=...,
     heartbeat_timeout=...)``: a context manager giving a fresh world set up so, closed on
-    leaving. Each set-up is built once per session and kept as a snapshot; every call restores
-    it (about a millisecond), so ``@given`` examples each get a world of their own."""
+    leaving. Each set-up is built once per factory and kept as a snapshot; every call
+    restores it (about a millisecond), so ``@given`` examples each get a world of their own."""
     templates: dict[WorldSpec, bytes] = {}
 
     @contextmanager
@@ -199,6 +198,13 @@ def consul_world_factory() -> WorldFactory:
             world.close()
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def consul_world_factory() -> WorldFactory:
+    """:func:`world_factory` for the whole session (safe under ``@given``: nothing in it is
+    per test, and every world it hands out is new)."""
+    return world_factory()
 
 
 @pytest.hookimpl(tryfirst=True)
