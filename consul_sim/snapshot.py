@@ -45,6 +45,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import BaseModel
 
 from consul_sim import __version__
 
@@ -136,10 +137,47 @@ _OBJECT_REDUCE_EX: Any = object.__reduce_ex__
 _OBJECT_REDUCE: Any = object.__reduce__
 _NEWOBJ: Any = copyreg.__newobj__  # type: ignore[attr-defined]  # pickle writes it as NEWOBJ
 
-_OTHER, _PLAIN, _OWN_STATE, _FIELDS = 0, 1, 2, 3
+_OTHER, _PLAIN, _OWN_STATE, _FIELDS, _MODEL = 0, 1, 2, 3, 4
 """How the pickler writes an object of a class: as pickle would, from its ``__dict__``, or
 through the class's own ``__getstate__``/``__setstate__`` (pydantic models, the network), or
-as a call with its fields (a slotted dataclass, such as the journal's many entries)."""
+as a call with its fields (a slotted dataclass, such as the journal's many entries), or as a
+pydantic model's field values in field order (the store's thousands of records: their field
+names, written once per record, were half of a snapshot's strings)."""
+
+
+def _model(
+    cls: type[BaseModel],
+    names: tuple[str, ...],
+    values: tuple[Any, ...],
+    fields_set: tuple[str, ...],
+    extra: dict[str, Any] | None,
+    private: dict[str, Any] | None,
+) -> BaseModel:
+    """A pydantic model as its ``__setstate__`` would make it, from its values in field order."""
+    obj = cls.__new__(cls)
+    setattr_ = object.__setattr__
+    setattr_(obj, "__pydantic_fields_set__", set(fields_set))
+    setattr_(obj, "__pydantic_extra__", extra)
+    setattr_(obj, "__pydantic_private__", private)
+    setattr_(obj, "__dict__", dict(zip(names, values, strict=True)))
+    return obj
+
+
+def _string_numbers(strings: dict[str, int]) -> Callable[[Any], int | None]:
+    """The pickler's ``persistent_id``: a string's number in ``strings`` (numbered as first
+    met), None for anything else. A closure rather than a method: it runs for every object
+    written, a couple of hundred thousand times for a thousand services."""
+    get = strings.get
+
+    def number(obj: Any) -> int | None:
+        if obj.__class__ is str:
+            found: int | None = get(obj)
+            if found is None:
+                found = strings[obj] = len(strings)
+            return found
+        return None
+
+    return number
 
 
 class _Pickler(pickle.Pickler):
@@ -153,13 +191,28 @@ class _Pickler(pickle.Pickler):
         self._kinds: dict[type, int] = {}
         self.strings: dict[str, int] = {}
         """Every distinct string, numbered in the order first written."""
+        self.persistent_id = _string_numbers(self.strings)  # type: ignore[method-assign]
         self._fields: dict[type, Callable[[Any], Any]] = {}
+        self._names: dict[type, tuple[str, ...]] = {}
+        self._name_sets: dict[frozenset[str], tuple[str, ...]] = {}
+
+    def _sorted_names(self, names: set[str]) -> tuple[str, ...]:
+        """A fields-set in sorted order, one tuple per distinct set (written once, then
+        referenced: most records of a kind set the same fields)."""
+        key = frozenset(names)
+        found = self._name_sets.get(key)
+        if found is None:
+            found = self._name_sets[key] = tuple(sorted(key))
+        return found
 
     def _kind(self, cls: type) -> int:
         kind = self._kinds.get(cls)
         if kind is None:
             fields = getattr(cls, "__dataclass_fields__", None)
-            if (
+            if cls.__module__.startswith("consul_sim.") and issubclass(cls, BaseModel):
+                kind = _MODEL
+                self._names[cls] = tuple(cls.model_fields)
+            elif (
                 cls.__module__.startswith("consul_sim.")
                 and "__slots__" in cls.__dict__
                 and fields
@@ -181,15 +234,6 @@ class _Pickler(pickle.Pickler):
             self._kinds[cls] = kind
         return kind
 
-    def persistent_id(self, obj: Any) -> int | None:
-        if obj.__class__ is str:
-            strings = self.strings
-            number = strings.get(obj)
-            if number is None:
-                number = strings[obj] = len(strings)
-            return number
-        return None
-
     def reducer_override(self, obj: Any) -> Any:
         if obj is self._world:
             return _the_world, ()
@@ -197,6 +241,19 @@ class _Pickler(pickle.Pickler):
             return _the_lock, ()
         cls = type(obj)
         kind = self._kind(cls)
+        if kind == _MODEL:
+            values = obj.__dict__
+            names = self._names[cls]
+            if tuple(values) == names and not obj.__pydantic_private__:
+                return _model, (
+                    cls,
+                    names,
+                    tuple(values.values()),
+                    self._sorted_names(obj.__pydantic_fields_set__),
+                    obj.__pydantic_extra__,
+                    obj.__pydantic_private__,
+                )
+            kind = _OWN_STATE  # an unusual one: pydantic's own way, sets sorted
         if kind == _PLAIN:
             state = obj.__getstate__()
             if type(state) is dict:
