@@ -7,6 +7,8 @@ health change converging with 10 and 10,000 exported services; a peered pair cre
 and settled). Their reports follow the health table in ``benchmarks/results/latest.txt``.
 ``memory``: resident memory through 200,000 KV put+delete and 1,000,000 network messages, which
 must stay flat once tombstones reap and the journal ring is full (:mod:`memory`).
+``toolkit``: a peered pair from ``consul_world_factory``, and snapshot + restore of a world with
+1,000 services (:mod:`toolkit`).
 
 consul-sim holds 10 instances of ``web`` (one node each, registered through
 ``/v1/catalog/register`` with a passing check). The baseline is a bare FastAPI app answering the
@@ -48,6 +50,7 @@ from loadgen import ClientKind, LoadResult, run_load
 from memory import memory_report
 from replication import convergence_report, pair_report
 from startup import startup_report
+from toolkit import toolkit_report
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -56,7 +59,7 @@ HEALTH_PATH = "/v1/health/service/web"
 TARGET_RATIO = 0.7
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
-SECTIONS = ("startup", "health", "convergence", "pair", "memory")
+SECTIONS = ("startup", "health", "convergence", "pair", "memory", "toolkit")
 
 
 class ServerProcess:
@@ -318,6 +321,11 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" in sections:
         print("memory: 200,000 KV put+delete and 1,000,000 network messages ...", flush=True)
         reports.append(memory_report()[0])
+    if "toolkit" in sections:
+        print(
+            "toolkit: consul_world_factory and a 1,000-service snapshot round trip ...", flush=True
+        )
+        reports.append(toolkit_report()[0])
     report = "\n".join(reports)
     print()
     print(report, end="")

@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 
 from consul_sim.errors import ConsulError, RequestTooLarge
 from consul_sim.gostd import quote as go_quote
@@ -130,7 +131,7 @@ class TombstoneGC:
             self._bins[expires] = max(self._bins[expires], index)
             return
         self._bins[expires] = index
-        self.scheduler.call_at(expires, lambda: self._expire(expires))
+        self.scheduler.call_at(expires, partial(self._expire, expires))
 
     def pending(self) -> bool:
         """Whether some tombstones wait for their bin's timer."""

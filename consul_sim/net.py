@@ -240,6 +240,23 @@ class Network:
         )
         self._awaiting = 0
 
+    def __getstate__(self) -> dict[str, object]:
+        """What a world snapshot keeps: everything but the link to other processes. The
+        remote transport and its reply queues belong to the serving process (it sets
+        ``remote`` again when it serves the restored world); a call to another process still
+        out when the snapshot was taken is not in it, as a request in flight is not in a
+        Consul snapshot: the peering's next redial or heartbeat makes up for it."""
+        state = self.__dict__.copy()
+        state["remote"] = None
+        state["_awaiting"] = 0
+        del state["_remote_outcomes"], state["_remote_replies"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._remote_outcomes = queue.SimpleQueue()
+        self._remote_replies = queue.SimpleQueue()
+
     # -- addresses ------------------------------------------------------------------------------
     def attach(self, name: str, receiver: Receiver, address: str | None = None) -> str:
         """Give a cluster a peering address: its own loopback port, or ``address`` (in server

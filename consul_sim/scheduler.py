@@ -3,6 +3,10 @@
 Nothing in consul-sim sleeps: a TTL expiry or a heartbeat is a timer here. Under the virtual
 clock ``World.advance`` moves time from timer to timer; under the wall clock every request, every
 blocking query and the server's ticker fire whatever is due, so expiry is exact without threads.
+
+Pending timers are part of a world snapshot (:mod:`consul_sim.snapshot`), so a callback must
+pickle: a bound method or a ``functools.partial`` of one or of a module function, never a lambda
+or a closure.
 """
 
 from __future__ import annotations

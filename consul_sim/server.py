@@ -100,6 +100,7 @@ class ServedWorld:
         self._started = False
         self._closing = threading.Event()
         self._lifecycle = threading.Lock()
+        self._following = False
 
     def _bind(self) -> dict[str, socket.socket]:
         """Listen on every port first (as asyncio would: SO_REUSEADDR), so the ports are known
@@ -141,6 +142,23 @@ class ServedWorld:
                 cluster.peering.address = network.attach(name, cluster.peering, address)
             self._transport = HTTPTransport(network)
             network.remote = self._transport
+            if not self._following:
+                self._following = True
+                world.on_replaced(self._follow)
+
+    def _follow(self) -> None:
+        """The world was reset or loaded in place (``/_sim/reset``, ``PUT /_sim/snapshot``):
+        its new clusters are served where the old ones were."""
+        if not self._started or self._stopping:
+            return
+        world = self.world
+        for name, port in self.ports.items():
+            cluster = world.clusters.get(name)
+            if cluster is not None:
+                address = f"{self.host}:{port}"
+                cluster.http_address = address
+                cluster.peering.address = world.network.attach(name, cluster.peering, address)
+        world.network.remote = self._transport
 
     def start(self, timeout: float = 10.0) -> ServedWorld:
         """Serve every cluster; a ServedWorld already serving is left as it is."""
@@ -224,6 +242,10 @@ class ServedWorld:
 
     def url(self, name: str) -> str:
         return f"http://{self.host}:{self.ports[name]}"
+
+    def address(self, name: str) -> str:
+        """``host:port`` of a served cluster, as ``CONSUL_HTTP_ADDR`` takes it."""
+        return f"{self.host}:{self.ports[name]}"
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving and give the clusters their in-process addresses back; a ServedWorld

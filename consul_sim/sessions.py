@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from consul_sim.acl import Authorizer
@@ -332,17 +333,21 @@ def _reset_timer(store: Store, scheduler: Scheduler, session: Session) -> None:
     if ttl == 0:
         return
 
-    def expire() -> None:
-        if store.sessions.timers.get(session.id) is not timer:
-            return
-        current = store.sessions.get(session.id)
-        if current is None:
-            return
-        with store.txn() as txn:
-            _invalidate(store, txn, scheduler, current)
-
-    timer = scheduler.call_later(ttl * SESSION_TTL_MULTIPLIER, expire)
+    timer = scheduler.call_later(
+        ttl * SESSION_TTL_MULTIPLIER, partial(_expire, store, scheduler, session.id)
+    )
     store.sessions.timers[session.id] = timer
+
+
+def _expire(store: Store, scheduler: Scheduler, session_id: str) -> None:
+    """A session's TTL ran out (a module function, not a closure, so the timer that calls it
+    can go into a world snapshot). A renewed or destroyed session's old timer was cancelled
+    and never gets here."""
+    current = store.sessions.get(session_id)
+    if current is None or session_id not in store.sessions.timers:
+        return
+    with store.txn() as txn:
+        _invalidate(store, txn, scheduler, current)
 
 
 def _invalidate(store: Store, txn: Txn, scheduler: Scheduler, session: Session) -> None:
@@ -376,7 +381,7 @@ def _bind(store: Store, scheduler: Scheduler) -> None:
     if table.watching:
         return
     table.watching = True
-    store.watches.add(lambda: _check_health(store, scheduler))
+    store.watches.add(partial(_check_health, store, scheduler), keep=True)
 
 
 def _catalog_indexes(store: Store) -> tuple[int, ...]:

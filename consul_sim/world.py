@@ -13,7 +13,9 @@ stays importable, and fast to import, without FastAPI, Starlette or httpx.
 
 from __future__ import annotations
 
+import pickle
 import threading
+from collections.abc import Callable
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Protocol, cast
@@ -233,6 +235,14 @@ class Cluster:
             self._client.close()
             self._client = None
 
+    def __getstate__(self) -> dict[str, object]:
+        """A snapshot keeps the cluster, not its HTTP client or the config view (both are
+        made again on first use)."""
+        state = self.__dict__.copy()
+        state["_client"] = None
+        state.pop("config", None)
+        return state
+
     def __repr__(self) -> str:
         return f"<Cluster {self.name!r} node={self.node_name!r}>"
 
@@ -265,6 +275,14 @@ class World:
         self.clusters: dict[str, Cluster] = {}
         self.network = Network(self.clock, self.rand.derive("net"), journal_size=journal_size)
         self._front_door: FrontDoor | None = None
+        self._replaced: list[Callable[[], None]] = []
+        self._baseline: bytes | None = None
+        try:
+            self._baseline = self.snapshot()
+        except (TypeError, AttributeError, pickle.PicklingError):
+            # A clock of the caller's own that pickle cannot copy: the world works, it just
+            # cannot be snapshotted, forked or reset (those say so when asked).
+            pass
 
     @property
     def heartbeat_interval(self) -> float:
@@ -475,6 +493,81 @@ class World:
         """Blocking queries re-check their deadlines when virtual time moves."""
         for cluster in list(self.clusters.values()):
             cluster.store.watches.notify()
+
+    # -- snapshots ----------------------------------------------------------------------------
+    _PROCESS_BOUND = ("lock", "_front_door", "_replaced", "_baseline")
+    """What belongs to the process, not the world: never in a snapshot, kept by :meth:`load`."""
+
+    def snapshot(self) -> bytes:
+        """The whole world as bytes (see :mod:`consul_sim.snapshot`): :meth:`restore` makes
+        a world that answers every read as this one does and continues identically."""
+        from consul_sim import snapshot
+
+        with self.lock:
+            state = {k: v for k, v in self.__dict__.items() if k not in self._PROCESS_BOUND}
+            return snapshot.dump(self, state)
+
+    @classmethod
+    def restore(cls, data: bytes) -> World:
+        """A new world from :meth:`snapshot`'s bytes, with a lock and (on first use) a front
+        door of its own; :meth:`reset` brings it back to this state. Raises ValueError for
+        bytes that are not a snapshot of this consul-sim version. Runs pickle: restore only
+        snapshots from a trusted source."""
+        from consul_sim import snapshot
+
+        world = cls.__new__(cls)
+        lock = threading.RLock()
+        world.__dict__ = snapshot.load(data, world, lock)  # as loaded: see snapshot._set_dict
+        world.lock = lock
+        world._front_door = None
+        world._replaced = []
+        world._baseline = bytes(data)
+        return world
+
+    def fork(self) -> World:
+        """An independent copy of the world as it stands (same seed, same next steps)."""
+        return World.restore(self.snapshot())
+
+    def reset(self) -> None:
+        """Back, in place, to the state the world was created (or restored) in, or the one
+        :meth:`set_baseline` marked."""
+        self.load(self.baseline)
+
+    @property
+    def baseline(self) -> bytes:
+        """The snapshot :meth:`reset` returns to."""
+        if self._baseline is None:
+            raise RuntimeError(
+                "this world has no state to reset to: its clock could not be snapshotted"
+            )
+        return self._baseline
+
+    def set_baseline(self) -> None:
+        """Make the state as it stands what :meth:`reset` returns to (``consul-sim serve``
+        marks the world once its clusters are up)."""
+        self._baseline = self.snapshot()
+
+    def load(self, data: bytes) -> None:
+        """Become, in place, the world in ``data``: the lock, the front door and whoever
+        follows :meth:`on_replaced` stay, every cluster object is new. Nothing changes when
+        the snapshot is refused (ValueError). Runs pickle: trusted snapshots only."""
+        from consul_sim import snapshot
+
+        with self.lock:
+            state = snapshot.load(data, self, self.lock)
+            old = list(self.clusters.values())
+            self.__dict__.update(state)
+            for cluster in old:
+                # Blocked readers wake and answer; a client held from before keeps working,
+                # its app now answering for the cluster of its name.
+                cluster.store.watches.notify()
+            for callback in list(self._replaced):
+                callback()
+
+    def on_replaced(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (under the world lock) after :meth:`load` or :meth:`reset`
+        replaced the clusters: how a front door or a server follows them."""
+        self._replaced.append(callback)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def close(self) -> None:

@@ -87,6 +87,17 @@ class InProcessFrontDoor:
         self.world = world
         self._loop: LoopThread | None = None
         self._apps: dict[str, FastAPI] = {}
+        world.on_replaced(self._follow)
+
+    def _follow(self) -> None:
+        """The world was reset or loaded in place: each app answers for the new cluster of
+        its name (one the snapshot does not hold loses its app)."""
+        for name, app in list(self._apps.items()):
+            cluster = self.world.clusters.get(name)
+            if cluster is None:
+                del self._apps[name]
+            else:
+                app.state.cluster = cluster
 
     @property
     def loop(self) -> LoopThread:

@@ -10,6 +10,7 @@ anything wrong is a plain-text 400 that says what.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -21,6 +22,7 @@ from consul_sim.api.openapi import (
     OBJECT,
     OBJECTS,
     PRETTY,
+    Answer,
     Body,
     Op,
     Param,
@@ -31,6 +33,7 @@ from consul_sim.durations import format_duration
 from consul_sim.errors import BadRequest
 from consul_sim.models.base import DecodeError, parse_json
 from consul_sim.models.peering_state import shown_state
+from consul_sim.snapshot import header
 from consul_sim.world import World
 
 router = ConsulRouter()
@@ -67,7 +70,7 @@ async def _body(request: Request, *, allow_empty: bool = False) -> dict[str, Any
     return {str(k).lower(): v for k, v in data.items()}
 
 
-def _control(summary: str, body: Body) -> Op:
+def _control(summary: str, body: Body | None) -> Op:
     """A fault or time control: a JSON body, and the world as it stands after it."""
     world = ok(OBJECT, "the world as it now stands, as GET /_sim/world shows it")
     return Op(summary, (PRETTY,), body, (world,), errors=(400,))
@@ -358,3 +361,63 @@ async def advance(request: Request) -> Response:
         raise BadRequest("Missing Seconds: how far to move the virtual clock")
     world.advance(seconds)
     return _answer(request, world)
+
+
+SNAPSHOT_MEDIA = "application/octet-stream"
+SNAPSHOT = Body(
+    schema={"type": "string", "format": "binary"},
+    media=SNAPSHOT_MEDIA,
+    description="a snapshot from GET /_sim/snapshot (or world.snapshot()) of this version",
+)
+
+
+@router.endpoint(
+    "/_sim/snapshot",
+    "GET",
+    "PUT",
+    doc={
+        "GET": Op(
+            "the whole world as a snapshot, to PUT back later (simulator only)",
+            answers=(Answer(200, "the snapshot's bytes", SNAPSHOT_MEDIA, {"type": "string"}),),
+            errors=(),
+        ),
+        "PUT": _control("replace the world, in place, with a snapshot's", SNAPSHOT),
+    },
+)
+async def snapshot(request: Request) -> Response:
+    """``GET`` hands out ``world.snapshot()``; ``PUT`` loads one in place, and every cluster
+    of the snapshot answers on the port of its name from then on. The bytes are pickle:
+    restoring them runs code, so only load snapshots from a trusted source."""
+    world = cluster_of(request).world
+    if request.method == "GET":
+        return Response(world.snapshot(), media_type=SNAPSHOT_MEDIA)
+    data = await request.body()
+    if not data:
+        raise BadRequest("Request body is required: a snapshot from GET /_sim/snapshot")
+    _load(world, data, world.load)
+    return _answer(request, world)
+
+
+@router.endpoint(
+    "/_sim/reset",
+    "POST",
+    doc=_control("bring the world back to the state it was created or restored in", None),
+)
+async def reset(request: Request) -> Response:
+    world = cluster_of(request).world
+    _load(world, world.baseline, lambda _data: world.reset())
+    return _answer(request, world)
+
+
+def _load(world: World, data: bytes, load: Callable[[bytes], None]) -> None:
+    """Load ``data`` unless it is no snapshot of this version, or lacks a cluster this world
+    has (its port would answer for nothing): both a 400 that says why."""
+    try:
+        clusters = header(data)["Clusters"]
+        missing = sorted(set(world.clusters) - set(clusters))
+        if missing:
+            held = ", ".join(clusters) or "none"
+            raise BadRequest(f'Snapshot has no cluster "{missing[0]}" (it holds: {held})')
+        load(data)
+    except ValueError as exc:
+        raise BadRequest(f"Invalid snapshot: {exc}") from None

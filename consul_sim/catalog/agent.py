@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from consul_sim.durations import parse_duration
@@ -414,15 +415,17 @@ class LocalAgent:
         if local.timer:
             local.timer.cancel()
 
-        def expire() -> None:
-            if self.checks.get(check_id) is not local:
-                return
-            local.timer = None
-            last = local.last_output
-            output = TTL_EXPIRED_WITH_OUTPUT + last if last else TTL_EXPIRED
-            self._set_status(check_id, CRITICAL, output)
+        local.timer = self.scheduler.call_later(
+            local.ttl, partial(self._expire_ttl, check_id, local)
+        )
 
-        local.timer = self.scheduler.call_later(local.ttl, expire)
+    def _expire_ttl(self, check_id: str, local: LocalCheck) -> None:
+        if self.checks.get(check_id) is not local:
+            return
+        local.timer = None
+        last = local.last_output
+        output = TTL_EXPIRED_WITH_OUTPUT + last if last else TTL_EXPIRED
+        self._set_status(check_id, CRITICAL, output)
 
     def _track_critical(self, check_id: str, status: str) -> None:
         """Start or stop the clock of a check that may reap its service when critical too long."""
@@ -439,7 +442,7 @@ class LocalAgent:
             local.critical_since = self.scheduler.clock.now()
         if local.reap_timer is None:
             due = local.critical_since + local.reap_after
-            local.reap_timer = self.scheduler.call_at(due, lambda: self._reap(check_id, local))
+            local.reap_timer = self.scheduler.call_at(due, partial(self._reap, check_id, local))
 
     def _reap(self, check_id: str, local: LocalCheck) -> None:
         if self.checks.get(check_id) is not local:

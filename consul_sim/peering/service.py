@@ -533,7 +533,7 @@ class PeeringService:
                 )
             peering_id = existing.id
             self.ctx.scheduler.call_later(
-                self.deletion_delay, lambda: self._finish_delete(peering_id)
+                self.deletion_delay, partial(self._finish_delete, peering_id)
             )
 
     def _finish_delete(self, peering_id: str) -> None:

@@ -21,6 +21,7 @@ capped at 64 (``leader_peering.go``'s ``peeringRetryTimeout``), until a stream c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from consul_sim.connect.ca import ROOTS_TABLE
@@ -252,12 +253,12 @@ class Streams:
         pid = record.id
         end.timers.append(
             scheduler.call_later(
-                self.ctx.heartbeats.interval, lambda: self._heartbeat(pid, stream_id)
+                self.ctx.heartbeats.interval, partial(self._heartbeat, pid, stream_id)
             )
         )
         end.timers.append(
             scheduler.call_later(
-                self.ctx.heartbeats.timeout, lambda: self._check_timeout(pid, stream_id)
+                self.ctx.heartbeats.timeout, partial(self._check_timeout, pid, stream_id)
             )
         )
         return end
@@ -336,7 +337,7 @@ class Streams:
     def _schedule(self, peering_id: str, delay: float) -> None:
         self._cancel_redial(peering_id)
         self._redials[peering_id] = self.ctx.scheduler.call_later(
-            delay, lambda: self._redial(peering_id)
+            delay, partial(self._redial, peering_id)
         )
 
     def _cancel_redial(self, peering_id: str) -> None:
@@ -382,7 +383,7 @@ class Streams:
         end.timers = [t for t in end.timers if not t.cancelled and t.when > self._now()]
         end.timers.append(
             self.ctx.scheduler.call_later(
-                self.ctx.heartbeats.interval, lambda: self._heartbeat(peering_id, stream_id)
+                self.ctx.heartbeats.interval, partial(self._heartbeat, peering_id, stream_id)
             )
         )
 
@@ -397,7 +398,9 @@ class Streams:
             self.close(peering_id, HEARTBEAT_TIMEOUT_ERROR)
             return
         end.timers.append(
-            self.ctx.scheduler.call_at(deadline, lambda: self._check_timeout(peering_id, stream_id))
+            self.ctx.scheduler.call_at(
+                deadline, partial(self._check_timeout, peering_id, stream_id)
+            )
         )
 
     # -- sending ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ anything starts, and the command exits 1.
 from __future__ import annotations
 
 import errno
+import os
 import signal
 import socket
 import threading
@@ -75,7 +76,8 @@ def serving(
 
     try:
         for name in ports:
-            world.add_cluster(name)
+            if name not in world.clusters:  # a restored world has its clusters already
+                world.add_cluster(name)
         served = ServedWorld(world, dict(ports), host=LOOPBACK, sim_token=sim_token)
         try:
             served.start()
@@ -135,6 +137,20 @@ Usage: consul-sim serve [options]
             "How long a peering stream may go without a heartbeat before it is closed and "
             "shows FAILING (Consul: 2m0s).",
         )
+        self.snapshot = fs.string(
+            "snapshot",
+            "",
+            "Start from this snapshot file (GET /_sim/snapshot, -save-on-exit, or "
+            "world.snapshot()) instead of a new world: its clusters, clock, seed and every "
+            "state. Each cluster is served on the port it was served on when saved, unless "
+            "-cluster says otherwise. A snapshot is pickle data: load only files you trust.",
+        )
+        self.save_on_exit = fs.string(
+            "save-on-exit",
+            "",
+            "On SIGINT or SIGTERM, write the world's snapshot to this file before the "
+            "servers stop, so a later -snapshot run picks up where this one ended.",
+        )
         self.journal_size = fs.integer(
             "journal-size",
             DEFAULT_JOURNAL_SIZE,
@@ -159,7 +175,10 @@ Usage: consul-sim serve [options]
             raise CommandError("Error! -journal-size must be at least 1")
         from consul_sim.server import DEFAULT_CLUSTERS
 
+        restored = self._restored() if self.snapshot.value else None
         specs: list[tuple[str, int]] = list(DEFAULT_CLUSTERS)
+        if restored is not None:
+            specs = [(name, _saved_port(c.http_address)) for name, c in restored.clusters.items()]
         if self.clusters.value:
             try:
                 specs = [parse_cluster_spec(text) for text in self.clusters.value]
@@ -170,21 +189,89 @@ Usage: consul-sim serve [options]
             if names.count(name) > 1:
                 raise CommandError(f'Error! Cluster "{name}" is given more than once')
         ports = dict(specs)
+        if restored is not None:
+            for name in ports:
+                if name not in restored.clusters:
+                    restored.close()
+                    raise CommandError(
+                        f'Error! Snapshot {self.snapshot.value} has no cluster "{name}"'
+                    )
+        save_to = self.save_on_exit.value
+        if save_to and not os.path.isdir(os.path.dirname(os.path.abspath(save_to))):
+            raise CommandError(f"Error! Cannot save a snapshot to {save_to}: no such directory")
         refuse_busy_ports(ports)
         from consul_sim.world import World
 
-        world = World(
+        world = restored or World(
             clock="virtual" if self.clock.value == "virtual" else "wall",
             seed=self.seed.value if self.flags.is_set("seed") else None,
             heartbeat_interval=self.heartbeat_interval.value,
             heartbeat_timeout=self.heartbeat_timeout.value,
             journal_size=self.journal_size.value,
         )
+        data = b""
         with caught_signals() as signals, serving(self.ui, world, ports, self.sim_token.value):
+            if restored is None:
+                world.set_baseline()  # what POST /_sim/reset returns to
             self.ctx.stdout.flush()
             signals.wait()
+            if save_to:
+                data = world.snapshot()  # before the servers stop: nothing is lost
         self.ui.error(goodbye(signals))
+        if save_to:
+            try:
+                _write_atomically(save_to, data)
+            except OSError as exc:
+                raise CommandError(
+                    f"Error! Cannot save a snapshot to {save_to}: {exc.strerror or exc}"
+                ) from None
+            self.ui.error(f"==> Saved the world to {save_to}")
         return 0
+
+    def _restored(self) -> World:
+        """The world in the -snapshot file; its clock, seed and heartbeats come with it."""
+        path = self.snapshot.value
+        for flag_name in (
+            "clock",
+            "seed",
+            "heartbeat-interval",
+            "heartbeat-timeout",
+            "journal-size",
+        ):
+            if self.flags.is_set(flag_name):
+                raise CommandError(
+                    f"Error! -{flag_name} cannot be combined with -snapshot: the snapshot "
+                    "holds the world's clock, seed, heartbeats and journal"
+                )
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise CommandError(
+                f"Error! Cannot read snapshot {path}: {exc.strerror or exc}"
+            ) from None
+        from consul_sim.world import World
+
+        try:
+            return World.restore(data)
+        except ValueError as exc:
+            raise CommandError(f"Error! Cannot restore {path}: {exc}") from None
+
+
+def _saved_port(http_address: str | None) -> int:
+    """The port a restored cluster was served on (any free one if it never was)."""
+    if not http_address:
+        return 0
+    port = http_address.rpartition(":")[2]
+    return int(port) if port.isdigit() else 0
+
+
+def _write_atomically(path: str, data: bytes) -> None:
+    """Write beside ``path`` and rename over it, so a crash never leaves half a snapshot."""
+    partial = f"{path}.partial"
+    with open(partial, "wb") as f:
+        f.write(data)
+    os.replace(partial, path)
 
 
 SIGNAL_NAMES = {signal.SIGINT: "interrupt", signal.SIGTERM: "terminated"}
