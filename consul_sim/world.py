@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 
     from consul_sim.calls import CallResult
     from consul_sim.config.service import ConfigEntries
+    from consul_sim.explain import Explanation
+    from consul_sim.oracles import IndexMarks
 
 ClockChoice = Literal["wall", "virtual"] | Clock
 
@@ -265,6 +267,7 @@ class World:
         self.clusters: dict[str, Cluster] = {}
         self.network = Network(self.clock, self.rand.derive("net"), journal_size=journal_size)
         self._front_door: FrontDoor | None = None
+        self._index_marks: IndexMarks | None = None
 
     @property
     def heartbeat_interval(self) -> float:
@@ -413,6 +416,30 @@ class World:
             )
         clock.set(max(target, clock.now()))
         self.step()
+
+    # -- oracles ------------------------------------------------------------------------------
+    def check_invariants(self) -> None:
+        """Raise ``InvariantViolation`` (a readable diff) if the world breaks an invariant of
+        :mod:`consul_sim.oracles`. Indexes are compared with what earlier calls saw."""
+        from consul_sim.oracles import IndexMarks, check_invariants
+
+        if self._index_marks is None:
+            self._index_marks = IndexMarks()
+        check_invariants(self, self._index_marks)
+
+    def assert_converged(self, max_steps: int = 10_000) -> None:
+        """Settle, then :meth:`check_invariants`."""
+        self.settle(max_steps)
+        self.check_invariants()
+
+    def explain(self, *, service: str, source: str, consumer: str, token: str = "") -> Explanation:
+        """Why ``service`` of cluster ``source`` is or is not visible in cluster ``consumer``
+        (``.visible``, ``.reasons``), as ``GET /_sim/explain`` answers; ``token`` is the
+        consumer-side ACL token a reader would use."""
+        from consul_sim.explain import explain
+
+        with self.lock:
+            return explain(self, service=service, source=source, consumer=consumer, token=token)
 
     # -- faults -------------------------------------------------------------------------------
     def partition(self, a: str, b: str) -> None:
