@@ -167,64 +167,86 @@ def imported_view(importer: Cluster, peer: str, name: str) -> list[Instance]:
     return sorted(out)
 
 
-def _imports(world: World, importer: Cluster, problems: list[Problem]) -> None:
-    for record in importer.peering.table.list():
-        if _shown(importer, record) != PeeringState.ACTIVE:
-            continue
-        found = other_end(world, importer, record)
-        if found is None:
-            continue
-        exporter, theirs = found
-        if _shown(exporter, theirs) != PeeringState.ACTIVE:
-            continue
-        if not _link_clean(world, importer.name, exporter.name):
-            continue
-        journal = between(world, importer.name, exporter.name)
-        want = exported_names(exporter.store, theirs.name)
-        extra = sorted(set(imported_names(importer.store, record.name)) - set(want))
-        extra = [n for n in extra if not n.endswith("-sidecar-proxy")]
-        for name in extra:
+@dataclass(frozen=True)
+class ActivePair:
+    """A peering both of whose ends show ACTIVE over a clean link: where imports must equal
+    exports once the world is settled. ``record``/``theirs``: each side's record of it."""
+
+    importer: Cluster
+    record: Peering
+    exporter: Cluster
+    theirs: Peering
+
+
+def clean_active_pairs(world: World) -> list[ActivePair]:
+    """Every (importer, exporter) peering whose two ends show ACTIVE over a clean link (not
+    partitioned, held or lossy, neither end crashed, the link's last message not dropped), in
+    importer name order. The caller holds the world's lock."""
+    out = []
+    for name in sorted(world.clusters):
+        importer = world.clusters[name]
+        for record in importer.peering.table.list():
+            if _shown(importer, record) != PeeringState.ACTIVE:
+                continue
+            found = other_end(world, importer, record)
+            if found is None:
+                continue
+            exporter, theirs = found
+            if _shown(exporter, theirs) != PeeringState.ACTIVE:
+                continue
+            if _link_clean(world, importer.name, exporter.name):
+                out.append(ActivePair(importer, record, exporter, theirs))
+    return out
+
+
+def _imports(world: World, pair: ActivePair, problems: list[Problem]) -> None:
+    importer, record, exporter, theirs = pair.importer, pair.record, pair.exporter, pair.theirs
+    journal = between(world, importer.name, exporter.name)
+    want = exported_names(exporter.store, theirs.name)
+    extra = sorted(set(imported_names(importer.store, record.name)) - set(want))
+    extra = [n for n in extra if not n.endswith("-sidecar-proxy")]
+    for name in extra:
+        problems.append(
+            Problem(
+                "no-foreign-data",
+                importer.name,
+                f"no data of {name!r}: {exporter.name} does not export it to "
+                f"{theirs.name!r} (exports {want})",
+                f"{len(imported_view(importer, record.name, name))} imported instance(s)",
+                record.name,
+                name,
+                journal,
+            )
+        )
+    for name in want:
+        expected = exported_view(exporter, name)
+        got = imported_view(importer, record.name, name)
+        if got != expected:
             problems.append(
                 Problem(
-                    "no-foreign-data",
+                    "imports-equal-exports",
                     importer.name,
-                    f"no data of {name!r}: {exporter.name} does not export it to "
-                    f"{theirs.name!r} (exports {want})",
-                    f"{len(imported_view(importer, record.name, name))} imported instance(s)",
+                    f"{expected} (what {exporter.name} exports to {theirs.name!r})",
+                    str(got),
                     record.name,
                     name,
                     journal,
                 )
             )
-        for name in want:
-            expected = exported_view(exporter, name)
-            got = imported_view(importer, record.name, name)
-            if got != expected:
-                problems.append(
-                    Problem(
-                        "imports-equal-exports",
-                        importer.name,
-                        f"{expected} (what {exporter.name} exports to {theirs.name!r})",
-                        str(got),
-                        record.name,
-                        name,
-                        journal,
-                    )
-                )
-        stream = importer.peering.tracker.get(record.id)
-        listed = sorted(stream.imported_services or []) if stream is not None else []
-        if listed != want:
-            problems.append(
-                Problem(
-                    "imports-equal-exports",
-                    importer.name,
-                    f"ImportedServices {want}",
-                    f"ImportedServices {listed}",
-                    record.name,
-                    "",
-                    journal,
-                )
+    stream = importer.peering.tracker.get(record.id)
+    listed = sorted(stream.imported_services or []) if stream is not None else []
+    if listed != want:
+        problems.append(
+            Problem(
+                "imports-equal-exports",
+                importer.name,
+                f"ImportedServices {want}",
+                f"ImportedServices {listed}",
+                record.name,
+                "",
+                journal,
             )
+        )
 
 
 def _owned_data(cluster: Cluster, problems: list[Problem]) -> None:
@@ -330,8 +352,9 @@ def find_problems(world: World, marks: IndexMarks) -> list[Problem]:
             _indexes(cluster, marks, problems)
             _states(cluster, problems)
             _owned_data(cluster, problems)
-            if settled:
-                _imports(world, cluster, problems)
+        if settled:
+            for pair in clean_active_pairs(world):
+                _imports(world, pair, problems)
     return problems
 
 

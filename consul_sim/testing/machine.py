@@ -21,9 +21,15 @@ Subclass it to test your own application against the simulator::
 Class attributes choose the world: ``CLUSTERS`` (names, each side names the other by its
 name), ``SERVICES``, ``SEED`` and
 ``INITIAL_PEERINGS`` / ``INITIAL_EXPORTS`` (every pair peered and each cluster exporting the
-first service to every other, by default, so replication has work from the first step).
+first service to every other, by default, so replication has work from the first step) and
+``INITIAL_INSTANCES`` (passing instances of each service per cluster at the start, 1).
 ``self.world`` and ``self.clusters`` are the world and its clusters; ``self.exports`` is the
 model of each cluster's ``exported-services`` entry the rules keep.
+
+Rules act through the clusters' Python API (``cluster.peering``, ``cluster.config``, the
+catalog's register) by default, which is what lets a run reach hundreds of steps a second; set
+``VIA_HTTP = True`` to send every move through each cluster's HTTP API instead, as an HTTP
+client would (same bodies, same answers).
 """
 
 from __future__ import annotations
@@ -41,6 +47,11 @@ from hypothesis.stateful import (
     rule,
 )
 
+from consul_sim.catalog.register import deregister as catalog_deregister
+from consul_sim.catalog.register import register as catalog_register
+from consul_sim.errors import ConsulError
+from consul_sim.models.base import decode_body
+from consul_sim.models.catalog import DeregisterRequest, RegisterRequest
 from consul_sim.peering.replication import exported_names
 from consul_sim.world import Cluster, World
 
@@ -56,6 +67,9 @@ class PeeringMachine(RuleBasedStateMachine):
     SEED: ClassVar[int] = 0
     INITIAL_PEERINGS: ClassVar[bool] = True
     INITIAL_EXPORTS: ClassVar[bool] = True
+    VIA_HTTP: ClassVar[bool] = False
+    INITIAL_INSTANCES: ClassVar[int] = 1
+    """Passing instances of each service each cluster starts with (the rules use 1 and 2)."""
 
     clusters_bundle = Bundle("clusters")
     services_bundle = Bundle("services")
@@ -86,11 +100,27 @@ class PeeringMachine(RuleBasedStateMachine):
             for name, peers in sorted(self.exports[cluster].items())
             if peers
         ]
-        if entries:
-            body = {"Kind": "exported-services", "Name": "default", "Services": entries}
-            self.http(cluster, "PUT", "/v1/config", json=body)
+        body = {"Kind": "exported-services", "Name": "default", "Services": entries}
+        if self.VIA_HTTP:
+            if entries:
+                self.http(cluster, "PUT", "/v1/config", json=body)
+            else:
+                self.http(cluster, "DELETE", "/v1/config/exported-services/default")
+        elif entries:
+            assert self.clusters[cluster].config.write(body)
         else:
-            self.http(cluster, "DELETE", "/v1/config/exported-services/default")
+            self.clusters[cluster].config.delete("exported-services", "default")
+
+    def catalog(self, cluster: str, op: str, body: dict[str, Any]) -> None:
+        """``register`` or ``deregister`` ``body`` on ``cluster``'s catalog."""
+        if self.VIA_HTTP:
+            self.http(cluster, "PUT", f"/v1/catalog/{op}", json=body)
+            return
+        c = self.clusters[cluster]
+        if op == "register":
+            catalog_register(c.store, c.datacenter, decode_body(RegisterRequest, body))
+        else:
+            catalog_deregister(c.store, decode_body(DeregisterRequest, body))
 
     def has_peering(self, cluster: str, name: str) -> bool:
         with self.world.lock:
@@ -100,14 +130,15 @@ class PeeringMachine(RuleBasedStateMachine):
     @initialize(target=clusters_bundle)
     def make_clusters(self) -> MultipleResults[str]:
         """Every pair peered and the first service exported everywhere (unless turned off),
-        one passing instance of each service on each cluster."""
+        ``INITIAL_INSTANCES`` passing instances of each service on each cluster."""
         if self.INITIAL_PEERINGS:
             for i, acceptor in enumerate(self.CLUSTERS):
                 for dialer in self.CLUSTERS[i + 1 :]:
                     self.peer(acceptor, dialer)
         for cluster in self.CLUSTERS:
             for service in self.SERVICES:
-                self.register(cluster, service, 1, "passing")
+                for instance in range(1, self.INITIAL_INSTANCES + 1):
+                    self.register(cluster, service, instance, "passing")
             if self.INITIAL_EXPORTS and self.SERVICES:
                 self.exports[cluster][self.SERVICES[0]] = {c for c in self.CLUSTERS if c != cluster}
                 self.write_exports(cluster)
@@ -128,11 +159,10 @@ class PeeringMachine(RuleBasedStateMachine):
     def register(self, cluster: str, service: str, instance: int, status: str) -> None:
         """Register (or re-register) ``<service>-<instance>`` with one check in ``status``."""
         sid = f"{service}-{instance}"
-        self.http(
+        self.catalog(
             cluster,
-            "PUT",
-            "/v1/catalog/register",
-            json={
+            "register",
+            {
                 "Node": f"{cluster}-node-{instance}",
                 "Address": f"10.0.0.{instance}",
                 "Service": {"ID": sid, "Service": service},
@@ -153,11 +183,10 @@ class PeeringMachine(RuleBasedStateMachine):
 
     @rule(cluster=clusters_bundle, service=services_bundle, instance=st.integers(1, 2))
     def deregister(self, cluster: str, service: str, instance: int) -> None:
-        self.http(
+        self.catalog(
             cluster,
-            "PUT",
-            "/v1/catalog/deregister",
-            json={"Node": f"{cluster}-node-{instance}", "ServiceID": f"{service}-{instance}"},
+            "deregister",
+            {"Node": f"{cluster}-node-{instance}", "ServiceID": f"{service}-{instance}"},
         )
         self.settle()
 
@@ -193,20 +222,30 @@ class PeeringMachine(RuleBasedStateMachine):
             return
         if self.has_peering(acceptor, dialer) or self.has_peering(dialer, acceptor):
             return
-        token = self.http(acceptor, "POST", "/v1/peering/token", json={"PeerName": dialer})
-        r = self.clusters[dialer].client.post(
-            "/v1/peering/establish",
-            json={"PeerName": acceptor, "PeeringToken": token.json()["PeeringToken"]},
-        )
         # Over a cut link Consul's establish fails with an rpc error: that is the user's lot.
-        assert r.status_code in (200, 500), (r.status_code, r.text)
+        if self.VIA_HTTP:
+            r = self.http(acceptor, "POST", "/v1/peering/token", json={"PeerName": dialer})
+            r = self.clusters[dialer].client.post(
+                "/v1/peering/establish",
+                json={"PeerName": acceptor, "PeeringToken": r.json()["PeeringToken"]},
+            )
+            assert r.status_code in (200, 500), (r.status_code, r.text)
+        else:
+            token = self.clusters[acceptor].peering.generate_token(dialer)
+            try:
+                self.clusters[dialer].peering.establish(acceptor, token)
+            except ConsulError as exc:
+                assert exc.status_code == 500, exc
         self.settle()
 
     @rule(cluster=clusters_bundle, other=clusters_bundle)
     def delete(self, cluster: str, other: str) -> None:
         if cluster == other:
             return
-        self.http(cluster, "DELETE", f"/v1/peering/{other}")
+        if self.VIA_HTTP:
+            self.http(cluster, "DELETE", f"/v1/peering/{other}")
+        else:
+            self.clusters[cluster].peering.delete(other)
         self.settle()
         self.world.advance(1)
         self.settle()
@@ -248,7 +287,10 @@ class PeeringMachine(RuleBasedStateMachine):
 
     @rule(cluster=clusters_bundle)
     def restart(self, cluster: str) -> None:
+        """Restart, then wait a heartbeat: the new leader redials (and resends) on its timer,
+        which only time passing brings."""
         self.world.restart(cluster)
+        self.world.advance(self.world.heartbeat_interval + 1)
         self.settle()
 
     # -- invariants -------------------------------------------------------------------------------
