@@ -7,6 +7,8 @@ health change converging with 10 and 10,000 exported services; a peered pair cre
 and settled). Their reports follow the health table in ``benchmarks/results/latest.txt``.
 ``memory``: resident memory through 200,000 KV put+delete and 1,000,000 network messages, which
 must stay flat once tombstones reap and the journal ring is full (:mod:`memory`).
+``machine``: steps per second of ``consul_sim.testing.PeeringMachine`` with every invariant on
+(:mod:`machine`; target 300).
 
 consul-sim holds 10 instances of ``web`` (one node each, registered through
 ``/v1/catalog/register`` with a passing check). The baseline is a bare FastAPI app answering the
@@ -45,6 +47,7 @@ from typing import IO
 import httpx
 import uvicorn
 from loadgen import ClientKind, LoadResult, run_load
+from machine import machine_report
 from memory import memory_report
 from replication import convergence_report, pair_report
 from startup import startup_report
@@ -56,7 +59,7 @@ HEALTH_PATH = "/v1/health/service/web"
 TARGET_RATIO = 0.7
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
-SECTIONS = ("startup", "health", "convergence", "pair", "memory")
+SECTIONS = ("startup", "health", "convergence", "pair", "memory", "machine")
 
 
 class ServerProcess:
@@ -318,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" in sections:
         print("memory: 200,000 KV put+delete and 1,000,000 network messages ...", flush=True)
         reports.append(memory_report()[0])
+    if "machine" in sections:
+        print("machine: PeeringMachine steps per second, every invariant on ...", flush=True)
+        reports.append(machine_report()[0])
     report = "\n".join(reports)
     print()
     print(report, end="")
