@@ -28,7 +28,7 @@ The exception lives at the world's layer so ``World`` can raise it;
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from consul_sim.journal import JournalEntry
@@ -133,15 +133,31 @@ def other_end(world: World, cluster: Cluster, record: Peering) -> tuple[Cluster,
     return world.clusters[found[0].name], found[1]
 
 
-def _link_clean(world: World, a: str, b: str) -> bool:
+def _last_lines(world: World) -> dict[frozenset[str], JournalEntry]:
+    """The latest journal line of every pair of clusters that has one, in one backward pass
+    that stops once every pair is found."""
+    clusters = world.clusters
+    pairs = len(clusters) * (len(clusters) - 1) // 2
+    last: dict[frozenset[str], JournalEntry] = {}
+    for entry in reversed(world.network.journal):
+        a, b = entry.source_cluster, entry.destination_cluster
+        key = frozenset((a, b))
+        if a in clusters and b in clusters and a != b and key not in last:
+            last[key] = entry
+            if len(last) >= pairs:
+                break
+    return last
+
+
+def _link_clean(world: World, a: str, b: str, last: Mapping[frozenset[str], JournalEntry]) -> bool:
     network = world.network
     if a in network.crashed or b in network.crashed:
         return False
     settings = network.settings_between(a, b)
     if settings.partitioned or settings.held or settings.loss:
         return False
-    last = between(world, a, b, 1)
-    return not (last and last[0].outcome.startswith("dropped"))
+    entry = last.get(frozenset((a, b)))
+    return not (entry is not None and entry.outcome.startswith("dropped"))
 
 
 def _shown(cluster: Cluster, record: Peering) -> PeeringState:
@@ -183,6 +199,7 @@ def clean_active_pairs(world: World) -> list[ActivePair]:
     partitioned, held or lossy, neither end crashed, the link's last message not dropped), in
     importer name order. The caller holds the world's lock."""
     out = []
+    last = _last_lines(world)
     for name in sorted(world.clusters):
         importer = world.clusters[name]
         for record in importer.peering.table.list():
@@ -194,17 +211,17 @@ def clean_active_pairs(world: World) -> list[ActivePair]:
             exporter, theirs = found
             if _shown(exporter, theirs) != PeeringState.ACTIVE:
                 continue
-            if _link_clean(world, importer.name, exporter.name):
+            if _link_clean(world, importer.name, exporter.name, last):
                 out.append(ActivePair(importer, record, exporter, theirs))
     return out
 
 
 def _imports(world: World, pair: ActivePair, problems: list[Problem]) -> None:
     importer, record, exporter, theirs = pair.importer, pair.record, pair.exporter, pair.theirs
-    journal = between(world, importer.name, exporter.name)
     want = exported_names(exporter.store, theirs.name)
     extra = sorted(set(imported_names(importer.store, record.name)) - set(want))
     extra = [n for n in extra if not n.endswith("-sidecar-proxy")]
+    found_before = len(problems)
     for name in extra:
         problems.append(
             Problem(
@@ -215,7 +232,6 @@ def _imports(world: World, pair: ActivePair, problems: list[Problem]) -> None:
                 f"{len(imported_view(importer, record.name, name))} imported instance(s)",
                 record.name,
                 name,
-                journal,
             )
         )
     for name in want:
@@ -230,7 +246,6 @@ def _imports(world: World, pair: ActivePair, problems: list[Problem]) -> None:
                     str(got),
                     record.name,
                     name,
-                    journal,
                 )
             )
     stream = importer.peering.tracker.get(record.id)
@@ -244,9 +259,13 @@ def _imports(world: World, pair: ActivePair, problems: list[Problem]) -> None:
                 f"ImportedServices {listed}",
                 record.name,
                 "",
-                journal,
             )
         )
+    if len(problems) > found_before:
+        # The journal lines are looked up only for a problem: a backward scan of the ring.
+        journal = between(world, importer.name, exporter.name)
+        for i in range(found_before, len(problems)):
+            problems[i] = replace(problems[i], journal=journal)
 
 
 def _owned_data(cluster: Cluster, problems: list[Problem]) -> None:
