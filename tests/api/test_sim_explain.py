@@ -256,3 +256,12 @@ def test_bad_parameters_are_plain_400s(c1: Cluster, c2: Cluster, query: str, tex
     r = c2.client.get(f"/_sim/explain?{query}")
     assert (r.status_code, r.text) == (400, text)
     assert r.headers["content-type"].startswith("text/plain")
+
+
+def test_a_lossy_link_is_named_before_anything_is_lost(visible: World) -> None:
+    visible.set_link(A, B, loss=0.25)
+    answer = why(visible)
+    assert answer.visible
+    assert failing(answer) == [
+        ("lost", "the link between cluster-01 and cluster-02 loses 25% of messages")
+    ]

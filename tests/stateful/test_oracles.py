@@ -119,5 +119,8 @@ def test_an_illegal_stored_state_is_named(world: World, pair: tuple[Cluster, Clu
     ) in str(caught.value)
 
 
-def test_invariant_violation_is_an_assertion_error() -> None:
+def test_invariant_violation_is_the_worlds_own_assertion_error() -> None:
+    import consul_sim.oracles
+
+    assert InvariantViolation is consul_sim.oracles.InvariantViolation
     assert issubclass(InvariantViolation, AssertionError)
