@@ -111,16 +111,26 @@ class IndexMarks:
     tables: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
-def between(world: World, a: str, b: str, n: int = JOURNAL_LINES) -> tuple[JournalEntry, ...]:
-    """The last ``n`` journal lines on the link between clusters ``a`` and ``b``."""
+def between(
+    world: World, a: str, b: str, n: int = JOURNAL_LINES, *, about: str = ""
+) -> tuple[JournalEntry, ...]:
+    """The last ``n`` journal lines on the link between clusters ``a`` and ``b``. With
+    ``about`` (a service name), half of them are the latest lines whose summary names it (the
+    replication of that service), the rest the link's latest lines, in journal order."""
     pair = {a, b}
-    out: list[JournalEntry] = []
+    recent: list[JournalEntry] = []
+    mentions: list[JournalEntry] = []
+    wanted = n - n // 2 if about else n
     for entry in reversed(world.network.journal):
-        if {entry.source_cluster, entry.destination_cluster} == pair:
-            out.append(entry)
-            if len(out) >= n:
-                break
-    return tuple(reversed(out))
+        if {entry.source_cluster, entry.destination_cluster} != pair:
+            continue
+        if len(recent) < wanted:
+            recent.append(entry)
+        elif about and len(mentions) < n // 2 and about in entry.summary:
+            mentions.append(entry)
+        if len(recent) >= wanted and (not about or len(mentions) >= n // 2):
+            break
+    return tuple(sorted([*recent, *mentions], key=lambda e: e.seq))
 
 
 def other_end(world: World, cluster: Cluster, record: Peering) -> tuple[Cluster, Peering] | None:
@@ -263,8 +273,9 @@ def _imports(world: World, pair: ActivePair, problems: list[Problem]) -> None:
         )
     if len(problems) > found_before:
         # The journal lines are looked up only for a problem: a backward scan of the ring.
-        journal = between(world, importer.name, exporter.name)
         for i in range(found_before, len(problems)):
+            about = problems[i].service
+            journal = between(world, importer.name, exporter.name, about=about)
             problems[i] = replace(problems[i], journal=journal)
 
 

@@ -69,7 +69,11 @@ def test_lost_import_is_a_diff_with_the_journal(
         "  found:    []\n"
         "  journal:\n"
     ), text
-    assert " cluster-02 -> cluster-01 Ack delivered (nonce=" in text
+    assert (
+        " cluster-01 -> cluster-02 ReplicationResponse delivered (web nonce=00000002: 1 instance)"
+        in text
+    )
+    assert " Ack delivered (nonce=" in text
     (problem,) = caught.value.problems
     assert (problem.cluster, problem.peer, problem.service) == (B, A, "web")
     assert problem.journal
