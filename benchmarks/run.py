@@ -9,6 +9,8 @@ and settled). Their reports follow the health table in ``benchmarks/results/late
 must stay flat once tombstones reap and the journal ring is full (:mod:`memory`).
 ``toolkit``: a peered pair from ``consul_world_factory``, and snapshot + restore of a world with
 1,000 services (:mod:`toolkit`).
+``machine``: steps per second of ``consul_sim.testing.PeeringMachine`` with every invariant on
+(:mod:`machine`; target 300).
 
 consul-sim holds 10 instances of ``web`` (one node each, registered through
 ``/v1/catalog/register`` with a passing check). The baseline is a bare FastAPI app answering the
@@ -47,6 +49,7 @@ from typing import IO
 import httpx
 import uvicorn
 from loadgen import ClientKind, LoadResult, run_load
+from machine import machine_report
 from memory import memory_report
 from replication import convergence_report, pair_report
 from startup import startup_report
@@ -59,7 +62,7 @@ HEALTH_PATH = "/v1/health/service/web"
 TARGET_RATIO = 0.7
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
-SECTIONS = ("startup", "health", "convergence", "pair", "memory", "toolkit")
+SECTIONS = ("startup", "health", "convergence", "pair", "memory", "toolkit", "machine")
 
 
 class ServerProcess:
@@ -326,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
             "toolkit: consul_world_factory and a 1,000-service snapshot round trip ...", flush=True
         )
         reports.append(toolkit_report()[0])
+    if "machine" in sections:
+        print("machine: PeeringMachine steps per second, every invariant on ...", flush=True)
+        reports.append(machine_report()[0])
     report = "\n".join(reports)
     print()
     print(report, end="")

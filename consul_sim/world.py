@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
     from consul_sim.calls import CallResult
     from consul_sim.config.service import ConfigEntries
+    from consul_sim.explain import Explanation
+    from consul_sim.oracles import IndexMarks
 
 ClockChoice = Literal["wall", "virtual"] | Clock
 
@@ -275,6 +277,7 @@ class World:
         self.clusters: dict[str, Cluster] = {}
         self.network = Network(self.clock, self.rand.derive("net"), journal_size=journal_size)
         self._front_door: FrontDoor | None = None
+        self._index_marks: IndexMarks | None = None
         self._replaced: list[Callable[[], None]] = []
         self._baseline: bytes | None = None
         try:
@@ -432,6 +435,30 @@ class World:
         clock.set(max(target, clock.now()))
         self.step()
 
+    # -- oracles ------------------------------------------------------------------------------
+    def check_invariants(self) -> None:
+        """Raise ``InvariantViolation`` (a readable diff) if the world breaks an invariant of
+        :mod:`consul_sim.oracles`. Indexes are compared with what earlier calls saw."""
+        from consul_sim.oracles import IndexMarks, check_invariants
+
+        if self._index_marks is None:
+            self._index_marks = IndexMarks()
+        check_invariants(self, self._index_marks)
+
+    def assert_converged(self, max_steps: int = 10_000) -> None:
+        """Settle, then :meth:`check_invariants`."""
+        self.settle(max_steps)
+        self.check_invariants()
+
+    def explain(self, *, service: str, source: str, consumer: str, token: str = "") -> Explanation:
+        """Why ``service`` of cluster ``source`` is or is not visible in cluster ``consumer``
+        (``.visible``, ``.reasons``), as ``GET /_sim/explain`` answers; ``token`` is the
+        consumer-side ACL token a reader would use."""
+        from consul_sim.explain import explain
+
+        with self.lock:
+            return explain(self, service=service, source=source, consumer=consumer, token=token)
+
     # -- faults -------------------------------------------------------------------------------
     def partition(self, a: str, b: str) -> None:
         """Cut the link between two clusters, both ways: queued messages on it are dropped."""
@@ -495,7 +522,7 @@ class World:
             cluster.store.watches.notify()
 
     # -- snapshots ----------------------------------------------------------------------------
-    _PROCESS_BOUND = ("lock", "_front_door", "_replaced", "_baseline")
+    _PROCESS_BOUND = ("lock", "_front_door", "_replaced", "_baseline", "_index_marks")
     """What belongs to the process, not the world: never in a snapshot, kept by :meth:`load`."""
 
     def snapshot(self) -> bytes:
@@ -521,6 +548,7 @@ class World:
         world.lock = lock
         world._front_door = None
         world._replaced = []
+        world._index_marks = None
         world._baseline = bytes(data)
         return world
 
@@ -557,6 +585,7 @@ class World:
             state = snapshot.load(data, self, self.lock)
             old = list(self.clusters.values())
             self.__dict__.update(state)
+            self._index_marks = None  # a loaded world's indexes may be lower: marks start over
             for cluster in old:
                 # Blocked readers wake and answer; a client held from before keeps working,
                 # its app now answering for the cluster of its name.

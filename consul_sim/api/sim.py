@@ -421,3 +421,58 @@ def _load(world: World, data: bytes, load: Callable[[bytes], None]) -> None:
         load(data)
     except ValueError as exc:
         raise BadRequest(f"Invalid snapshot: {exc}") from None
+
+
+EXPLANATION = {
+    "type": "object",
+    "properties": {
+        "Visible": {"type": "boolean"},
+        "Reasons": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "Code": {"type": "string"},
+                    "Holds": {"type": "boolean"},
+                    "Text": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+EXPLAIN_PARAMS = ("service", "source", "consumer")
+
+
+@router.endpoint(
+    "/_sim/explain",
+    "GET",
+    doc=Op(
+        "why a service of one cluster is or is not visible in another (simulator only)",
+        (
+            Param("service", "the service's name", required=True),
+            Param("source", "the cluster that registers (and would export) it", required=True),
+            Param("consumer", "the cluster that would import it", required=True),
+            Param("token", "the consumer-side ACL token a reader would use"),
+            PRETTY,
+        ),
+        answers=(ok(EXPLANATION),),
+        errors=(400,),
+    ),
+)
+async def explain(request: Request) -> Response:
+    """The answer of ``world.explain`` (:mod:`consul_sim.explain`); a missing parameter or an
+    unknown cluster is a plain-text 400."""
+    world = cluster_of(request).world
+    params = request.query_params
+    for name in EXPLAIN_PARAMS:
+        if not params.get(name):
+            raise BadRequest(
+                f"Missing {name}: /_sim/explain?service=web&source=cluster-01&consumer=cluster-02"
+            )
+    answer = world.explain(
+        service=params["service"],
+        source=params["source"],
+        consumer=params["consumer"],
+        token=params.get("token") or request.headers.get("X-Consul-Token", ""),
+    )
+    return json_response(answer.render(), pretty=flag(request, "pretty"))

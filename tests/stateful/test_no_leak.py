@@ -11,7 +11,8 @@ settled, and then, for each importer and exporter:
   the exporter's typical instances of the names the entry grants that consumer (worked out here
   from what was written, independently of the simulator's own export rules): nothing leaks, and
   every exported service with instances is visible;
-* ``world.call`` agrees on whether the name is exported to that consumer.
+* ``world.call`` agrees on whether the name is exported to that consumer;
+* ``world.check_invariants()`` holds.
 """
 
 from __future__ import annotations
@@ -175,6 +176,12 @@ class NoLeakMachine(RuleBasedStateMachine):
         return set(self.instances[exporter].get(name, set()))
 
     # -- invariants ---------------------------------------------------------------------------
+    @invariant()
+    def oracles_hold(self) -> None:
+        """The simulator's own oracles (consul_sim.oracles) agree with the independent model
+        below: they compare imports with the simulator's export rules, this test with its own."""
+        self.world.check_invariants()
+
     @invariant()
     def importers_hold_exactly_what_is_exported_to_them(self) -> None:
         for importer in CLUSTERS:

@@ -3,7 +3,8 @@
 Hypothesis plays a user who generates tokens on either cluster for any peer name (the other
 cluster's exact name, an alias, a name Consul refuses), establishes on either cluster with any
 token seen so far under any name, deletes anything, toggles the per-cluster peer-name check and
-lets virtual time pass. After every step both clusters must show only Consul's legal states,
+lets virtual time pass. After every step the world's oracles hold (``world.check_invariants``)
+and, over HTTP, both clusters must show only Consul's legal states,
 ``StreamStatus`` on every record, unique names, indexes that never go backwards, and exactly the
 names a shadow model says each side should hold. Every refusal must be one of Consul's own
 answers: a plain-text 400 sentence or a 500 ``rpc error: ...``, never a FastAPI JSON error.
@@ -259,6 +260,12 @@ class PeeringMachine(RuleBasedStateMachine):
         service.verify_peer_name = not service.verify_peer_name
 
     # -- invariants -------------------------------------------------------------------------------
+    @invariant()
+    def oracles_hold(self) -> None:
+        """consul_sim.oracles: legal stored states, unique names, indexes that never fall, no
+        data under a gone peering; the HTTP-level checks below add what a client sees."""
+        self.world.check_invariants()
+
     @invariant()
     def both_clusters_are_consistent(self) -> None:
         for cluster in CLUSTERS:
