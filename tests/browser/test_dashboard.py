@@ -74,4 +74,9 @@ def test_dashboard_controls_crash_restart_advance_and_explain() -> None:
             params={"service": "web", "source": "dc1", "consumer": "dc2"},
         )
         shown = page.locator("#explain-result").inner_text()
-        assert shown.startswith(f"{result.status_code} ")
+        answer = result.json()
+        verdict = "is visible" if answer["Visible"] else "is NOT visible"
+        assert shown.splitlines() == [
+            f"web from dc1 {verdict} on dc2",
+            *(("✓ " if r["Holds"] else "✗ ") + r["Text"] for r in answer["Reasons"]),
+        ]

@@ -244,7 +244,17 @@ async function explain(event) {
   });
   const target = $("explain-result");
   try {
-    await show(target, await fetch("/_sim/explain?" + query));
+    const response = await fetch("/_sim/explain?" + query);
+    if (!response.ok) {
+      await show(target, response);
+      return;
+    }
+    // One line for the verdict, then each condition as held (✓) or not (✗).
+    const answer = await response.json();
+    const verdict = `${query.get("service")} from ${query.get("source")} is ${answer.Visible ? "" : "NOT "}visible on ${query.get("consumer")}`;
+    const lines = answer.Reasons.map((r) => `${r.Holds ? "✓" : "✗"} ${r.Text}`);
+    target.className = answer.Visible ? "" : "error";
+    target.textContent = [verdict, ...lines].join("\n");
   } catch (err) {
     target.className = "error";
     target.textContent = String(err);
