@@ -101,9 +101,12 @@ def test_the_cli_runs_a_scenario_from_another_folder(tmp_path: Path) -> None:
 def test_make_demo_serves_the_page_on_the_chosen_ports(
     args: list[str], env: dict[str, str], ports: str
 ) -> None:
-    environment = {k: v for k, v in os.environ.items() if k not in ("PORTS", "DEMO", "MAKEFLAGS")}
+    # Under `make test` the suite runs inside make: a nested make would print its
+    # Entering/Leaving directory lines, so the test runs it as a top-level make.
+    outer = ("PORTS", "DEMO", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    environment = {k: v for k, v in os.environ.items() if k not in outer}
     done = subprocess.run(
-        ["make", "-n", "demo", *args],
+        ["make", "--no-print-directory", "-n", "demo", *args],
         cwd=REPO,
         env={**environment, **env},
         capture_output=True,
