@@ -57,3 +57,9 @@ class WatchSet:
 
     def __len__(self) -> int:
         return len(self._callbacks)
+
+    @property
+    def readers(self) -> int:
+        """Callbacks not kept in snapshots: the blocked readers waiting right now."""
+        with self._lock:
+            return len(self._callbacks) - len(self._kept)

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from consul_sim.world import Cluster, World
+from tests.blocking import wait_until_blocked
 
 TTL_CHECK = {"TTL": "10s"}
 
@@ -706,7 +707,7 @@ def test_hash_blocking_times_out_with_the_same_hash(world: World, client: httpx.
 
     reader = threading.Thread(target=blocked)
     reader.start()
-    time.sleep(0.1)
+    wait_until_blocked(world)
     assert not results
     world.advance(10 + 10 / 16 + 0.1)
     reader.join(timeout=5)

@@ -11,6 +11,7 @@ import pytest
 
 from consul_sim.world import Cluster, World
 from tests.api.conftest import register
+from tests.blocking import wait_until_blocked
 
 
 def _snapshot(client: httpx.Client) -> tuple[object, ...]:
@@ -231,7 +232,7 @@ def test_blocking_query_on_unrelated_write_keeps_waiting(world: World, dc1: Clus
 
     reader = threading.Thread(target=blocked)
     reader.start()
-    time.sleep(0.1)
+    wait_until_blocked(world)
     register(client, {"Node": "n9", "Address": "z", "Service": {"Service": "db"}})
     time.sleep(0.1)
     assert not results, "an unrelated write must not end the blocking query"
@@ -263,7 +264,7 @@ def test_index_ahead_of_the_store_blocks_until_timeout(world: World, dc1: Cluste
 
     reader = threading.Thread(target=blocked)
     reader.start()
-    time.sleep(0.1)
+    wait_until_blocked(world)
     assert not results
     world.advance(11)
     reader.join(timeout=5)

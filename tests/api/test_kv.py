@@ -11,6 +11,7 @@ import pytest
 
 from consul_sim import kvs
 from consul_sim.world import Cluster, World
+from tests.blocking import wait_until_blocked
 
 TOO_LARGE = (
     "Request body(524289 bytes) too large, max size: 524288 bytes. "
@@ -470,7 +471,7 @@ def test_blocking_get_on_a_key_sleeps_through_writes_to_other_keys(
 
     reader = threading.Thread(target=blocked)
     reader.start()
-    time.sleep(0.1)
+    wait_until_blocked(world)
     put(client, "theirs", b"v")
     put(client, "mine", b"v")  # unchanged: Consul writes nothing
     time.sleep(0.1)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from consul_sim.world import Cluster, World
+from tests.blocking import wait_until_blocked
 
 ANON_HINT = " The anonymous token is used implicitly when a request does not specify a token."
 
@@ -217,7 +217,7 @@ def test_blocking_info_wakes_when_the_ttl_expires(world: World, client: httpx.Cl
     index = int(client.get(f"/v1/session/info/{session_id}").headers["X-Consul-Index"])
 
     def later() -> None:
-        time.sleep(0.1)
+        wait_until_blocked(world)
         world.advance(25)
 
     mover = threading.Thread(target=later)

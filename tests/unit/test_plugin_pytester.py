@@ -141,3 +141,33 @@ def test_consul_server_serves_the_world_on_free_loopback_ports(
         """
     )
     pytester.runpytest_subprocess().assert_outcomes(passed=1)
+
+
+@pytest.mark.slow
+def test_the_fixtures_are_safe_under_xdist(pytester: pytest.Pytester) -> None:
+    """Two xdist workers each build their own session factory and servers: no shared file,
+    port or world, so parallel tests neither collide nor see each other's writes."""
+    pytester.makepyfile(
+        """
+        import httpx
+        import pytest
+
+        @pytest.mark.parametrize("i", range(6))
+        def test_factory(consul_world_factory, i):
+            with consul_world_factory(clusters=["a", "b"], peered=True) as world:
+                b = world["b"].client
+                assert b.get("/v1/peering/a").json()["State"] == "ACTIVE"
+                assert b.get("/v1/kv/k").status_code == 404
+                assert b.put("/v1/kv/k", content=str(i)).text == "true"
+
+        @pytest.mark.parametrize("i", range(4))
+        def test_server(consul_server, i):
+            address = consul_server.address("cluster-01")
+            key = f"http://{address}/v1/kv/k"
+            assert httpx.get(key, timeout=10).status_code == 404
+            assert httpx.put(key, content=str(i), timeout=10).text == "true"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "xdist", "-n", "2")
+    result.assert_outcomes(passed=10)
+    assert "2 workers" in result.stdout.str()
