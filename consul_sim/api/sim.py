@@ -190,19 +190,13 @@ async def get_world(request: Request) -> Response:
 )
 async def events(request: Request) -> Response:
     world = cluster_of(request).world
-    raw = request.query_params.get("since", "0") or "0"
-    try:
-        since = int(raw)
-        if since < 0:
-            raise ValueError
-    except ValueError:
-        raise BadRequest(f'Invalid since: "{raw}" is not a journal sequence number') from None
+    since = parse_since(request.query_params.get("since", "0") or "0")
     with world.lock:
         journal = world.network.journal
         missed, entries = journal.since(since)
         body = [{**e.render(), "At": rfc3339(e.at)} for e in entries]
         if missed:
-            body.insert(0, _gap(since, missed, journal.size, rfc3339(entries[0].at)))
+            body.insert(0, gap_line(since, missed, journal.size, rfc3339(entries[0].at)))
     return json_response(
         body, pretty=flag(request, "pretty"), headers={DROPPED_HEADER: str(missed)}
     )
@@ -212,7 +206,18 @@ DROPPED_HEADER = "X-Sim-Dropped"
 """On every ``/_sim/events`` answer: how many lines after ``since`` fell off the journal."""
 
 
-def _gap(since: int, missed: int, size: int, at: str) -> dict[str, object]:
+def parse_since(raw: str) -> int:
+    """A journal sequence number from ``?since=`` (or an SSE ``Last-Event-ID``): 0 or more."""
+    try:
+        since = int(raw)
+        if since < 0:
+            raise ValueError
+    except ValueError:
+        raise BadRequest(f'Invalid since: "{raw}" is not a journal sequence number') from None
+    return since
+
+
+def gap_line(since: int, missed: int, size: int, at: str) -> dict[str, object]:
     """The line that stands, first in the list, for lines after ``since`` that the ring no
     longer holds. It has every key a journal line has (a client that reads the list today keeps
     working and sees it), a ``Seq`` just before the first line held (so ``since=<last Seq>``

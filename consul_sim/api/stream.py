@@ -27,9 +27,8 @@ from starlette.responses import Response, StreamingResponse
 
 from consul_sim.api.http import ConsulRouter, closing_event, cluster_of
 from consul_sim.api.openapi import Answer, Op, Param
-from consul_sim.api.sim import _gap, world_view
+from consul_sim.api.sim import gap_line, parse_since, world_view
 from consul_sim.clock import rfc3339
-from consul_sim.errors import BadRequest
 from consul_sim.world import Cluster, World
 
 router = ConsulRouter()
@@ -112,13 +111,7 @@ def _since(request: Request, world: World) -> int:
     if raw is None or raw == "":
         with world.lock:
             return max(world.network.journal.last_seq - BACKLOG, 0)
-    try:
-        since = int(raw)
-        if since < 0:
-            raise ValueError
-    except ValueError:
-        raise BadRequest(f'Invalid since: "{raw}" is not a journal sequence number') from None
-    return since
+    return parse_since(raw)
 
 
 def _event(kind: str, data: object, seq: int | None = None) -> str:
@@ -137,7 +130,7 @@ def _journal(world: World, since: int) -> tuple[int, list[str]]:
         size = journal.size
     out = []
     if missed and lines:
-        gap = _gap(since, missed, size, str(lines[0]["At"]))
+        gap = gap_line(since, missed, size, str(lines[0]["At"]))
         out.append(_event("journal", gap, int(str(gap["Seq"]))))
     for line in lines:
         out.append(_event("journal", line, int(str(line["Seq"]))))
