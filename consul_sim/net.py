@@ -22,6 +22,16 @@ probabilities, a partition flag, and a hold flag (messages wait until released, 
 
 The journal is a ring (:class:`consul_sim.journal.Journal`) of bounded size.
 
+Mesh gateways are nodes of the network too. A cluster's mesh gateway is attached at its own
+addresses (:meth:`Network.attach_gateway`) under a name of its own (``cluster-01/mesh-gateway``)
+and forwards to the cluster that owns it, so traffic addressed to it crosses two links: sender to
+gateway, gateway to owner. A dialer that peers through its own local gateway names it in ``via``;
+the path a stream opened on is remembered for that pair of clusters (:meth:`Network.learn_route`)
+and both ends' traffic follows it, as the replies of one gRPC stream ride the connection that
+opened it. Every link on a path counts: any partitioned or held link cuts or holds the message,
+latencies add up, and a journal line of a path with gateways names them (``via ...``). A path
+with no gateway is exactly the single link between two clusters, as before.
+
 An address no local cluster owns may belong to a cluster in another process (two
 ``consul-sim serve`` peered over loopback). When a :class:`RemoteTransport` is installed (server
 mode does), such traffic is handed to it instead of being refused: a call waits for the remote
@@ -42,6 +52,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from consul_sim.journal import DEFAULT_JOURNAL_SIZE, Journal, JournalEntry
+from consul_sim.netpaths import GatewayPaths, LinkSettings, link_key
 
 if TYPE_CHECKING:
     from consul_sim.clock import Clock
@@ -51,13 +62,6 @@ LOOPBACK = "127.0.0.1"
 FIRST_PEERING_PORT = 8503
 """Consul's default ``grpc_tls_port``, the port a peering token advertises."""
 PORT_STRIDE = 100
-
-LinkKey = tuple[str, str]
-
-
-def link_key(a: str, b: str) -> LinkKey:
-    """Links are undirected: a partition between a and b cuts both directions."""
-    return (a, b) if a <= b else (b, a)
 
 
 class Unreachable(Exception):
@@ -167,28 +171,6 @@ class RemoteCall:
         raise self.error
 
 
-@dataclass
-class LinkSettings:
-    latency: float = 0.0
-    loss: float = 0.0
-    duplicate: float = 0.0
-    partitioned: bool = False
-    held: bool = False
-
-    def render(self) -> dict[str, object]:
-        return {
-            "LatencyMs": round(self.latency * 1000, 3),
-            "Loss": self.loss,
-            "Duplicate": self.duplicate,
-            "Partitioned": self.partitioned,
-            "Held": self.held,
-        }
-
-    @property
-    def is_default(self) -> bool:
-        return self == LinkSettings()
-
-
 @dataclass(order=True)
 class Envelope:
     """A queued message, ordered by ``(deliver_at, seq)``."""
@@ -199,6 +181,8 @@ class Envelope:
     destination: str = field(compare=False)
     message: object = field(compare=False)
     summary: str = field(default="", compare=False)
+    path: tuple[str, ...] = field(default=(), compare=False)
+    """The node names it crosses, sender to receiver (empty: the one link between them)."""
 
 
 def summary_of(message: object) -> str:
@@ -209,7 +193,7 @@ def summary_of(message: object) -> str:
     return ""
 
 
-class Network:
+class Network(GatewayPaths):
     def __init__(
         self,
         clock: Clock,
@@ -227,7 +211,7 @@ class Network:
         self._seq = itertools.count(1)
         self._last_message = 0
         self.journal = Journal(journal_size)
-        self.links: dict[LinkKey, LinkSettings] = {}
+        self.links: dict[tuple[str, str], LinkSettings] = {}
         self.crashed: set[str] = set()
         self._queue: list[Envelope] = []
         self._held: list[Envelope] = []
@@ -239,6 +223,10 @@ class Network:
             queue.SimpleQueue()
         )
         self._awaiting = 0
+        self.gateways: dict[str, tuple[str, str]] = {}
+        """Mesh gateway address -> (the gateway's name on the network, its cluster's address)."""
+        self.routes: dict[tuple[str, str], tuple[str, ...]] = {}
+        """(from cluster, to cluster) -> the gateways their stream's traffic crosses, in order."""
 
     def __getstate__(self) -> dict[str, object]:
         """What a world snapshot keeps: everything but the link to other processes. The
@@ -291,9 +279,6 @@ class Network:
             settings = self.links[key] = LinkSettings()
         return settings
 
-    def settings_between(self, a: str, b: str) -> LinkSettings:
-        return self.links.get(link_key(a, b)) or LinkSettings()
-
     def partition(self, a: str, b: str) -> None:
         self.link(a, b).partitioned = True
 
@@ -338,7 +323,8 @@ class Network:
         now = self.clock.now()
         keep: list[Envelope] = []
         for env in self._held:
-            if link_key(*self._pair(env)) == key:
+            links = itertools.pairwise(env.path) if env.path else [self._pair(env)]
+            if any(link_key(x, y) == key for x, y in links):
                 env.deliver_at = max(env.deliver_at, now)
                 heapq.heappush(self._queue, env)
             else:
@@ -352,20 +338,13 @@ class Network:
         self.crashed.discard(name)
 
     def _pair(self, env: Envelope) -> tuple[str, str]:
-        return self._names.get(env.source, env.source), self._names.get(
-            env.destination, env.destination
-        )
+        if env.path:
+            return env.path[0], env.path[-1]
+        return self._endpoint(env.source), self._endpoint(env.destination)
 
     def _cut(self, source: str, destination: str) -> str:
         """Why nothing can cross between these addresses right now ("" when it can)."""
-        a, b = self._names.get(source, source), self._names.get(destination, destination)
-        if a in self.crashed:
-            return f"{a} is crashed"
-        if b in self.crashed:
-            return f"{b} is crashed"
-        if self.settings_between(a, b).partitioned:
-            return "partitioned"
-        return ""
+        return self._path_cut(self.path(source, destination))
 
     # -- synchronous calls ----------------------------------------------------------------------
     def remote_call(self, source: str, destination: str, message: object) -> RemoteCall | None:
@@ -374,21 +353,35 @@ class Network:
         once. The world's own traffic never takes this path, so in-process runs stay
         deterministic."""
         remote = self.remote
-        if remote is None or destination in self._receivers or self._cut(source, destination):
+        if (
+            remote is None
+            or self._receiver(destination) is not None
+            or self._cut(source, destination)
+        ):
             return None
         return RemoteCall(self, remote, source, destination, message)
 
-    def call(self, source: str, destination: str, message: object) -> object:
+    def call(
+        self,
+        source: str,
+        destination: str,
+        message: object,
+        via: tuple[str, ...] | None = None,
+    ) -> object:
         """Deliver ``message`` from ``source`` to whoever listens at ``destination`` and return
-        its answer. An exception raised by the receiver propagates to the sender as is."""
+        its answer. An exception raised by the receiver propagates to the sender as is. With
+        ``via`` (the gateways the sender dials through, maybe none) the path is the sender's
+        choice, and once answered the pair's traffic follows it (:meth:`learn_route`)."""
         kind = type(message).__name__
-        receiver = self._receivers.get(destination)
+        receiver = self._receiver(destination)
+        path = self.path(source, destination, via)
+        summary = self._routed(summary_of(message), path)
         if receiver is None and self.remote is None:
-            self._log(source, destination, kind, "unreachable", summary_of(message))
+            self._log(source, destination, kind, "unreachable", summary)
             raise Unreachable(destination, refused(destination))
-        cut = self._cut(source, destination)
+        cut = self._path_cut(path)
         if cut:
-            self._log(source, destination, kind, f"unreachable: {cut}", summary_of(message))
+            self._log(source, destination, kind, f"unreachable: {cut}", summary)
             raise Unreachable(destination, timed_out(destination))
         try:
             if receiver is None:
@@ -397,15 +390,24 @@ class Network:
             else:
                 answer = receiver.receive(source, message)
         except Unreachable as exc:
-            self._log(source, destination, kind, f"unreachable: {exc.reason}", summary_of(message))
+            self._log(source, destination, kind, f"unreachable: {exc.reason}", summary)
             raise
         except Exception as exc:
-            self._log(source, destination, kind, f"error: {exc}", summary_of(message))
+            self._log(source, destination, kind, f"error: {exc}", summary)
             raise
-        self._log(source, destination, kind, "ok", summary_of(message))
+        self._log(source, destination, kind, "ok", summary)
+        if via is not None:
+            self.learn_route(path)
         return answer
 
-    def call_then(self, source: str, destination: str, message: object, then: Continuation) -> None:
+    def call_then(
+        self,
+        source: str,
+        destination: str,
+        message: object,
+        then: Continuation,
+        via: tuple[str, ...] | None = None,
+    ) -> None:
         """:meth:`call`, with what follows the answer handed over as ``then``.
 
         To a local cluster (or across a cut path) the call is made at once and ``then`` runs
@@ -417,7 +419,7 @@ class Network:
         peer's timeout without ever holding the thread that serves every cluster."""
         pending = self.remote_call(source, destination, message)
         if pending is None:
-            then(partial(self.call, source, destination, message))
+            then(partial(self.call, source, destination, message, via))
             return
         self._awaiting += 1
         replies = self._remote_replies
@@ -446,27 +448,38 @@ class Network:
 
     # -- queued messages ------------------------------------------------------------------------
     def send(self, source: str, destination: str, message: object) -> None:
-        """Queue ``message`` on the link; it is delivered by :meth:`deliver_due`."""
+        """Queue ``message`` on the link (the path, through gateways); :meth:`deliver_due`
+        delivers it."""
         kind = type(message).__name__
-        summary = summary_of(message)
         seq = self._new_message_seq()
-        a, b = self._names.get(source, source), self._names.get(destination, destination)
+        path = self.path(source, destination)
+        summary = self._routed(summary_of(message), path)
+        a = path[0]
         if a in self.crashed:
             self._log(source, destination, kind, f"dropped: {a} is crashed", summary, seq)
             return
-        settings = self.settings_between(a, b)
+        settings = self.path_settings(path)
         if settings.partitioned:
-            self._log(source, destination, kind, "dropped: partitioned", summary, seq)
+            cut = self._path_cut(path, first=len(path))
+            self._log(source, destination, kind, f"dropped: {cut}", summary, seq)
             return
         if settings.loss and self.rand.random() < settings.loss:
             self._log(source, destination, kind, "dropped: lost", summary, seq)
             return
-        env = Envelope(self.clock.now() + settings.latency, seq, source, destination, message)
-        env.summary = summary
+        routed = path if len(path) > 2 else ()
+        env = Envelope(
+            self.clock.now() + settings.latency, seq, source, destination, message, summary, routed
+        )
         copies = [env]
         if settings.duplicate and self.rand.random() < settings.duplicate:
             twin = Envelope(
-                env.deliver_at, self._new_message_seq(), source, destination, message, summary
+                env.deliver_at,
+                self._new_message_seq(),
+                source,
+                destination,
+                message,
+                summary,
+                routed,
             )
             copies.append(twin)
         for copy in copies:
@@ -508,8 +521,9 @@ class Network:
                 continue
             kind = type(env.message).__name__
             a, b = self._pair(env)
-            settings = self.settings_between(a, b)
-            receiver = self._receivers.get(env.destination)
+            path = env.path or (a, b)
+            settings = self.path_settings(path)
+            receiver = self._receiver(env.destination)
             if settings.held:
                 self._held.append(env)
                 self._log(env.source, env.destination, kind, "held", env.summary, env.seq)
@@ -524,12 +538,9 @@ class Network:
                     continue
             elif receiver is None:
                 outcome = "dropped: unreachable"
-            elif b in self.crashed:
-                outcome = f"dropped: {b} is crashed"
-            elif settings.partitioned:
-                outcome = "dropped: partitioned"
             else:
-                outcome = ""
+                cut = self._path_cut(path, first=1)
+                outcome = f"dropped: {cut}" if cut else ""
             if outcome:
                 self._log(env.source, env.destination, kind, outcome, env.summary, env.seq)
                 continue
@@ -592,7 +603,9 @@ class Network:
                 outcome,
                 summary,
                 self._names.get(source) or self._remote_names.get(source, ""),
-                self._names.get(destination) or self._remote_names.get(destination, ""),
+                self._names.get(destination)
+                or self._remote_names.get(destination, "")
+                or self._owner_name(destination),
                 message_seq,
             )
         )

@@ -152,14 +152,19 @@ async def exchange_secret(world: World, service: PeeringService, plan: Establish
     delays = service.exchange_delays()
     while True:
         dialed = False
-        for address in plan.addresses:
+        for route in plan.routes:
+            address = route.target
             with world.lock:
-                pending = world.network.remote_call(service.address, address, plan.request)
+                pending = None
+                if not route.via:  # through a local mesh gateway: stays in this process
+                    pending = world.network.remote_call(service.address, address, plan.request)
                 if pending is None:
-                    call = partial(world.network.call, service.address, address, plan.request)
-                    secret = plan.outcome(address, call)
+                    call = partial(
+                        world.network.call, service.address, address, plan.request, route.via
+                    )
+                    secret = plan.outcome(route.address, call)
                     if secret is not None:
-                        service.finish_establish(plan, address, secret)
+                        service.finish_establish(plan, address, secret, route)
                         return
                     continue
             dialed = True

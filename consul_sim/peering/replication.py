@@ -37,8 +37,10 @@ TYPE_PREFIX = "type.googleapis.com/hashicorp.consul.internal."
 EXPORTED_SERVICE_URL = TYPE_PREFIX + "peerstream.ExportedService"
 EXPORTED_SERVICE_LIST_URL = TYPE_PREFIX + "peerstream.ExportedServiceList"
 TRUST_BUNDLE_URL = TYPE_PREFIX + "peering.PeeringTrustBundle"
+SERVER_ADDRESSES_URL = TYPE_PREFIX + "peering.PeeringServerAddresses"
 EXPORTED_SERVICE_LIST_ID = "exported-service-list"
 TRUST_BUNDLE_ID = "roots"
+SERVER_ADDRESSES_ID = "server-addrs"
 UPSERT = "UPSERT"
 
 WILDCARD = "*"
@@ -79,12 +81,26 @@ class TrustBundlePayload:
     exported_partition: str = ""
 
 
-Resource = ExportedServicePayload | ExportedServiceListPayload | TrustBundlePayload
+@dataclass(frozen=True)
+class ServerAddressesPayload:
+    """``pbpeering.PeeringServerAddresses``: where the acceptor's servers (or, peering through
+    mesh gateways, its gateways) can be dialed; the dialer's ``PeerServerAddresses`` follow."""
+
+    addresses: tuple[str, ...]
+
+
+Resource = (
+    ExportedServicePayload
+    | ExportedServiceListPayload
+    | TrustBundlePayload
+    | ServerAddressesPayload
+)
 
 _RESOURCE_TYPES: dict[str, type] = {
     EXPORTED_SERVICE_URL: ExportedServicePayload,
     EXPORTED_SERVICE_LIST_URL: ExportedServiceListPayload,
     TRUST_BUNDLE_URL: TrustBundlePayload,
+    SERVER_ADDRESSES_URL: ServerAddressesPayload,
 }
 
 
@@ -120,6 +136,8 @@ class ReplicationResponse(StreamMessage):
         elif isinstance(self.resource, TrustBundlePayload):
             count = len(self.resource.root_pems)
             text += f": {count} root" + ("" if count == 1 else "s")
+        elif isinstance(self.resource, ServerAddressesPayload):
+            text += ": [" + ", ".join(self.resource.addresses) + "]"
         return text
 
 
@@ -278,6 +296,26 @@ def overall_status(checks: Iterable[HealthCheck]) -> str | None:
     return worst
 
 
+def flatten_checks(
+    node: str, service_id: str, service: str, tags: list[str], checks: list[HealthCheck]
+) -> tuple[HealthCheck, ...]:
+    """``flattenChecks``: an instance's checks as its one ``<serviceID>:overall-check``, or
+    none when it has no checks."""
+    status = overall_status(sorted(checks, key=lambda c: c.check_id))
+    if status is None:
+        return ()
+    overall = HealthCheck(
+        node=node,
+        check_id=f"{service_id}:{OVERALL_CHECK_NAME}",
+        name=OVERALL_CHECK_NAME,
+        status=status,
+        service_id=service_id,
+        service_name=service,
+        service_tags=tags,
+    )
+    return (overall,)
+
+
 def service_snapshot(store: Store, name: str) -> ExportedServicePayload:
     """Every typical local instance of ``name`` as the exporter sends it."""
     out: list[ExportedInstance] = []
@@ -299,20 +337,7 @@ def service_snapshot(store: Store, name: str) -> ExportedServicePayload:
         relevant = row.service_checks("")
         if svc.id:
             relevant += row.service_checks(svc.id)
-        status = overall_status(sorted(relevant, key=lambda c: c.check_id))
-        checks: tuple[HealthCheck, ...] = ()
-        if status is not None:
-            checks = (
-                HealthCheck(
-                    node=node.node,
-                    check_id=f"{svc.id}:{OVERALL_CHECK_NAME}",
-                    name=OVERALL_CHECK_NAME,
-                    status=status,
-                    service_id=svc.id,
-                    service_name=svc.service,
-                    service_tags=list(svc.tags),
-                ),
-            )
+        checks = flatten_checks(node.node, svc.id, svc.service, list(svc.tags), relevant)
         out.append(ExportedInstance(node, service, checks))
     return ExportedServicePayload(tuple(out))
 

@@ -27,6 +27,12 @@ from consul_sim.models.peering import Peering, PeeringToken, Remote, TokenRemote
 from consul_sim.models.peering_state import PeeringState, StreamTracker
 from consul_sim.net import Unreachable
 from consul_sim.peering.context import PeeringContext
+from consul_sim.peering.mesh import (
+    DialRoute,
+    MeshIndex,
+    dial_routes,
+    local_server_addresses,
+)
 from consul_sim.peering.replication import StreamMessage, remove_imported
 from consul_sim.peering.stream import Streams
 from consul_sim.peering.streamauth import same_secret, stream_denied
@@ -120,7 +126,9 @@ class Establishing:
 
     record: Peering
     request: ExchangeSecret
-    addresses: list[str]
+    routes: list[DialRoute]
+    """Each attempt: through local mesh gateways first when the cluster peers through them,
+    then the peer's addresses (:func:`consul_sim.peering.mesh.dial_routes`)."""
     connected: bool
     errors: list[str] = field(default_factory=list)
 
@@ -161,6 +169,8 @@ class PeeringService:
         """Refuse a token presented by a cluster whose name is not the peer name it was made
         for. Turn off for people who peer under aliases, as Consul allows."""
         self.deletion_delay = DELETION_DELAY
+        self.mesh = MeshIndex()
+        """This cluster's mesh gateways, proxies and native services, from the catalog."""
         self.streams = Streams(self)
 
         self.address = ""
@@ -195,6 +205,11 @@ class PeeringService:
     def write_record(self, record: Peering) -> Peering:
         """A peering write on behalf of replication (a received trust bundle)."""
         return self._write(record)
+
+    def sync_mesh(self) -> None:
+        """Catch up with the catalog's mesh, and put moved gateways on the network."""
+        if self.mesh.sync(self.ctx.store):
+            self.mesh.attach(self.ctx.store, self.ctx.network, self.ctx.name, self.address)
 
     # -- acceptor: generate a token -------------------------------------------------------------
     def generate_token(
@@ -234,12 +249,16 @@ class PeeringService:
                 record = self._write(record)
                 self.table.set_establishment_secret(record.id, jti)
             now = self._now()
+            self.sync_mesh()
+            # After the write, as Consul: with no gateway to advertise the call fails, yet
+            # the PENDING record stays.
+            server_addresses = local_server_addresses(self.ctx.store, self.mesh, self.address)
             envelope = PeeringToken(
                 # Consul puts its Connect CA roots in the token; the dialer verifies the
                 # acceptor's servers with them and keeps them as PeerCAPems.
                 ca=self.ctx.ca.root_pems(),
                 manual_server_addresses=list(server_external_addresses or []) or None,
-                server_addresses=[self.address],
+                server_addresses=server_addresses,
                 server_name=self.server_name,
                 peer_id=record.id,
                 remote=TokenRemote(partition="default", datacenter=self.ctx.datacenter),
@@ -272,18 +291,21 @@ class PeeringService:
         caller's thread without the world lock, so the served clusters keep answering."""
         plan = self.prepare_establish(peer, token, meta=meta, partition=partition)
         network = self.ctx.network
-        for address in plan.addresses:
+        for route in plan.routes:
+            address = route.target
             with self.ctx.lock:
-                pending = network.remote_call(self.address, address, plan.request)
+                pending = None
+                if not route.via:
+                    pending = network.remote_call(self.address, address, plan.request)
                 if pending is None:
-                    attempt = partial(network.call, self.address, address, plan.request)
-                    secret = plan.outcome(address, attempt)
+                    attempt = partial(network.call, self.address, address, plan.request, route.via)
+                    secret = plan.outcome(route.address, attempt)
             if pending is not None:
                 done = pending.run()
                 with self.ctx.lock:
                     secret = plan.outcome(address, done.finish)
             if secret is not None:
-                self.finish_establish(plan, address, secret)
+                self.finish_establish(plan, address, secret, route)
                 return
         raise plan.failure()
 
@@ -352,6 +374,7 @@ class PeeringService:
                 ),
             )
             record = self._write(record)
+            self.sync_mesh()
             return Establishing(
                 record=record,
                 request=ExchangeSecret(
@@ -360,13 +383,22 @@ class PeeringService:
                     envelope_digest=envelope_digest(envelope),
                     dialer=self.ctx.name,
                 ),
-                # Manual ones first, as Consul's GetDialAddresses.
-                addresses=[*record.manual_server_addresses, *record.peer_server_addresses],
+                # Manual addresses exclusively when there are any (GetAddressesToDial). In
+                # one process a retry of Consul's gateway-only pass meets the same network,
+                # so one pass over every route stands for its two.
+                routes=dial_routes(self.ctx.store, self.mesh, record, self.ctx.name)[0],
                 connected=connected,
             )
 
-    def finish_establish(self, plan: Establishing, acceptor: str, stream_secret: str) -> None:
-        """After a successful exchange: ESTABLISHING, the new active secret, the stream."""
+    def finish_establish(
+        self,
+        plan: Establishing,
+        acceptor: str,
+        stream_secret: str,
+        route: DialRoute | None = None,
+    ) -> None:
+        """After a successful exchange: ESTABLISHING, the new active secret, the stream
+        (opened the way the exchange went, ``route``)."""
         with self.ctx.lock:
             record = self.table.get_by_id(plan.record.id)
             if record is None or record.state == PeeringState.DELETING:
@@ -381,7 +413,7 @@ class PeeringService:
                 # CA and secret are used only when that stream ends and the dialer redials
                 # (leader_peering.go, syncPeeringsAndBlock).
                 return
-            self._open_stream(record, acceptor, stream_secret)
+            self._open_stream(record, route or DialRoute(acceptor, acceptor), stream_secret)
 
     def link_held(self, address: str) -> bool:
         """Whether the link to whoever listens at ``address`` holds its traffic."""
@@ -389,15 +421,15 @@ class PeeringService:
         other = network.name_at(address)
         return other is not None and network.settings_between(self.ctx.name, other).held
 
-    def _open_stream(self, record: Peering, acceptor: str, stream_secret: str) -> None:
+    def _open_stream(self, record: Peering, route: DialRoute, stream_secret: str) -> None:
         """The leader routine opening the stream right after establish. Its first message
         (``Open``) is stream traffic, so on a held link it waits, and the dialer shows
         ESTABLISHING until the link is released and the world steps. A failed open leaves
         the dialer ESTABLISHING (or FAILING) and its leader retries with backoff."""
-        if self.link_held(acceptor):
+        if not route.via and self.link_held(route.target):
             self.streams.wait_for_link(record.id)
             return
-        self._dial(record, [acceptor], stream_secret)
+        self._dial(record, [route], stream_secret)
 
     def dial(self, record: Peering) -> None:
         """One redial attempt: open a stream to the acceptor with the active stream secret,
@@ -406,10 +438,11 @@ class PeeringService:
         if secrets is None or not secrets.active_stream:
             self.streams.schedule_redial(record.id)
             return
-        addresses = [*record.manual_server_addresses, *record.peer_server_addresses]
-        self._dial(record, addresses, secrets.active_stream)
+        self.sync_mesh()
+        routes, _ = dial_routes(self.ctx.store, self.mesh, record, self.ctx.name)
+        self._dial(record, routes, secrets.active_stream)
 
-    def _dial(self, record: Peering, addresses: list[str], secret: str) -> None:
+    def _dial(self, record: Peering, routes: list[DialRoute], secret: str) -> None:
         stream_id = self.streams.start_dial(record.id)
         message = OpenStream(
             peer_id=record.peer_id,
@@ -418,21 +451,22 @@ class PeeringService:
             dialer_peering_id=record.id,
             stream_id=stream_id,
         )
-        self._dial_next(record.id, addresses, message)
+        self._dial_next(record.id, routes, message)
 
-    def _dial_next(self, peering_id: str, addresses: list[str], message: OpenStream) -> None:
-        """Send ``OpenStream`` to the first of ``addresses``; the answer decides what comes
+    def _dial_next(self, peering_id: str, routes: list[DialRoute], message: OpenStream) -> None:
+        """Send ``OpenStream`` along the first of ``routes``; the answer decides what comes
         next (Consul's leader dials each address in turn, then backs off). The answer comes
         back through :meth:`~consul_sim.net.Network.call_then`: at once in one process, on a
         later world step from another process, so the peering shows ESTABLISHING meanwhile
         and a hung acceptor never holds the world. An address behind a held link is neither
         a success nor a failure: the attempt waits for the link, with no backoff."""
-        if not addresses:
+        if not routes:
             if self.streams.end_dial(peering_id, message.stream_id) is not None:
                 self.streams.schedule_redial(peering_id)
             return
-        address, rest = addresses[0], addresses[1:]
-        if self.link_held(address):
+        route, rest = routes[0], routes[1:]
+        address = route.target
+        if not route.via and self.link_held(address):
             self.streams.wait_for_link(peering_id)
             return
 
@@ -458,12 +492,13 @@ class PeeringService:
             self.streams.replay(early)
 
         self.streams.dial_to(peering_id, message.stream_id, address)
-        self.ctx.network.call_then(self.address, address, message, answered)
+        self.ctx.network.call_then(self.address, address, message, answered, route.via)
 
     # -- replication ----------------------------------------------------------------------------
     def reconcile(self) -> None:
         """Push what changed to every connected peer (called once per world step)."""
         with self.ctx.lock:
+            self.sync_mesh()
             self.streams.reconcile()
 
     def has_unsent(self) -> bool:

@@ -26,10 +26,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from consul_sim.connect.ca import ROOTS_TABLE
 from consul_sim.models.peering_state import PeeringState, StreamStatus
+from consul_sim.peering.mesh import MeshExport, MeshIdentity
 from consul_sim.peering.replication import (
     EXPORTED_SERVICE_LIST_ID,
     EXPORTED_SERVICE_LIST_URL,
     EXPORTED_SERVICE_URL,
+    SERVER_ADDRESSES_ID,
+    SERVER_ADDRESSES_URL,
+    SIDECAR_SUFFIX,
     TRUST_BUNDLE_ID,
     TRUST_BUNDLE_URL,
     Ack,
@@ -39,6 +43,8 @@ from consul_sim.peering.replication import (
     Heartbeat,
     Nack,
     ReplicationResponse,
+    Resource,
+    ServerAddressesPayload,
     StreamMessage,
     TrustBundlePayload,
     apply_service,
@@ -57,6 +63,7 @@ if TYPE_CHECKING:
     from consul_sim.models.peering import Peering
     from consul_sim.models.peering_state import StreamTracker
     from consul_sim.peering.context import PeeringContext
+    from consul_sim.peering.mesh import MeshIndex
     from consul_sim.scheduler import Timer
     from consul_sim.store.peering import PeeringTable
 
@@ -120,6 +127,8 @@ class StreamEnd:
     """Resource ID -> nonce of the newest response applied from the other end."""
     imported_names: frozenset[str] | None = None
     """The last service list received, as a set: each update is checked against it."""
+    mesh: MeshExport = field(default_factory=MeshExport)
+    """Synthetic sidecars and advertised server addresses sent on this stream."""
     timers: list[Timer] = field(default_factory=list)
 
     def cancel(self) -> None:
@@ -140,6 +149,8 @@ class StreamOwner(Protocol):
     def tracker(self) -> StreamTracker: ...
     @property
     def address(self) -> str: ...
+    @property
+    def mesh(self) -> MeshIndex: ...
     def dial(self, record: Peering) -> None: ...
     def link_held(self, address: str) -> bool: ...
     def write_record(self, record: Peering) -> Peering: ...
@@ -376,6 +387,8 @@ class Streams:
             elif resource_id == TRUST_BUNDLE_ID:
                 end.bundle_sent = None
                 end.roots_index = -1
+            elif end.mesh.resend(resource_id):
+                pass
             else:
                 end.dirty.add(resource_id)
         end.unacked.clear()
@@ -412,7 +425,7 @@ class Streams:
         end: StreamEnd,
         url: str,
         resource_id: str,
-        resource: ExportedServicePayload | ExportedServiceListPayload | TrustBundlePayload,
+        resource: Resource,
     ) -> None:
         end.nonce += 1
         nonce = format_nonce(end.nonce)
@@ -513,6 +526,25 @@ class Streams:
                 end.bundle_sent = pems
                 bundle = TrustBundlePayload(self.ctx.ca.trust_domain, pems)
                 self._respond(end, TRUST_BUNDLE_URL, TRUST_BUNDLE_ID, bundle)
+        self._push_mesh(end, record.name, config_index)
+
+    def _push_mesh(self, end: StreamEnd, peer: str, config_index: int) -> None:
+        """Synthetic sidecars for the exported Connect services, and (from the acceptor) the
+        addresses to dial it at, whenever the mesh, the config or the exported list moved
+        (:mod:`consul_sim.peering.mesh`)."""
+        index = self.service.mesh
+        exported = end.list_sent or ()
+        if not end.mesh.stale(index, config_index, exported):
+            return
+        store = self.ctx.store
+        who = MeshIdentity(peer, self.ctx.datacenter, self.ctx.ca.trust_domain)
+        for name, payload in end.mesh.sidecar_updates(store, index, config_index, exported, who):
+            self._respond(end, EXPORTED_SERVICE_URL, name, payload)
+        if not end.dialer:
+            addresses = end.mesh.address_update(store, index, self.service.address)
+            if addresses is not None:
+                advertised = ServerAddressesPayload(addresses)
+                self._respond(end, SERVER_ADDRESSES_URL, SERVER_ADDRESSES_ID, advertised)
 
     @staticmethod
     def _ack(end: StreamEnd, nonce: str) -> Ack:
@@ -608,7 +640,8 @@ class Streams:
             apply_service_list(store, record.name, resource.services)
         elif isinstance(resource, ExportedServicePayload):
             listed = end.imported_names
-            if listed is not None and msg.resource_id not in listed:
+            base = msg.resource_id.removesuffix(SIDECAR_SUFFIX)
+            if listed is not None and msg.resource_id not in listed and base not in listed:
                 return  # sent before a list we have not seen yet: the resend will bring it
             apply_service(store, record.name, msg.resource_id, resource)
         elif isinstance(resource, TrustBundlePayload):
@@ -617,6 +650,13 @@ class Streams:
                 updated = record.model_copy(deep=True)
                 updated.peer_ca_pems = pems
                 updated.state = PeeringState.UNDEFINED  # keep the stored state
+                self.service.write_record(updated)
+        elif isinstance(resource, ServerAddressesPayload):
+            # handleUpsertServerAddrs: the dialer dials what the acceptor now advertises.
+            if list(resource.addresses) != record.peer_server_addresses:
+                updated = record.model_copy(deep=True)
+                updated.peer_server_addresses = list(resource.addresses)
+                updated.state = PeeringState.UNDEFINED
                 self.service.write_record(updated)
         end.applied[msg.resource_id] = sequence
         status.last_recv_resource_success = now

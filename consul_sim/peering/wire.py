@@ -48,6 +48,7 @@ from consul_sim.peering.replication import (
     Heartbeat,
     Nack,
     ReplicationResponse,
+    ServerAddressesPayload,
     StreamMessage,
     TrustBundlePayload,
 )
@@ -84,6 +85,7 @@ RESOURCE_TYPES: dict[type, str] = {
     ExportedServicePayload: "ExportedService",
     ExportedServiceListPayload: "ExportedServiceList",
     TrustBundlePayload: "PeeringTrustBundle",
+    ServerAddressesPayload: "PeeringServerAddresses",
 }
 """A ``ReplicationResponse``'s resource, by the name of Consul's message type in its
 ``ResourceURL`` (``peerstream.ExportedService``, ``peering.PeeringTrustBundle``)."""

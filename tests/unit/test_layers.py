@@ -20,7 +20,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "consul_sim"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("leaves", ("clock", "rand", "errors", "net", "journal", "scheduler", "jsonenc",
+    ("leaves", ("clock", "rand", "errors", "net", "netpaths", "journal", "scheduler", "jsonenc",
                 "durations", "ports", "version", "meta", "gostd", "filter")),
     ("models", ("models",)),
     ("store", ("store",)),

@@ -172,7 +172,7 @@ RESPONSE = {
     "Operation": "UPSERT",
     "Resource": LIST,
 }
-TAGS = "ExportedService, ExportedServiceList, PeeringTrustBundle"
+TAGS = "ExportedService, ExportedServiceList, PeeringTrustBundle, PeeringServerAddresses"
 
 
 @pytest.mark.parametrize(
