@@ -146,6 +146,7 @@ class Cluster:
             )
         )
         self.peering.address = world.network.attach(name, self.peering)
+        self.peering.verify_peer_name = world.strict_peer_names
         self.acl = ACLResolver(
             world.rand.derive(f"cluster/{name}/acl"),
             enabled=acl_default_policy is not None,
@@ -252,6 +253,10 @@ class Cluster:
 class World:
     """Every simulated cluster, and the time they share."""
 
+    strict_peer_names = False
+    """See ``__init__``; a class default too, so a snapshot saved before the option reads
+    as Consul's behaviour."""
+
     def __init__(
         self,
         *,
@@ -260,9 +265,15 @@ class World:
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
         journal_size: int = DEFAULT_JOURNAL_SIZE,
+        strict_peer_names: bool = False,
     ) -> None:
         """``journal_size``: how many lines the network journal keeps (a ring; the oldest
-        fall off and ``/_sim/events`` says how many)."""
+        fall off and ``/_sim/events`` says how many). ``strict_peer_names``: every cluster
+        refuses a peering token presented by a cluster whose name is not the peer name the
+        token was generated for (the seed page's "exact name" rule). Consul does not check
+        it (``peerstream/server.go``'s ``ExchangeSecret`` compares only the secret), so by
+        default any cluster may use a valid token; either way the mismatch is journalled."""
+        self.strict_peer_names = strict_peer_names
         self.heartbeats = Heartbeats(heartbeat_interval, heartbeat_timeout)
         if clock == "wall":
             self.clock: Clock = WallClock()
@@ -308,6 +319,14 @@ class World:
         if self._front_door is not None and self._front_door is not door:
             raise RuntimeError("this world already has a front door")
         self._front_door = door
+
+    def set_strict_peer_names(self, strict: bool) -> None:
+        """Turn the strict peer-name rule on or off for every cluster, present and future
+        (``serve -snapshot ... -strict-peer-names`` on a saved world)."""
+        with self.lock:
+            self.strict_peer_names = strict
+            for cluster in self.clusters.values():
+                cluster.peering.verify_peer_name = strict
 
     # -- clusters -----------------------------------------------------------------------------
     def add_cluster(

@@ -157,9 +157,11 @@ class PeeringService:
         self.enabled = True
         self.token_ttl: float | None = None
         """Seconds a new token stays valid; None (Consul's behaviour) means no limit."""
-        self.verify_peer_name = True
+        self.verify_peer_name = False
         """Refuse a token presented by a cluster whose name is not the peer name it was made
-        for. Turn off for people who peer under aliases, as Consul allows."""
+        for (``World(strict_peer_names=True)``, ``serve -strict-peer-names``). Off by default,
+        as in Consul: ``ExchangeSecret`` (``peerstream/server.go``) compares only the secret,
+        so people may peer under aliases. The mismatch is journalled either way."""
         self.deletion_delay = DELETION_DELAY
         self.streams = Streams(self)
 
@@ -550,7 +552,7 @@ class PeeringService:
     def receive(self, source: str, message: object) -> object:
         with self.ctx.lock:
             if isinstance(message, ExchangeSecret):
-                return self._on_exchange_secret(message)
+                return self._on_exchange_secret(source, message)
             if isinstance(message, OpenStream):
                 return self._on_open_stream(source, message)
             if isinstance(message, Terminated):
@@ -562,16 +564,21 @@ class PeeringService:
                 return None
             raise RPCError("Unimplemented", f"unknown message {type(message).__name__}")
 
-    def _on_exchange_secret(self, msg: ExchangeSecret) -> ExchangeSecretResponse:
+    def _on_exchange_secret(self, source: str, msg: ExchangeSecret) -> ExchangeSecretResponse:
         self.check_enabled()
-        claims = verify_secret(
+        check = partial(
+            verify_secret,
             self._key,
             msg.establishment_secret,
             now=self._now(),
             peer_id=msg.peer_id,
             digest=msg.envelope_digest,
-            dialer=msg.dialer if self.verify_peer_name else None,
         )
+        claims = check(dialer=None)
+        if claims.peer_name != msg.dialer:
+            self._warn_other_name(source, claims.peer_name, msg.dialer)
+            if self.verify_peer_name:
+                check(dialer=msg.dialer)  # raises the strict rule's refusal
         record = self.table.get_by_id(claims.peer_id)
         if record is None or record.state in (PeeringState.DELETING, PeeringState.TERMINATED):
             raise SecretRefused("deleted", "its peering was deleted")
@@ -584,6 +591,23 @@ class PeeringService:
         secrets.establishment = ""
         secrets.pending_stream = self.rand.uuid()
         return ExchangeSecretResponse(stream_secret=secrets.pending_stream)
+
+    def _warn_other_name(self, source: str, generated_for: str, dialer: str) -> None:
+        """A journal line when a token made for one peer name is presented by a cluster of
+        another name. Consul accepts it silently (the name is the acceptor's local label for
+        the peer, nothing the secret proves); the simulator says so, so a scenario can teach
+        that the page's "exact name" rule is advice, not a check."""
+        if self.verify_peer_name:
+            rule = "refused: strict peer names"
+        else:
+            rule = "accepted: Consul does not check it"
+        self.ctx.network.note(
+            self.address,
+            source,
+            "PeerNameMismatch",
+            f'warning: the token was generated for peer "{generated_for}", but cluster '
+            f'"{dialer}" presented it ({rule})',
+        )
 
     def _on_open_stream(self, source: str, msg: OpenStream) -> StreamOpened:
         record = self.table.get_by_id(msg.peer_id)
