@@ -93,6 +93,14 @@ def _ignore_answer(attempt: Callable[[], object]) -> None:
         pass
 
 
+def _dial_error(exc: Unreachable | RPCError) -> tuple[str, str]:
+    """A failed stream open as the dialer's gRPC client reports it: the text its tracker
+    keeps and the code that picks the backoff. Nobody answering is ``Unavailable``."""
+    if isinstance(exc, Unreachable):
+        return f"rpc error: code = Unavailable desc = {exc.reason}", "Unavailable"
+    return exc.message, exc.code
+
+
 def not_found(name: str) -> NotFound:
     return NotFound(f'Peering not found for "{name}"')
 
@@ -441,8 +449,9 @@ class PeeringService:
         def answered(attempt: Callable[[], object]) -> None:
             try:
                 attempt()
-            except (Unreachable, RPCError):
+            except (Unreachable, RPCError) as exc:
                 if self.streams.dialing(peering_id, message.stream_id):
+                    self.streams.send_failed(peering_id, *_dial_error(exc))
                     self._dial_next(peering_id, rest, message)
                 return
             record = self.table.get_by_id(peering_id)
@@ -477,8 +486,16 @@ class PeeringService:
 
     # -- reads ----------------------------------------------------------------------------------
     def read_record(self, name: str) -> tuple[int, Peering | None]:
+        """The record and the index a read of it answers with: its own ``ModifyIndex``, or
+        the table's when there is none (``state/peering.go``'s ``peeringReadTxn``). So a
+        blocking read watches that one peering: another peering's write leaves the index
+        where it was and the reader keeps waiting, as Consul's watch on the record does;
+        the overlay from the stream tracker moves no index, as in Consul."""
         with self.ctx.lock:
-            return self.table.index(), self.table.get(name)
+            record = self.table.get(name)
+            if record is None:
+                return self.table.index(), None
+            return max(record.modify_index, 1), record
 
     def render(self, record: Peering) -> dict[str, Any]:
         return record.render(self.tracker.get(record.id))
@@ -610,16 +627,31 @@ class PeeringService:
         )
 
     def _on_open_stream(self, source: str, msg: OpenStream) -> StreamOpened:
+        # The acceptor's checks in the order and words of Consul's StreamResources
+        # (peerstream/server.go).
         record = self.table.get_by_id(msg.peer_id)
+        if record is None:
+            raise RPCError(
+                "InvalidArgument", f"initial subscription for unknown PeerID: {msg.peer_id}"
+            )
+        if record.state in (PeeringState.DELETING, PeeringState.TERMINATED):
+            raise RPCError("Aborted", f"peering is marked as deleted: {msg.peer_id}")
         secrets = self.table.secrets_for(msg.peer_id)
-        if record is None or secrets is None or record.state == PeeringState.DELETING:
-            raise RPCError("NotFound", "peering does not exist")
+        if secrets is None:
+            raise RPCError(
+                "Internal", "unable to authorize connection, peering must be re-established"
+            )
         if same_secret(secrets.pending_stream, msg.stream_secret):
             # Promoting the pending secret retires the old active one: a stream opened (or a
             # message signed) with it is refused from now on.
             secrets.active_stream, secrets.pending_stream = secrets.pending_stream, ""
         elif not same_secret(secrets.active_stream, msg.stream_secret):
             raise stream_denied()
+        if record.peer_id:
+            raise RPCError(
+                "InvalidArgument",
+                "expected PeerID to be empty; the wrong end of peering is being dialed",
+            )
         if record.remote != msg.remote:
             updated = record.model_copy(deep=True)
             updated.remote = msg.remote.model_copy()
