@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
     from consul_sim.calls import CallResult
     from consul_sim.config.service import ConfigEntries
+    from consul_sim.events import UserEvents
     from consul_sim.explain import Explanation
     from consul_sim.oracles import IndexMarks
 
@@ -220,6 +221,13 @@ class Cluster:
         from consul_sim.config.service import ConfigEntries
 
         return ConfigEntries(self.store)
+
+    @cached_property
+    def events(self) -> UserEvents:
+        """User events (``/v1/event/fire``, ``/v1/event/list``): this agent's recent ones."""
+        from consul_sim.events import UserEvents
+
+        return UserEvents(self.agent, self.rand.derive("events"), self.store.watches)
 
     @property
     def peering_address(self) -> str:

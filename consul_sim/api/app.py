@@ -15,6 +15,7 @@ from consul_sim.api import (
     connect,
     connect_ca,
     errors,
+    event,
     health,
     kv,
     peering,
@@ -104,6 +105,7 @@ def create_app(cluster: Cluster) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(query.router)
     app.include_router(session.router)
+    app.include_router(event.router)
     ui.mount(app)
     app.add_middleware(RunDueTimers, cluster=cluster)
     app.add_middleware(PrintablePathCheck)
