@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import base64
-import threading
 from typing import Any
 
 import httpx
 import pytest
 
 from consul_sim.world import World
-from tests.blocking import wait_until_blocked
+from tests.blocking import blocked_get
 
 
 def fire(client: httpx.Client, path: str, body: bytes = b"") -> dict[str, Any]:
@@ -173,20 +172,9 @@ def test_a_blocking_list_waits_while_the_index_is_the_one_asked_for(
 ) -> None:
     fire(client, "deploy")
     index, _ = listed(client)
-    results: list[httpx.Response] = []
-
-    def blocked() -> None:
-        with httpx.Client(transport=client._transport, base_url=client.base_url) as other:
-            results.append(other.get(f"/v1/event/list?index={index}&wait=60s"))
-
-    reader = threading.Thread(target=blocked)
-    reader.start()
-    try:
-        wait_until_blocked(world)
+    with blocked_get(world, client, f"/v1/event/list?index={index}&wait=60s") as results:
         assert not results
         newest = fire(client, "restart")
-    finally:
-        reader.join(timeout=10)
     assert len(results) == 1
     assert int(results[0].headers["X-Consul-Index"]) == index_from(newest["ID"])
     assert [e["Name"] for e in results[0].json()] == ["deploy", "restart"]

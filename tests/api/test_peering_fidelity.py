@@ -9,14 +9,13 @@ shows them (``rpc/peering/service.go``, ``state/config_entry_exported_services_c
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import httpx
 import pytest
 
 from consul_sim.world import Cluster, World
-from tests.blocking import wait_until_blocked
+from tests.blocking import blocked_get, wait_until_blocked
 
 STRICT_REFUSAL = (
     "rpc error: code = PermissionDenied desc = a new peering token must be generated: "
@@ -159,23 +158,13 @@ def test_blocking_peering_read_sleeps_through_another_peerings_writes(
 ) -> None:
     peered(world, acceptor, dialer)
     index = int(acceptor.client.get("/v1/peering/cluster-02").headers["X-Consul-Index"])
-    results: list[httpx.Response] = []
     client = acceptor.client
-
-    def blocked() -> None:
-        with httpx.Client(transport=client._transport, base_url=client.base_url) as other:
-            results.append(other.get(f"/v1/peering/cluster-02?index={index}&wait=60s"))
-
-    reader = threading.Thread(target=blocked)
-    reader.start()
-    try:
-        wait_until_blocked(world)
+    url = f"/v1/peering/cluster-02?index={index}&wait=60s"
+    with blocked_get(world, client, url) as results:
         token_for(acceptor, "unrelated")  # another peering's write
         wait_until_blocked(world)
         assert not results, "another peering's write woke the read"
         assert client.delete("/v1/peering/cluster-02").status_code == 200
-    finally:
-        reader.join(timeout=10)
     assert len(results) == 1
     body = results[0].json()
     assert (results[0].status_code, body["State"]) == (200, "DELETING")
