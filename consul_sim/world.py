@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
     from consul_sim.calls import CallResult
     from consul_sim.config.service import ConfigEntries
+    from consul_sim.coordinates import Coordinates
     from consul_sim.events import UserEvents
     from consul_sim.explain import Explanation
     from consul_sim.oracles import IndexMarks
@@ -228,6 +229,20 @@ class Cluster:
         from consul_sim.events import UserEvents
 
         return UserEvents(self.agent, self.rand.derive("events"), self.store.watches)
+
+    @cached_property
+    def coordinates(self) -> Coordinates:
+        """Network coordinates (``/v1/coordinate/*``): batched LAN updates, the WAN view."""
+        from consul_sim.coordinates import Coordinates
+
+        return Coordinates(
+            self.store,
+            self.world.scheduler,
+            self.world.clock,
+            datacenter=self.datacenter,
+            agent_node=self.node_name,
+            started_at=self.started_at,
+        )
 
     @property
     def peering_address(self) -> str:

@@ -14,6 +14,7 @@ from consul_sim.api import (
     config,
     connect,
     connect_ca,
+    coordinate,
     errors,
     event,
     health,
@@ -106,6 +107,7 @@ def create_app(cluster: Cluster) -> FastAPI:
     app.include_router(query.router)
     app.include_router(session.router)
     app.include_router(event.router)
+    app.include_router(coordinate.router)
     ui.mount(app)
     app.add_middleware(RunDueTimers, cluster=cluster)
     app.add_middleware(PrintablePathCheck)
