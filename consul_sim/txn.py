@@ -214,7 +214,7 @@ def run(
         if errors:
             return Outcome(None, errors, read)
         bind_tombstone_gc(store, scheduler)
-        saved = _save(store)
+        saved = None if read else _save(store)
         work = _Run(store, scheduler, datacenter)
         errors = []
         with store.txn() as txn:
@@ -223,7 +223,7 @@ def run(
                     _dispatch(work, txn, op)
                 except ConsulError as err:
                     errors.append({"OpIndex": i, "What": err.message})
-            if errors:
+            if errors and saved is not None:
                 txn.tables.clear()  # nothing was written: the index stays
                 store.kv, store.catalog = saved
         if errors:
