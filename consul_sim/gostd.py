@@ -14,11 +14,13 @@ code point (U+DC80..U+DCFF), the way Python decodes such bytes.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 __all__ = [
     "ERR_RANGE",
     "ERR_SYNTAX",
     "NumError",
+    "json_float",
     "UnquoteError",
     "json_quote_char",
     "parse_bool",
@@ -368,3 +370,18 @@ def parse_float(s: str) -> float:
     if value in (float("inf"), float("-inf")):
         raise NumError(func, s, ERR_RANGE)
     return value
+
+
+def json_float(value: float) -> str:
+    """A float64 as Go's ``encoding/json`` writes it (``floatEncoder`` in ``encode.go``): the
+    shortest digits that read back the same, in plain notation when ``1e-6 <= |x| < 1e21``
+    (``1e-05`` is ``0.00001``, ``2.0`` is ``2``), otherwise in exponent form with a negative
+    exponent's leading zero dropped (``1e-07`` is ``1e-7``). NaN and infinities are not JSON."""
+    if value == 0:
+        return "-0" if str(value).startswith("-") else "0"
+    if 1e-6 <= abs(value) < 1e21:
+        return format(Decimal(repr(value)).normalize(), "f")
+    text = repr(value)
+    if len(text) >= 4 and text[-4:-1] == "e-0":
+        text = text[:-2] + text[-1]
+    return text

@@ -160,22 +160,28 @@ def apply(store: Store, scheduler: Scheduler, req: KVSRequest) -> bool:
         raise ConsulError("Must provide key")
     bind_tombstone_gc(store, scheduler)
     with store.txn() as txn:
-        if req.op is Op.SET:
-            _set(store, txn, req, session=None)
-            return True
-        if req.op is Op.CAS:
-            return _set_cas(store, txn, req)
-        if req.op is Op.LOCK:
-            return _lock(store, txn, req)
-        if req.op is Op.UNLOCK:
-            return _unlock(store, txn, req)
-        if req.op is Op.DELETE:
-            _delete(store, txn, req.key)
-            return True
-        if req.op is Op.DELETE_CAS:
-            return _delete_cas(store, txn, req)
-        _delete_tree(store, txn, req.key)
+        return apply_in(store, txn, req)
+
+
+def apply_in(store: Store, txn: Txn, req: KVSRequest) -> bool:
+    """One KV operation inside a transaction someone else holds (``/v1/txn``'s KV verbs);
+    the caller has bound the tombstone GC and checked the key."""
+    if req.op is Op.SET:
+        _set(store, txn, req, session=None)
         return True
+    if req.op is Op.CAS:
+        return _set_cas(store, txn, req)
+    if req.op is Op.LOCK:
+        return _lock(store, txn, req)
+    if req.op is Op.UNLOCK:
+        return _unlock(store, txn, req)
+    if req.op is Op.DELETE:
+        _delete(store, txn, req.key)
+        return True
+    if req.op is Op.DELETE_CAS:
+        return _delete_cas(store, txn, req)
+    _delete_tree(store, txn, req.key)
+    return True
 
 
 def _set(

@@ -584,6 +584,12 @@ class Network(GatewayPaths):
         """The seq of the last message handed to :meth:`send` (0 before any)."""
         return self._last_message
 
+    def note(self, source: str, destination: str, kind: str, outcome: str) -> None:
+        """A journal line that is not a message: something a receiver noticed about one it
+        was handed (a warning a teaching scenario should be able to show). ``source`` and
+        ``destination`` are peering addresses, as on every other line."""
+        self._log(source, destination, kind, outcome)
+
     def _log(
         self,
         source: str,

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
     from consul_sim.calls import CallResult
     from consul_sim.config.service import ConfigEntries
+    from consul_sim.coordinates import Coordinates
+    from consul_sim.events import UserEvents
     from consul_sim.explain import Explanation
     from consul_sim.oracles import IndexMarks
 
@@ -146,6 +148,7 @@ class Cluster:
             )
         )
         self.peering.address = world.network.attach(name, self.peering)
+        self.peering.verify_peer_name = world.strict_peer_names
         self.acl = ACLResolver(
             world.rand.derive(f"cluster/{name}/acl"),
             enabled=acl_default_policy is not None,
@@ -220,6 +223,27 @@ class Cluster:
 
         return ConfigEntries(self.store)
 
+    @cached_property
+    def events(self) -> UserEvents:
+        """User events (``/v1/event/fire``, ``/v1/event/list``): this agent's recent ones."""
+        from consul_sim.events import UserEvents
+
+        return UserEvents(self.agent, self.rand.derive("events"), self.store.watches)
+
+    @cached_property
+    def coordinates(self) -> Coordinates:
+        """Network coordinates (``/v1/coordinate/*``): batched LAN updates, the WAN view."""
+        from consul_sim.coordinates import Coordinates
+
+        return Coordinates(
+            self.store,
+            self.world.scheduler,
+            self.world.clock,
+            datacenter=self.datacenter,
+            agent_node=self.node_name,
+            started_at=self.started_at,
+        )
+
     @property
     def peering_address(self) -> str:
         """Where peers reach this cluster's peering service (the network address)."""
@@ -252,6 +276,10 @@ class Cluster:
 class World:
     """Every simulated cluster, and the time they share."""
 
+    strict_peer_names = False
+    """See ``__init__``; a class default too, so a snapshot saved before the option reads
+    as Consul's behaviour."""
+
     def __init__(
         self,
         *,
@@ -260,9 +288,15 @@ class World:
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
         journal_size: int = DEFAULT_JOURNAL_SIZE,
+        strict_peer_names: bool = False,
     ) -> None:
         """``journal_size``: how many lines the network journal keeps (a ring; the oldest
-        fall off and ``/_sim/events`` says how many)."""
+        fall off and ``/_sim/events`` says how many). ``strict_peer_names``: every cluster
+        refuses a peering token presented by a cluster whose name is not the peer name the
+        token was generated for (the seed page's "exact name" rule). Consul does not check
+        it (``peerstream/server.go``'s ``ExchangeSecret`` compares only the secret), so by
+        default any cluster may use a valid token; either way the mismatch is journalled."""
+        self.strict_peer_names = strict_peer_names
         self.heartbeats = Heartbeats(heartbeat_interval, heartbeat_timeout)
         if clock == "wall":
             self.clock: Clock = WallClock()
@@ -308,6 +342,14 @@ class World:
         if self._front_door is not None and self._front_door is not door:
             raise RuntimeError("this world already has a front door")
         self._front_door = door
+
+    def set_strict_peer_names(self, strict: bool) -> None:
+        """Turn the strict peer-name rule on or off for every cluster, present and future
+        (``serve -snapshot ... -strict-peer-names`` on a saved world)."""
+        with self.lock:
+            self.strict_peer_names = strict
+            for cluster in self.clusters.values():
+                cluster.peering.verify_peer_name = strict
 
     # -- clusters -----------------------------------------------------------------------------
     def add_cluster(

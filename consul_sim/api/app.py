@@ -14,7 +14,9 @@ from consul_sim.api import (
     config,
     connect,
     connect_ca,
+    coordinate,
     errors,
+    event,
     health,
     kv,
     peering,
@@ -25,6 +27,7 @@ from consul_sim.api import (
     sim_call,
     status,
     stream,
+    txn,
     ui,
 )
 
@@ -104,6 +107,9 @@ def create_app(cluster: Cluster) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(query.router)
     app.include_router(session.router)
+    app.include_router(event.router)
+    app.include_router(coordinate.router)
+    app.include_router(txn.router)
     ui.mount(app)
     app.add_middleware(RunDueTimers, cluster=cluster)
     app.add_middleware(PrintablePathCheck)

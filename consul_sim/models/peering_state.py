@@ -54,6 +54,7 @@ class StreamStatus:
     last_recv_error: float | None = None
     last_recv_resource_success: float | None = None
     last_send_error: float | None = None
+    last_send_error_message: str = ""
     last_send_success: float | None = None
     last_recv_error_message: str = ""
     last_ack: float | None = None
@@ -79,14 +80,17 @@ class StreamStatus:
 
     def render(self) -> dict[str, Any]:
         """Consul's ``StreamStatus`` for a tracker entry: the ``Last*`` fields are the latest of
-        their sources, and Go's zero time (not null) when nothing has happened yet."""
+        their sources, and Go's zero time (not null) when nothing has happened yet. An empty
+        service list reads ``null``: the tracker's empty slice crosses gRPC as a protobuf
+        repeated field, which decodes to a nil slice (``rpc/peering/service.go``'s
+        ``reconcilePeering`` hands it to the HTTP endpoint that way)."""
         last_receive = _latest(
             self.last_recv_heartbeat, self.last_recv_error, self.last_recv_resource_success
         )
         last_send = _latest(self.last_send_error, self.last_send_success)
         return {
-            "ImportedServices": self.imported_services,
-            "ExportedServices": self.exported_services,
+            "ImportedServices": self.imported_services or None,
+            "ExportedServices": self.exported_services or None,
             "LastHeartbeat": (
                 rfc3339(self.last_recv_heartbeat) if self.last_recv_heartbeat is not None else None
             ),

@@ -264,7 +264,10 @@ def exported_names(store: Store, peer: str) -> list[str]:
 
 def exported_services_view(store: Store) -> list[dict[str, object]]:
     """``GET /v1/exported-services``: each exported name with its consumer peers, wildcards
-    expanded; sorted by service name, peers sorted."""
+    expanded; sorted by service name, peers sorted. A service whose consumers are all
+    partitions is listed too, with no peers: CE resolves every consumer and keeps only the
+    peer names (``state/config_entry_exported_services_ce.go``), and ``api``'s
+    ``ResolvedConsumers`` omits an empty ``Peers`` (and the CE-empty ``Partitions``)."""
     entry = exported_services_entry(store)
     if entry is None:
         return []
@@ -272,15 +275,13 @@ def exported_services_view(store: Store) -> list[dict[str, object]]:
     typical = local_typical_names(store)
     for svc in entry.services:
         peers = {c.peer for c in svc.consumers if c.peer}
-        if not peers:
-            continue
         targets = typical if svc.name == WILDCARD else [svc.name]
         for name in targets:
             if exportable(name):
                 consumers.setdefault(name, set()).update(peers)
     return [
-        {"Service": name, "Consumers": {"Peers": sorted(consumers[name])}}
-        for name in sorted(consumers)
+        {"Service": name, "Consumers": {"Peers": sorted(peers)} if peers else {}}
+        for name, peers in sorted(consumers.items())
     ]
 
 

@@ -99,6 +99,14 @@ def _ignore_answer(attempt: Callable[[], object]) -> None:
         pass
 
 
+def _dial_error(exc: Unreachable | RPCError) -> tuple[str, str]:
+    """A failed stream open as the dialer's gRPC client reports it: the text its tracker
+    keeps and the code that picks the backoff. Nobody answering is ``Unavailable``."""
+    if isinstance(exc, Unreachable):
+        return f"rpc error: code = Unavailable desc = {exc.reason}", "Unavailable"
+    return exc.message, exc.code
+
+
 def not_found(name: str) -> NotFound:
     return NotFound(f'Peering not found for "{name}"')
 
@@ -165,9 +173,11 @@ class PeeringService:
         self.enabled = True
         self.token_ttl: float | None = None
         """Seconds a new token stays valid; None (Consul's behaviour) means no limit."""
-        self.verify_peer_name = True
+        self.verify_peer_name = False
         """Refuse a token presented by a cluster whose name is not the peer name it was made
-        for. Turn off for people who peer under aliases, as Consul allows."""
+        for (``World(strict_peer_names=True)``, ``serve -strict-peer-names``). Off by default,
+        as in Consul: ``ExchangeSecret`` (``peerstream/server.go``) compares only the secret,
+        so people may peer under aliases. The mismatch is journalled either way."""
         self.deletion_delay = DELETION_DELAY
         self.mesh = MeshIndex()
         """This cluster's mesh gateways, proxies and native services, from the catalog."""
@@ -473,8 +483,9 @@ class PeeringService:
         def answered(attempt: Callable[[], object]) -> None:
             try:
                 attempt()
-            except (Unreachable, RPCError):
+            except (Unreachable, RPCError) as exc:
                 if self.streams.dialing(peering_id, message.stream_id):
+                    self.streams.send_failed(peering_id, *_dial_error(exc))
                     self._dial_next(peering_id, rest, message)
                 return
             record = self.table.get_by_id(peering_id)
@@ -510,8 +521,16 @@ class PeeringService:
 
     # -- reads ----------------------------------------------------------------------------------
     def read_record(self, name: str) -> tuple[int, Peering | None]:
+        """The record and the index a read of it answers with: its own ``ModifyIndex``, or
+        the table's when there is none (``state/peering.go``'s ``peeringReadTxn``). So a
+        blocking read watches that one peering: another peering's write leaves the index
+        where it was and the reader keeps waiting, as Consul's watch on the record does;
+        the overlay from the stream tracker moves no index, as in Consul."""
         with self.ctx.lock:
-            return self.table.index(), self.table.get(name)
+            record = self.table.get(name)
+            if record is None:
+                return self.table.index(), None
+            return max(record.modify_index, 1), record
 
     def render(self, record: Peering) -> dict[str, Any]:
         return record.render(self.tracker.get(record.id))
@@ -585,7 +604,7 @@ class PeeringService:
     def receive(self, source: str, message: object) -> object:
         with self.ctx.lock:
             if isinstance(message, ExchangeSecret):
-                return self._on_exchange_secret(message)
+                return self._on_exchange_secret(source, message)
             if isinstance(message, OpenStream):
                 return self._on_open_stream(source, message)
             if isinstance(message, Terminated):
@@ -597,16 +616,21 @@ class PeeringService:
                 return None
             raise RPCError("Unimplemented", f"unknown message {type(message).__name__}")
 
-    def _on_exchange_secret(self, msg: ExchangeSecret) -> ExchangeSecretResponse:
+    def _on_exchange_secret(self, source: str, msg: ExchangeSecret) -> ExchangeSecretResponse:
         self.check_enabled()
-        claims = verify_secret(
+        check = partial(
+            verify_secret,
             self._key,
             msg.establishment_secret,
             now=self._now(),
             peer_id=msg.peer_id,
             digest=msg.envelope_digest,
-            dialer=msg.dialer if self.verify_peer_name else None,
         )
+        claims = check(dialer=None)
+        if claims.peer_name != msg.dialer:
+            self._warn_other_name(source, claims.peer_name, msg.dialer)
+            if self.verify_peer_name:
+                check(dialer=msg.dialer)  # raises the strict rule's refusal
         record = self.table.get_by_id(claims.peer_id)
         if record is None or record.state in (PeeringState.DELETING, PeeringState.TERMINATED):
             raise SecretRefused("deleted", "its peering was deleted")
@@ -620,17 +644,49 @@ class PeeringService:
         secrets.pending_stream = self.rand.uuid()
         return ExchangeSecretResponse(stream_secret=secrets.pending_stream)
 
+    def _warn_other_name(self, source: str, generated_for: str, dialer: str) -> None:
+        """A journal line when a token made for one peer name is presented by a cluster of
+        another name. Consul accepts it silently (the name is the acceptor's local label for
+        the peer, nothing the secret proves); the simulator says so, so a scenario can teach
+        that the page's "exact name" rule is advice, not a check."""
+        if self.verify_peer_name:
+            rule = "refused: strict peer names"
+        else:
+            rule = "accepted: Consul does not check it"
+        self.ctx.network.note(
+            self.address,
+            source,
+            "PeerNameMismatch",
+            f'warning: the token was generated for peer "{generated_for}", but cluster '
+            f'"{dialer}" presented it ({rule})',
+        )
+
     def _on_open_stream(self, source: str, msg: OpenStream) -> StreamOpened:
+        # The acceptor's checks in the order and words of Consul's StreamResources
+        # (peerstream/server.go).
         record = self.table.get_by_id(msg.peer_id)
+        if record is None:
+            raise RPCError(
+                "InvalidArgument", f"initial subscription for unknown PeerID: {msg.peer_id}"
+            )
+        if record.state in (PeeringState.DELETING, PeeringState.TERMINATED):
+            raise RPCError("Aborted", f"peering is marked as deleted: {msg.peer_id}")
         secrets = self.table.secrets_for(msg.peer_id)
-        if record is None or secrets is None or record.state == PeeringState.DELETING:
-            raise RPCError("NotFound", "peering does not exist")
+        if secrets is None:
+            raise RPCError(
+                "Internal", "unable to authorize connection, peering must be re-established"
+            )
         if same_secret(secrets.pending_stream, msg.stream_secret):
             # Promoting the pending secret retires the old active one: a stream opened (or a
             # message signed) with it is refused from now on.
             secrets.active_stream, secrets.pending_stream = secrets.pending_stream, ""
         elif not same_secret(secrets.active_stream, msg.stream_secret):
             raise stream_denied()
+        if record.peer_id:
+            raise RPCError(
+                "InvalidArgument",
+                "expected PeerID to be empty; the wrong end of peering is being dialed",
+            )
         if record.remote != msg.remote:
             updated = record.model_copy(deep=True)
             updated.remote = msg.remote.model_copy()

@@ -14,8 +14,10 @@ then every exported service.
 Reliability: the importer ACKs each applied response; an end re-sends what is still un-ACKed on
 its next heartbeat (a lossy link converges once time passes). Heartbeats go every
 ``Heartbeats.interval``; an end that has heard none for ``Heartbeats.timeout`` closes
-with ``heartbeat timeout`` (FAILING), and the dialer redials with Consul's backoff, 2^n seconds
-capped at 64 (``leader_peering.go``'s ``peeringRetryTimeout``), until a stream connects again.
+with ``heartbeat timeout`` (FAILING), and the dialer redials with Consul's backoff (2, 4, 8 ... 64
+seconds, ``leader_peering.go``'s ``peeringRetryTimeout``), until a stream connects again. Each
+failed dial and each stream the dialer loses is a send error in its tracker entry, as Consul's
+retry loop records it (``TrackSendError``), so ``StreamStatus.LastSend`` moves on failures too.
 """
 
 from __future__ import annotations
@@ -69,12 +71,27 @@ if TYPE_CHECKING:
 
 HEARTBEAT_TIMEOUT_ERROR = "heartbeat timeout"
 MAX_BACKOFF = 64.0
-"""Seconds: the dialer's retry delay doubles from 1 s and stops growing here."""
+"""Seconds: the dialer's retry delay doubles from 2 s and stops growing here
+(``maxRetryBackoffPeering``)."""
+FAST_RETRY = 0.008
+MAX_FAST_RETRIES = 5
+MAX_FAST_BACKOFF = 8.192
+"""The fast path for ``FailedPrecondition`` (a follower answered): 8 ms five times, then
+doubling up to 8.192 s; ``ResourceExhausted`` waits 8.192 s at once."""
 EPSILON = 1e-9
 
 
-def redial_delay(failed_attempts: int) -> float:
-    """Consul's backoff after a failed dial or a broken stream: 1, 2, 4 ... 64 seconds."""
+def redial_delay(failed_attempts: int, code: str = "") -> float:
+    """Consul's ``peeringRetryTimeout`` (``leader_peering.go``) after ``failed_attempts``
+    failures in a row, counted from 1 as its retry loop increments before asking: 2, 4, 8 ...
+    64 seconds, no jitter; the gRPC ``code`` of the last error picks the fast paths."""
+    if code == "FailedPrecondition":
+        if failed_attempts <= MAX_FAST_RETRIES:
+            return FAST_RETRY
+        doublings = min(failed_attempts - MAX_FAST_RETRIES, 20)
+        return min(FAST_RETRY * float(1 << doublings), MAX_FAST_BACKOFF)
+    if code == "ResourceExhausted":
+        return MAX_FAST_BACKOFF
     return min(float(2 ** min(failed_attempts, 16)), MAX_BACKOFF)
 
 
@@ -164,6 +181,8 @@ class Streams:
         self.ctx = service.ctx
         self.ends: dict[str, StreamEnd] = {}
         self._attempts: dict[str, int] = {}
+        self._last_codes: dict[str, str] = {}
+        """Dialer peering ID -> gRPC code of its last failed dial (picks the backoff)."""
         self._redials: dict[str, Timer] = {}
         self._stream_ids = 0
         self.waiting: set[str] = set()
@@ -193,7 +212,18 @@ class Streams:
         """A new stream open begins; it supersedes any still waiting for its answer."""
         stream_id = self.new_stream_id()
         self._dialing[peering_id] = Dial(stream_id)
+        # Consul's leader registers the tracker entry before its first dial
+        # (establishStream), so a dialer that never connects still has a StreamStatus.
+        self._status(peering_id)
         return stream_id
+
+    def send_failed(self, peering_id: str, error: str, code: str = "") -> None:
+        """A dial (or the dialer's stream) failed: Consul's retry loop records every such
+        error with ``TrackSendError``, so ``LastSend`` shows when it happened."""
+        status = self._status(peering_id)
+        status.last_send_error = self._now()
+        status.last_send_error_message = error
+        self._last_codes[peering_id] = code
 
     def dialing(self, peering_id: str, stream_id: int) -> bool:
         """Whether this open still matters: no later open, delete or restart came since."""
@@ -239,6 +269,7 @@ class Streams:
             old.cancel()
         self._cancel_redial(record.id)
         self._attempts.pop(record.id, None)
+        self._last_codes.pop(record.id, None)
         self.waiting.discard(record.id)
         now = self._now()
         status = self._status(record.id)
@@ -282,6 +313,7 @@ class Streams:
         end.cancel()
         self._status(peering_id).disconnect(self._now(), error)
         if error and end.dialer:
+            self.send_failed(peering_id, error)
             self.schedule_redial(peering_id)
 
     def forget(self, peering_id: str) -> None:
@@ -291,6 +323,7 @@ class Streams:
             end.cancel()
         self._cancel_redial(peering_id)
         self._attempts.pop(peering_id, None)
+        self._last_codes.pop(peering_id, None)
         self.waiting.discard(peering_id)
         self._dialing.pop(peering_id, None)
 
@@ -303,6 +336,7 @@ class Streams:
             timer.cancel()
         self._redials.clear()
         self._attempts.clear()
+        self._last_codes.clear()
         self.waiting.clear()
         self._dialing.clear()
         self.service.tracker.streams.clear()
@@ -341,9 +375,10 @@ class Streams:
             self._redial(peering_id)
 
     def schedule_redial(self, peering_id: str) -> None:
-        attempts = self._attempts.get(peering_id, 0)
-        self._attempts[peering_id] = attempts + 1
-        self._schedule(peering_id, redial_delay(attempts))
+        attempts = self._attempts.get(peering_id, 0) + 1
+        self._attempts[peering_id] = attempts
+        code = self._last_codes.pop(peering_id, "")
+        self._schedule(peering_id, redial_delay(attempts, code))
 
     def _schedule(self, peering_id: str, delay: float) -> None:
         self._cancel_redial(peering_id)

@@ -37,8 +37,8 @@ def peer(
 ) -> None:
     """Generate a token on ``acceptor`` for ``dialer`` and establish it on ``dialer``.
 
-    Each side names the other by its cluster name unless told otherwise (the page's "exact
-    name" rule holds by default; pass other names only with ``verify_peer_name`` off).
+    Each side names the other by its cluster name unless told otherwise (other names are
+    aliases, which Consul accepts; a world with ``strict_peer_names`` refuses them).
     ``token`` is the ACL token for the acceptor, ``dialer_token`` for the dialer (``token``
     when not given).
     """

@@ -524,7 +524,6 @@ def test_repointing_a_connected_dialer_keeps_its_stream_until_it_ends(
 ) -> None:
     """Consul's leader leaves a connected stream alone when establish changes the PeerID
     (leader_peering.go: updated data is used only once the stream disconnects)."""
-    acceptor.peering.verify_peer_name = False
     peered(acceptor, dialer)
     old_id = read(acceptor, "cluster-02")["ID"]
     token = generate(acceptor, "alias")
@@ -554,7 +553,6 @@ def test_repointing_a_connected_dialer_keeps_its_stream_until_it_ends(
 def test_repointing_a_disconnected_dialer_dials_the_new_acceptor(
     acceptor: Cluster, dialer: Cluster, world: World
 ) -> None:
-    acceptor.peering.verify_peer_name = False
     peered(acceptor, dialer)
     world.partition("cluster-01", "cluster-02")
     world.advance(121)
@@ -941,9 +939,11 @@ def test_tokens_never_expire_by_default(acceptor: Cluster, dialer: Cluster, worl
     accepted(world, acceptor, dialer, token)
 
 
-def test_token_for_another_peer_name_is_refused(
+def test_strict_peer_names_refuse_a_token_for_another_peer_name(
     acceptor: Cluster, dialer: Cluster, world: World
 ) -> None:
+    """The seed page's "exact name" rule, kept as an option (Consul does not check it)."""
+    world.set_strict_peer_names(True)
     token = generate(acceptor, "cluster-03")
     refused(
         acceptor,
@@ -955,8 +955,10 @@ def test_token_for_another_peer_name_is_refused(
     )
 
 
-def test_peer_name_check_can_be_turned_off_for_aliases(acceptor: Cluster, dialer: Cluster) -> None:
-    acceptor.peering.verify_peer_name = False
+def test_a_token_may_be_established_under_an_alias_as_in_consul(
+    acceptor: Cluster, dialer: Cluster
+) -> None:
+    """Consul's ExchangeSecret compares only the secret: the names are local labels."""
     token = generate(acceptor, "west")
     assert establish(dialer, "east", token).status_code == 200
     assert read(acceptor, "west")["State"] == "ACTIVE"

@@ -24,7 +24,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                 "durations", "ports", "version", "meta", "gostd", "filter")),
     ("models", ("models",)),
     ("store", ("store",)),
-    ("domain", ("peering", "config", "catalog", "connect", "sessions", "kvs", "acl")),
+    ("domain", ("peering", "config", "catalog", "connect", "sessions", "kvs", "acl",
+                "events", "coordinates", "txn")),
     ("world", ("", "world", "calls", "snapshot", "oracles", "explain")),
     ("front", ("api", "cli", "server", "scenarios", "testing")),
 ]  # fmt: skip

@@ -144,9 +144,9 @@ def test_an_open_that_times_out_redials_after_the_backoff(
     dialer.step()
     assert state(two, "cluster-01") == "ESTABLISHING"
     assert bridge.held == []
-    dialer.advance(0.9)
+    dialer.advance(1.9)
     assert bridge.held == []
-    dialer.advance(0.1)  # Consul's first backoff: 1 s
+    dialer.advance(0.1)  # Consul's first backoff: 2 s (1 << failedAttempts, from 1)
     assert len(bridge.held) == 1
     bridge.answer()
     acceptor.settle()

@@ -158,6 +158,14 @@ Usage: consul-sim serve [options]
             "and are counted.",
         )
 
+        self.strict_peer_names = fs.boolean(
+            "strict-peer-names",
+            False,
+            "Refuse a peering token presented by a cluster whose name is not the peer name "
+            "the token was generated for. Consul does not check it (any cluster holding a "
+            "valid token may establish); either way /_sim/events records the mismatch.",
+        )
+
     def execute(self, rest: list[str]) -> int:
         if rest:
             raise CommandError(f"Too many arguments (expected 0, got {len(rest)})")
@@ -208,7 +216,10 @@ Usage: consul-sim serve [options]
             heartbeat_interval=self.heartbeat_interval.value,
             heartbeat_timeout=self.heartbeat_timeout.value,
             journal_size=self.journal_size.value,
+            strict_peer_names=self.strict_peer_names.value,
         )
+        if restored is not None and self.flags.is_set("strict-peer-names"):
+            restored.set_strict_peer_names(self.strict_peer_names.value)
         data = b""
         with caught_signals() as signals, serving(self.ui, world, ports, self.sim_token.value):
             if restored is None:
