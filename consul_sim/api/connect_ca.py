@@ -7,13 +7,14 @@ sets no query meta (Consul's handler never calls ``setMeta`` there).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import Request
 from starlette.responses import Response
 
 from consul_sim.api.http import (
     ConsulRouter,
+    authorizer,
     blocking,
     cluster_of,
     json_response,
@@ -31,13 +32,9 @@ from consul_sim.api.openapi import (
     Param,
     ok,
 )
-from consul_sim.connect.ca import ConnectCA
 from consul_sim.errors import BadRequest
 from consul_sim.gostd import NumError, parse_bool
-from consul_sim.models.base import DecodeError, parse_json
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric import ec
+from consul_sim.models.base import DecodeError, json_kind, parse_json
 
 router = ConsulRouter()
 
@@ -110,6 +107,7 @@ CA_CONFIG = {
     "properties": {
         "Provider": STRING,
         "Config": {"type": "object"},
+        "State": {"type": "object", "additionalProperties": STRING},
         "ForceWithoutCrossSigning": {"type": "boolean"},
     },
 }
@@ -122,66 +120,75 @@ CA_CONFIG = {
     doc={
         "GET": Op("the Connect CA configuration", READ_OPTIONS, answers=(ok(OBJECT),)),
         "PUT": Op(
-            "update the Connect CA configuration; a new PrivateKey rotates the root",
+            "update the Connect CA configuration; new key settings rotate the root",
             body=Body(schema=CA_CONFIG),
-            errors=(400, 500),
+            errors=(400, 403, 500),
         ),
     },
 )
 async def ca_configuration(request: Request) -> Response:
+    """``ConnectCAConfigurationGet``/``Set``: operator:read to read, operator:write to write
+    (``agent/consul/connect_ca_endpoint.go``); the read sets no query meta (Consul's handler
+    never calls ``setMeta`` there)."""
     cluster = cluster_of(request)
     if request.method == "PUT":
-        _set_configuration(cluster.ca, await request.body())
+        request_config = _decode_configuration(await request.body())
+        authorizer(request, cluster).require("operator", "write")
+        with cluster.store.lock:
+            cluster.ca.update_configuration(**request_config)
         return Response(status_code=200)
     opts = query_options(request, cluster)
+    authorizer(request, cluster).require("operator", "read")
     body: dict[str, Any] = cluster.ca.configuration()
     return json_response(body, pretty=opts.pretty)
 
 
-def _set_configuration(ca: ConnectCA, raw: bytes) -> None:
-    """``ConnectCAConfigurationSet``: decode a ``structs.CAConfiguration`` and apply it.
+_FIELD_TYPES = {
+    "provider": ("Provider", "string", str),
+    "config": ("Config", "map[string]interface {}", dict),
+    "state": ("State", "map[string]string", dict),
+    "forcewithoutcrosssigning": ("ForceWithoutCrossSigning", "bool", bool),
+}
 
-    After ``agent/consul/leader_connect_ca.go`` (``UpdateConfiguration``): the built-in
-    provider's state is keyed by its key settings, so only a new ``PrivateKey`` makes a new root,
-    which then rotates in, cross-signed by the old one; the same key, or a config with no key,
-    leaves the root as it is. Assumed where the simulator stops short of Consul, with a 400 that
-    says so: only the built-in ``consul`` provider, only EC P-256 keys, and no ``RootCert`` of
-    the caller's own (the simulator issues its roots itself).
-    """
+
+def _decode_configuration(raw: bytes) -> dict[str, Any]:
+    """``decodeBody`` into ``structs.CAConfiguration``: Go's JSON matches keys without regard
+    to case, ignores unknown ones, reads ``null`` as the zero value, and accepts the snake-case
+    ``force_without_cross_signing`` too (``CAConfiguration.UnmarshalJSON``)."""
     try:
         data = parse_json(raw) if raw.strip() else {}
     except DecodeError as exc:
         raise BadRequest(f"Request decode failed: {exc}") from None
     if not isinstance(data, dict):
-        raise BadRequest("Request decode failed: the body must be a JSON object")
-    fields = {str(k).lower(): v for k, v in data.items()}
-    provider = fields.get("provider")
-    if provider != "consul":
         raise BadRequest(
-            f'consul-sim simulates only the built-in "consul" CA provider, not {provider!r}'
+            f"Request decode failed: json: cannot unmarshal {json_kind(data)} "
+            "into Go value of type structs.CAConfiguration"
         )
-    config = fields.get("config") or {}
-    if not isinstance(config, dict):
-        raise BadRequest("Request decode failed: Config must be an object")
-    options = {str(k).lower(): v for k, v in config.items()}
-    if options.get("rootcert"):
-        raise BadRequest("consul-sim issues its own root: give a PrivateKey without a RootCert")
-    pem = options.get("privatekey")
-    if not pem:
-        return
-    key = _ec_p256_key(pem)
-    if not ca.signs_with(key):
-        ca.rotate(key)
-
-
-def _ec_p256_key(pem: object) -> ec.EllipticCurvePrivateKey:
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    try:
-        key = load_pem_private_key(str(pem).encode(), password=None)
-    except (ValueError, TypeError):
-        raise BadRequest("error parsing private key: not a PEM-encoded private key") from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-        raise BadRequest("consul-sim's built-in CA signs with EC P-256 keys only")
-    return key
+    out: dict[str, Any] = {
+        "provider": "",
+        "config": {},
+        "state": None,
+        "force_without_cross_signing": False,
+    }
+    for key, value in data.items():
+        lowered = str(key).lower()
+        if lowered == "force_without_cross_signing":
+            lowered = "forcewithoutcrosssigning"
+        if lowered not in _FIELD_TYPES or value is None:
+            continue
+        name, go_type, kind = _FIELD_TYPES[lowered]
+        wrong = None if isinstance(value, kind) else json_kind(value)
+        if lowered == "state" and wrong is None:
+            # map[string]string: Go names the element's type and the kind of the bad element.
+            bad = [v for v in value.values() if v is not None and not isinstance(v, str)]
+            wrong, go_type = (json_kind(bad[0]), "string") if bad else (None, go_type)
+        if wrong is not None:
+            raise BadRequest(
+                f"Request decode failed: json: cannot unmarshal {wrong} into Go struct field "
+                f"CAConfiguration.{name} of type {go_type}"
+            )
+        if lowered == "forcewithoutcrosssigning":
+            out["force_without_cross_signing"] = out["force_without_cross_signing"] or value
+        else:
+            out[lowered] = value
+    return out
