@@ -128,7 +128,10 @@ class Cluster:
             world.clock,
             world.rand.derive(f"cluster/{name}/connect-ca"),
             self.trust_domain,
+            datacenter=self.datacenter,
         )
+        """The Connect CA: ``roots()``, ``configuration()``, ``update_configuration(...)``,
+        ``rotate()``, ``leaf(service)``."""
         self.peering_server_name = f"server.{self.datacenter}.peering.{self.trust_domain}"
         self.peering = PeeringService(
             PeeringContext(

@@ -1,4 +1,5 @@
-"""/v1/connect/ca/roots, /v1/agent/connect/ca/roots and /v1/connect/ca/configuration (GET, PUT).
+"""/v1/connect/ca/roots, /v1/agent/connect/ca/roots, /v1/agent/connect/ca/leaf/:service,
+and /v1/connect/ca/configuration (GET, PUT).
 
 Thin, after ``agent/connect_ca_endpoint.go`` and ``agent/agent_endpoint.go``: the roots read is a
 blocking query on the CA roots table; ``?pem`` switches to the PEM chain; the configuration read
@@ -32,6 +33,7 @@ from consul_sim.api.openapi import (
     Param,
     ok,
 )
+from consul_sim.connect.leaf import IssuedCert
 from consul_sim.errors import BadRequest
 from consul_sim.gostd import NumError, parse_bool
 from consul_sim.models.base import DecodeError, json_kind, parse_json
@@ -100,6 +102,60 @@ async def agent_ca_roots(request: Request) -> Response:
     """The agent serves the roots from its cache: the same body, plus the cache's header. It
     has no ``?pem`` option."""
     return await _roots(request, pem_allowed=False, extra={"X-Cache": "MISS"})
+
+
+LEAF_CERT = {
+    "type": "object",
+    "properties": {
+        name: STRING
+        for name in (
+            "SerialNumber",
+            "CertPEM",
+            "PrivateKeyPEM",
+            "Service",
+            "ServiceURI",
+            "ValidAfter",
+            "ValidBefore",
+        )
+    }
+    | {"CreateIndex": {"type": "integer"}, "ModifyIndex": {"type": "integer"}},
+}
+
+
+@router.endpoint(
+    "/v1/agent/connect/ca/leaf/{service:path}",
+    "GET",
+    doc=Op(
+        "the service's leaf certificate, signed by the active root (a blocking query)",
+        READ_OPTIONS,
+        answers=(ok(LEAF_CERT),),
+    ),
+)
+async def agent_leaf_cert(request: Request) -> Response:
+    """``AgentConnectCALeafCert``: ``service:write`` on the name (the signing RPC's check,
+    ``AuthorizeAndSignCertificate``, made on every read here), then the agent's certificate,
+    blocking on ``?index`` until a new one is issued. ``X-Consul-Index`` is the certificate's
+    ``ModifyIndex``; the handler sets cache meta, not query meta: ``X-Cache`` is ``HIT`` (with
+    ``Age``) only when a blocking read is answered at once from the cache, as the leaf-cert
+    manager reports it (``agent/leafcert/leafcert.go``); a plain read always revalidates,
+    which the manager reports as a miss."""
+    cluster = cluster_of(request)
+    service = request.path_params["service"]
+    opts = query_options(request, cluster)
+    authorizer(request, cluster).require("service", "write", service)
+    leaves = cluster.ca.leaves
+    held = leaves.cached(service)
+    hit = opts.index > 0 and held is not None and opts.index < held.modify_index
+
+    def read() -> tuple[int, IssuedCert]:
+        cert = leaves.get(service)
+        return cert.modify_index, cert
+
+    index, cert = await blocking(request, cluster, opts, read)
+    headers = {"X-Consul-Index": str(index), "X-Cache": "HIT" if hit else "MISS"}
+    if hit:
+        headers["Age"] = f"{max(cluster.world.clock.now() - cert.fetched_at, 0):.0f}"
+    return json_response(cert.to_json(), pretty=opts.pretty, headers=headers)
 
 
 CA_CONFIG = {

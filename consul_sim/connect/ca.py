@@ -31,6 +31,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from consul_sim.clock import rfc3339
@@ -46,15 +47,18 @@ from consul_sim.errors import BadRequest, ConsulError
 
 if TYPE_CHECKING:
     from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
 
     from consul_sim.clock import Clock
     from consul_sim.connect.keys import Digest, SigningKey
+    from consul_sim.connect.leaf import IssuedCert, LeafCerts
     from consul_sim.rand import SimRandom
     from consul_sim.store import Store
     from consul_sim.store.txn import Txn
 
 ROOTS_TABLE = "connect-ca-roots"
 CONFIG_TABLE = "connect-ca-config"
+LEAF_TABLE = "connect-ca-leaf-certs"
 
 PROVIDER = "consul"
 ROOT_NAME = "Consul CA Primary Cert"
@@ -338,6 +342,86 @@ class ConnectCA:
         self._roots.append(new)
         txn.touch(ROOTS_TABLE)
         return _public(new)
+
+    # -- leaves -------------------------------------------------------------------------------
+    @cached_property
+    def leaves(self) -> LeafCerts:
+        """The agent's leaf certificates (``consul_sim.connect.leaf``)."""
+        from consul_sim.connect.leaf import LeafCerts
+
+        return LeafCerts(self, self.rand.derive("leaf-keys"))
+
+    def leaf(self, service: str) -> IssuedCert:
+        """The leaf certificate for ``service``, as ``GET /v1/agent/connect/ca/leaf/:service``
+        answers it without ``?index``: the cached one while it is valid and signed by the
+        active root, else a new one."""
+        return self.leaves.get(service)
+
+    def sign(self, public_key: ec.EllipticCurvePublicKey, uri: str) -> tuple[str, int]:
+        """``ConsulProvider.Sign`` then ``CAManager.SignCertificate``: a leaf for ``uri``
+        signed by the active root's key, and its Raft index.
+
+        The template is Consul's: the next serial, no subject, the URI SAN (marked critical,
+        as Go's x509 does when the subject is empty), digital-signature, key-encipherment,
+        data-encipherment and key-agreement usages, client and server auth, not a CA, Subject
+        Key ID from the leaf's key and Authority Key ID from the signer's, valid from a minute
+        ago for ``LeafCertTTL``. The answer is the leaf PEM followed by the active root's
+        intermediates (the cross-signed root after a rotation), each newline-terminated; the
+        index is the leaf-certs table's, bumped by ``ApplyCALeafRequest``.
+        """
+        from cryptography import x509
+        from cryptography.x509.oid import ExtendedKeyUsageOID
+
+        with self.store.txn() as txn:
+            active = next(r for r in self._roots if r.active)
+            assert active.private_key is not None
+            issuer = x509.load_pem_x509_certificate(active.root_cert.encode())
+            now = self.clock.now() - CLOCK_DRIFT_BUFFER_SECONDS
+            builder = (
+                x509.CertificateBuilder()
+                .subject_name(x509.Name([]))
+                .issuer_name(issuer.subject)
+                .public_key(public_key)
+                .serial_number(self._next_serial())
+                .not_valid_before(_utc(now))
+                .not_valid_after(_utc(now + self._settings.leaf_cert_ttl))
+                .add_extension(
+                    x509.KeyUsage(
+                        digital_signature=True,
+                        content_commitment=False,
+                        key_encipherment=True,
+                        data_encipherment=True,
+                        key_agreement=True,
+                        key_cert_sign=False,
+                        crl_sign=False,
+                        encipher_only=False,
+                        decipher_only=False,
+                    ),
+                    critical=True,
+                )
+                .add_extension(
+                    x509.ExtendedKeyUsage(
+                        [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
+                    ),
+                    critical=False,
+                )
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.SubjectKeyIdentifier(key_id(public_key)), critical=False)
+                .add_extension(
+                    x509.AuthorityKeyIdentifier(
+                        key_id(active.private_key.public_key()), None, None
+                    ),
+                    critical=False,
+                )
+                .add_extension(
+                    x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri)]),
+                    critical=True,
+                )
+            )
+            pem = _pem(_sign(builder, active.private_key))
+            for intermediate in active.intermediate_certs or []:
+                pem += _newline_terminated(intermediate)
+            return pem, txn.touch(LEAF_TABLE)
 
     # -- certificates -------------------------------------------------------------------------
     def _next_serial(self) -> int:

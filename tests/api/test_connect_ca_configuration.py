@@ -123,7 +123,10 @@ def test_new_key_settings_rotate_to_a_key_of_that_kind(
     assert (active["PrivateKeyType"], active["PrivateKeyBits"]) == (key_type, bits)
     root = x509.load_pem_x509_certificate(active["RootCert"].encode())
     assert isinstance(root.public_key(), public_type)
-    root.verify_directly_issued_by(root)
+    leaf = client.get("/v1/agent/connect/ca/leaf/web").json()
+    [cert, cross] = x509.load_pem_x509_certificates(leaf["CertPEM"].encode())
+    cert.verify_directly_issued_by(root)
+    assert cross.subject == root.subject
 
 
 def test_force_without_cross_signing_skips_the_cross_signature(client: httpx.Client) -> None:
@@ -136,6 +139,8 @@ def test_force_without_cross_signing_skips_the_cross_signature(client: httpx.Cli
     assert len(_roots(client)) == 2
     assert _active(client)["IntermediateCerts"] is None
     assert client.get(PATH).json()["ForceWithoutCrossSigning"] is True
+    leaf = client.get("/v1/agent/connect/ca/leaf/web").json()
+    assert leaf["CertPEM"].count("BEGIN CERTIFICATE") == 1
 
 
 def test_a_provider_that_cannot_cross_sign_needs_the_force_flag(client: httpx.Client) -> None:
@@ -209,9 +214,13 @@ def test_config_errors_are_consuls_500s_and_change_nothing(
 
 
 def test_skip_validate_lets_a_short_leaf_ttl_through(client: httpx.Client) -> None:
-    config = {"LeafCertTTL": "30m", "SkipValidate": True}
-    assert _put(client, {"Provider": "consul", "Config": config}).status_code == 200
-    assert client.get(PATH).json()["Config"] == config
+    r = _put(client, {"Provider": "consul", "Config": {"LeafCertTTL": "30m", "SkipValidate": True}})
+    assert r.status_code == 200
+    leaf = client.get("/v1/agent/connect/ca/leaf/web").json()
+    assert (leaf["ValidAfter"], leaf["ValidBefore"]) == (
+        "2025-12-31T23:59:00Z",
+        "2026-01-01T00:29:00Z",
+    )
 
 
 REFUSALS = [
