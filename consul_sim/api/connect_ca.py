@@ -1,5 +1,5 @@
 """/v1/connect/ca/roots, /v1/agent/connect/ca/roots, /v1/agent/connect/ca/leaf/:service,
-and /v1/connect/ca/configuration (GET, PUT).
+/v1/connect/ca/configuration (GET, PUT) and /_sim/trust-bundle/:peer.
 
 Thin, after ``agent/connect_ca_endpoint.go`` and ``agent/agent_endpoint.go``: the roots read is a
 blocking query on the CA roots table; ``?pem`` switches to the PEM chain; the configuration read
@@ -18,6 +18,7 @@ from consul_sim.api.http import (
     authorizer,
     blocking,
     cluster_of,
+    flag,
     json_response,
     meta_headers,
     query_options,
@@ -25,6 +26,7 @@ from consul_sim.api.http import (
 from consul_sim.api.openapi import (
     JSON,
     OBJECT,
+    PRETTY,
     READ_OPTIONS,
     STRING,
     Answer,
@@ -34,8 +36,8 @@ from consul_sim.api.openapi import (
     ok,
 )
 from consul_sim.connect.leaf import IssuedCert
-from consul_sim.errors import BadRequest
-from consul_sim.gostd import NumError, parse_bool
+from consul_sim.errors import BadRequest, NotFound
+from consul_sim.gostd import NumError, parse_bool, quote
 from consul_sim.models.base import DecodeError, json_kind, parse_json
 
 router = ConsulRouter()
@@ -156,6 +158,27 @@ async def agent_leaf_cert(request: Request) -> Response:
     if hit:
         headers["Age"] = f"{max(cluster.world.clock.now() - cert.fetched_at, 0):.0f}"
     return json_response(cert.to_json(), pretty=opts.pretty, headers=headers)
+
+
+@router.endpoint(
+    "/_sim/trust-bundle/{peer}",
+    "GET",
+    doc=Op(
+        "the trust bundle this cluster holds for a peer (Consul serves it only over gRPC)",
+        (PRETTY,),
+        answers=(ok(OBJECT),),
+        errors=(404,),
+    ),
+)
+async def sim_trust_bundle(request: Request) -> Response:
+    """``PeeringService.TrustBundleRead``'s bundle, which Consul CE has no HTTP read for:
+    ``TrustDomain``, ``PeerName``, ``RootPEMs`` (``consul_sim.connect.bundle``)."""
+    cluster = cluster_of(request)
+    peer = request.path_params["peer"]
+    bundle = cluster.trust_bundle(peer)
+    if bundle is None:
+        raise NotFound(f"no trust bundle for peer {quote(peer)}")
+    return json_response(bundle, pretty=flag(request, "pretty"))
 
 
 CA_CONFIG = {
