@@ -147,7 +147,13 @@ class CARoot:
     create_index: int
     modify_index: int
     rotated_out_at: float | None = None
-    private_key: SigningKey | None = field(default=None, repr=False)
+    signing_key_pem: str = field(default="", repr=False)
+    """The key as PKCS#8 PEM: cryptography's key objects do not pickle, and a world snapshot
+    must hold every key the CA may have (EC of any size, RSA)."""
+
+    @property
+    def private_key(self) -> SigningKey | None:
+        return keys.load(self.signing_key_pem) if self.signing_key_pem else None
 
     def to_json(self) -> dict[str, Any]:
         """Consul's JSON: ``SigningCert``/``SigningKey`` are omitempty (never set for the
@@ -481,7 +487,7 @@ class ConnectCA:
             private_key_bits=key_bits,
             create_index=index,
             modify_index=index,
-            private_key=key,
+            signing_key_pem=keys.to_pem(key),
         )
 
     def _cross_sign(self, old: CARoot, new: CARoot) -> str:
@@ -510,7 +516,7 @@ class ConnectCA:
 
 def _public(root: CARoot) -> CARoot:
     """A copy for callers: the signing key never leaves the CA."""
-    return replace(root, private_key=None)
+    return replace(root, signing_key_pem="")
 
 
 def _newline_terminated(pem: str) -> str:

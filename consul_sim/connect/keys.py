@@ -11,6 +11,7 @@ P-256, whatever the CA's key, as Consul's agent makes them (``agent/leafcert/gen
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
@@ -62,8 +63,7 @@ _ORDERS = {
         16,
     ),
     521: int(
-        "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
-        "FA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+        "01" + "FF" * 32 + "FA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
         16,
     ),
 }
@@ -145,6 +145,23 @@ def parse_signer(pem: str) -> SigningKey:
     if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
         raise SignerError("private key is not a valid format")
     return key
+
+
+def to_pem(key: SigningKey) -> str:
+    """PKCS#8 PEM, unencrypted: how the CA keeps its keys."""
+    from cryptography.hazmat.primitives import serialization
+
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+@functools.lru_cache(maxsize=64)
+def load(pem: str) -> SigningKey:
+    """A key kept by :func:`to_pem`, parsed once."""
+    return parse_signer(pem)
 
 
 def key_info(key: SigningKey) -> tuple[str, int]:

@@ -303,3 +303,33 @@ def test_operator_acls_guard_read_and_write(world: World) -> None:
 def test_other_methods_are_405(client: httpx.Client) -> None:
     r = client.post(PATH, json={})
     assert r.status_code == 405
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"PrivateKeyType": "rsa", "PrivateKeyBits": 2048},
+        {"PrivateKeyType": "ec", "PrivateKeyBits": 521},
+        {"PrivateKeyType": "ec", "PrivateKeyBits": 224},
+    ],
+)
+def test_a_world_snapshot_keeps_any_ca_key(
+    world: World, client: httpx.Client, config: dict[str, Any]
+) -> None:
+    assert _put(client, {"Provider": "consul", "Config": config}).status_code == 200
+    leaf = client.get("/v1/agent/connect/ca/leaf/web").json()
+    saved = world.snapshot()
+    with World.restore(saved) as copy:
+        restored = copy.clusters["dc1"]
+        assert (
+            restored.client.get("/v1/connect/ca/roots").json()
+            == client.get("/v1/connect/ca/roots").json()
+        )
+        assert restored.client.get("/v1/agent/connect/ca/leaf/web").json() == leaf
+        assert copy.snapshot() == saved
+        # The restored CA still signs: a new service's leaf chains to the restored root.
+        other = restored.client.get("/v1/agent/connect/ca/leaf/api").json()
+        root = x509.load_pem_x509_certificate(_active(restored.client)["RootCert"].encode())
+        x509.load_pem_x509_certificates(other["CertPEM"].encode())[0].verify_directly_issued_by(
+            root
+        )
