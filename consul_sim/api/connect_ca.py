@@ -147,16 +147,18 @@ async def agent_leaf_cert(request: Request) -> Response:
     authorizer(request, cluster).require("service", "write", service)
     leaves = cluster.ca.leaves
     held = leaves.cached(service)
-    hit = opts.index > 0 and held is not None and opts.index < held.modify_index
+    if opts.index > 0 and held is not None and opts.index < held.modify_index:
+        # The manager answers a reader behind it from the cache, unchecked (certNeedsUpdate).
+        age = max(cluster.world.clock.now() - held.fetched_at, 0)
+        headers = {"X-Consul-Index": str(held.modify_index), "X-Cache": "HIT", "Age": f"{age:.0f}"}
+        return json_response(held.to_json(), pretty=opts.pretty, headers=headers)
 
     def read() -> tuple[int, IssuedCert]:
         cert = leaves.get(service)
         return cert.modify_index, cert
 
     index, cert = await blocking(request, cluster, opts, read)
-    headers = {"X-Consul-Index": str(index), "X-Cache": "HIT" if hit else "MISS"}
-    if hit:
-        headers["Age"] = f"{max(cluster.world.clock.now() - cert.fetched_at, 0):.0f}"
+    headers = {"X-Consul-Index": str(index), "X-Cache": "MISS"}
     return json_response(cert.to_json(), pretty=opts.pretty, headers=headers)
 
 
