@@ -5,13 +5,15 @@ EC on the NIST curve of the configured size, or RSA of 2048/4096 bits) and reads
 ``PrivateKey`` with ``connect.ParseSigner`` (``agent/connect/parsing.go``: a PEM block of type
 ``EC PRIVATE KEY``, ``RSA PRIVATE KEY`` or ``PRIVATE KEY``). Here an EC key is derived from the
 seeded stream with ``ec.derive_private_key``, and an RSA key is built from seeded primes
-(Miller-Rabin with seeded witnesses), so a seed replays the same keys. Leaves are always EC
-P-256, whatever the CA's key, as Consul's agent makes them (``agent/leafcert/generate.go``).
+(a sieve, then Miller-Rabin with seeded witnesses), so a seed replays the same keys. That costs
+what pure-Python big numbers cost: a 2048-bit key takes a fraction of a second, a 4096-bit one
+several seconds (Consul's Go takes about a second); only a rotation to RSA pays it. Leaves are
+always EC P-256, whatever the CA's key, as Consul's agent makes them
+(``agent/leafcert/generate.go``).
 """
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
@@ -23,7 +25,17 @@ if TYPE_CHECKING:
 SigningKey: TypeAlias = "ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey"
 Digest: TypeAlias = "hashes.SHA256 | hashes.SHA384 | hashes.SHA512"
 
-_SMALL_PRIMES = [p for p in range(3, 2000) if all(p % d for d in range(2, int(p**0.5) + 1))]
+
+def _small_primes(limit: int) -> list[int]:
+    sieve = bytearray([1]) * limit
+    sieve[:2] = b"\x00\x00"
+    for i in range(2, int(limit**0.5) + 1):
+        if sieve[i]:
+            sieve[i * i :: i] = bytes(len(range(i * i, limit, i)))
+    return [i for i in range(3, limit) if sieve[i]]
+
+
+_SMALL_PRIMES = _small_primes(1 << 16)
 
 
 class SignerError(ValueError):
@@ -69,10 +81,13 @@ _ORDERS = {
 }
 
 
-def _probable_prime(n: int, rand: SimRandom, rounds: int = 24) -> bool:
-    for p in _SMALL_PRIMES:
-        if n % p == 0:
-            return n == p
+def _rounds(bits: int) -> int:
+    """Miller-Rabin rounds for a random candidate of ``bits`` bits, as FIPS 186-4 (table C.3)
+    sizes them for an error below 2^-100."""
+    return 4 if bits >= 1024 else 5
+
+
+def _probable_prime(n: int, rand: SimRandom, rounds: int) -> bool:
     d, s = n - 1, 0
     while d % 2 == 0:
         d, s = d // 2, s + 1
@@ -90,10 +105,25 @@ def _probable_prime(n: int, rand: SimRandom, rounds: int = 24) -> bool:
 
 
 def _prime(rand: SimRandom, bits: int, e: int) -> int:
+    """A seeded prime: a random odd start with the top two bits set, then the odd numbers after
+    it, sieved by every prime below 2^16 before any Miller-Rabin test (Python's big-number
+    arithmetic is the cost, so the sieve saves most of it)."""
+    window = 4096
     while True:
-        candidate = rand.randint(0, 2**bits - 1) | (3 << (bits - 2)) | 1
-        if (candidate - 1) % e and _probable_prime(candidate, rand):
-            return candidate
+        start = rand.randint(0, 2**bits - 1) | (3 << (bits - 2)) | 1
+        alive = bytearray([1]) * window  # alive[i]: start + 2*i has no small factor
+        for p in _SMALL_PRIMES:
+            first = (-start * pow(2, -1, p)) % p  # the i with start + 2*i = 0 (mod p)
+            alive[first::p] = bytes(len(range(first, window, p)))
+        for i in range(window):
+            candidate = start + 2 * i
+            if (
+                alive[i]
+                and candidate.bit_length() == bits
+                and (candidate - 1) % e
+                and _probable_prime(candidate, rand, _rounds(bits))
+            ):
+                return candidate
 
 
 def _rsa(rand: SimRandom, bits: int) -> rsa.RSAPrivateKey:
@@ -147,21 +177,44 @@ def parse_signer(pem: str) -> SigningKey:
     return key
 
 
+_LOADED: dict[str, SigningKey] = {}
+"""Keys by their PEM, so each is parsed at most once per process (RSA parsing checks the key,
+which is slow); a CA holds a handful."""
+
+
 def to_pem(key: SigningKey) -> str:
-    """PKCS#8 PEM, unencrypted: how the CA keeps its keys."""
+    """PKCS#8 PEM, unencrypted: how the CA keeps its keys (key objects do not pickle)."""
     from cryptography.hazmat.primitives import serialization
 
-    return key.private_bytes(
+    pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
+    _remember(pem, key)
+    return pem
 
 
-@functools.lru_cache(maxsize=64)
 def load(pem: str) -> SigningKey:
-    """A key kept by :func:`to_pem`, parsed once."""
-    return parse_signer(pem)
+    """A key kept by :func:`to_pem`: the object it was made from, or parsed once (a restored
+    snapshot's). The PEM is the simulator's own, so the slow RSA consistency check is skipped."""
+    known = _LOADED.get(pem)
+    if known is not None:
+        return known
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key = load_pem_private_key(pem.encode(), password=None, unsafe_skip_rsa_key_validation=True)
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise SignerError("private key is not a valid format")
+    _remember(pem, key)
+    return key
+
+
+def _remember(pem: str, key: SigningKey) -> None:
+    if len(_LOADED) >= 256:
+        _LOADED.clear()
+    _LOADED[pem] = key
 
 
 def key_info(key: SigningKey) -> tuple[str, int]:
