@@ -35,7 +35,7 @@ from consul_sim.api.openapi import (
     Param,
     ok,
 )
-from consul_sim.connect.leaf import IssuedCert
+from consul_sim.connect.leaf import IssuedCert, check_service
 from consul_sim.errors import BadRequest, NotFound
 from consul_sim.gostd import NumError, parse_bool, quote
 from consul_sim.models.base import DecodeError, json_kind, parse_json
@@ -144,6 +144,7 @@ async def agent_leaf_cert(request: Request) -> Response:
     cluster = cluster_of(request)
     service = request.path_params["service"]
     opts = query_options(request, cluster)
+    check_service(service)
     authorizer(request, cluster).require("service", "write", service)
     leaves = cluster.ca.leaves
     held = leaves.cached(service)

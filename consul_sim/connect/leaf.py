@@ -98,7 +98,7 @@ class LeafCerts:
     def get(self, service: str) -> IssuedCert:
         """The current certificate for ``service``: the cached one unless it is past its soft
         expiry or was signed by a key that is no longer the active root's."""
-        _check_service(service)
+        check_service(service)
         with self.ca.store.lock:
             cert = self._certs.get(service)
             if cert is None or self._stale(cert):
@@ -155,10 +155,11 @@ def _serial_bytes(serial: int) -> bytes:
     return serial.to_bytes(max(1, (serial.bit_length() + 7) // 8), "big")
 
 
-def _check_service(service: str) -> None:
+def check_service(service: str) -> None:
     """What Consul refuses before it signs: no name at all (``generateNewLeaf``: the request
     names no service, agent, server or kind) and a name the SPIFFE parser cannot read back
-    (``connect.ParseCertURI``: a ``/`` splits the ``svc`` segment). Both are 500s in Consul."""
+    (``connect.ParseCertURI``: a ``/`` splits the ``svc`` segment). Both are 500s in Consul,
+    and both come before any ACL check (the signing RPC is never made, or parses first)."""
     if service == "":
         raise ConsulError("URI must be either service, agent, server, or kind")
     if "/" in service:

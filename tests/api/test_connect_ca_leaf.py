@@ -258,6 +258,8 @@ def test_acls_need_service_write_on_the_service(world: World) -> None:
 def test_names_consul_cannot_sign_are_its_500s(client: httpx.Client) -> None:
     r = client.get("/v1/agent/connect/ca/leaf/a/b")
     assert (r.status_code, r.text) == (500, "SPIFFE ID is not in the expected format")
+    r = client.get("/v1/agent/connect/ca/leaf/")
+    assert (r.status_code, r.text) == (500, "URI must be either service, agent, server, or kind")
     r = client.get("/v1/agent/connect/ca/leaf/web?dc=elsewhere")
     assert (r.status_code, r.text) == (500, "No path to datacenter")
 
