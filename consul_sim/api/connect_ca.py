@@ -17,6 +17,7 @@ from consul_sim.api.http import (
     ConsulRouter,
     authorizer,
     blocking,
+    check_dc,
     cluster_of,
     flag,
     json_response,
@@ -209,18 +210,20 @@ CA_CONFIG = {
     },
 )
 async def ca_configuration(request: Request) -> Response:
-    """``ConnectCAConfigurationGet``/``Set``: operator:read to read, operator:write to write
-    (``agent/consul/connect_ca_endpoint.go``); the read sets no query meta (Consul's handler
-    never calls ``setMeta`` there)."""
+    """``ConnectCAConfigurationGet``/``Set``. Both RPCs want operator:write: the read's
+    comment in ``agent/consul/connect_ca_endpoint.go`` says read access, its code checks
+    ``OperatorWriteAllowed`` (the configuration can hold a private key). The read sets no query
+    meta (Consul's handler never calls ``setMeta`` there)."""
     cluster = cluster_of(request)
     if request.method == "PUT":
         request_config = _decode_configuration(await request.body())
+        check_dc(request, cluster)
         authorizer(request, cluster).require("operator", "write")
         with cluster.store.lock:
             cluster.ca.update_configuration(**request_config)
         return Response(status_code=200)
     opts = query_options(request, cluster)
-    authorizer(request, cluster).require("operator", "read")
+    authorizer(request, cluster).require("operator", "write")
     body: dict[str, Any] = cluster.ca.configuration()
     return json_response(body, pretty=opts.pretty)
 

@@ -284,20 +284,40 @@ def test_a_malformed_body_is_a_decode_error(client: httpx.Client) -> None:
     assert len(_roots(client)) == 1
 
 
-def test_operator_acls_guard_read_and_write(world: World) -> None:
+def test_reading_and_writing_both_need_operator_write(world: World) -> None:
+    """Consul's read checks OperatorWriteAllowed, whatever its comment says."""
     deny = world.add_cluster("secure", acl_default_policy="deny")
-    _, reader = deny.acl.create_token({"operator": "read"})
+    reader_accessor, reader = deny.acl.create_token({"operator": "read"})
+    _, writer = deny.acl.create_token({"operator": "write"})
     r = deny.client.get(PATH)
     assert r.status_code == 403
-    assert r.text.startswith("Permission denied: anonymous token lacks permission 'operator:read'.")
-    assert deny.client.get(PATH, headers={"X-Consul-Token": reader}).status_code == 200
+    assert r.text.startswith(
+        "Permission denied: anonymous token lacks permission 'operator:write'."
+    )
+    r = deny.client.get(PATH, headers={"X-Consul-Token": reader})
+    assert (r.status_code, r.text) == (
+        403,
+        f"Permission denied: token with AccessorID '{reader_accessor}' lacks permission "
+        "'operator:write'",
+    )
     body = {"Provider": "consul", "Config": {"LeafCertTTL": "24h"}}
     r = deny.client.put(PATH, json=body, headers={"X-Consul-Token": reader})
     assert r.status_code == 403
-    assert "lacks permission 'operator:write'" in r.text
-    management = {"X-Consul-Token": deny.acl.management_token}
-    assert deny.client.put(PATH, json=body, headers=management).status_code == 200
-    assert deny.client.get(PATH, headers=management).json()["Config"] == {"LeafCertTTL": "24h"}
+    assert deny.client.get(PATH, headers={"X-Consul-Token": writer}).json()["Config"] == {
+        "IntermediateCertTTL": "8760h",
+        "LeafCertTTL": "72h",
+        "RootCertTTL": "87600h",
+    }
+    assert deny.client.put(PATH, json=body, headers={"X-Consul-Token": writer}).status_code == 200
+    r = deny.client.get(PATH, headers={"X-Consul-Token": writer})
+    assert r.json()["Config"] == {"LeafCertTTL": "24h"}
+
+
+def test_another_datacenter_is_consuls_500(client: httpx.Client) -> None:
+    body = {"Provider": "consul", "Config": {"LeafCertTTL": "24h"}}
+    r = client.put(f"{PATH}?dc=elsewhere", json=body)
+    assert (r.status_code, r.text) == (500, "No path to datacenter")
+    assert client.get(f"{PATH}?dc=elsewhere").status_code == 500
 
 
 def test_other_methods_are_405(client: httpx.Client) -> None:
