@@ -148,11 +148,10 @@ async def agent_leaf_cert(request: Request) -> Response:
     check_service(service)
     authorizer(request, cluster).require("service", "write", service)
     leaves = cluster.ca.leaves
-    held = leaves.cached(service)
-    if opts.index > 0 and held is not None and opts.index < held.modify_index:
-        # The manager answers a reader behind it from the cache, unchecked (certNeedsUpdate).
-        age = max(cluster.world.clock.now() - held.fetched_at, 0)
-        headers = {"X-Consul-Index": str(held.modify_index), "X-Cache": "HIT", "Age": f"{age:.0f}"}
+    held = leaves.ahead_of(service, opts.index)
+    if held is not None:
+        age = f"{leaves.age(held):.0f}"
+        headers = {"X-Consul-Index": str(held.modify_index), "X-Cache": "HIT", "Age": age}
         return json_response(held.to_json(), pretty=opts.pretty, headers=headers)
 
     def read() -> tuple[int, IssuedCert]:
@@ -171,7 +170,7 @@ async def agent_leaf_cert(request: Request) -> Response:
         "the trust bundle this cluster holds for a peer (Consul serves it only over gRPC)",
         (PRETTY,),
         answers=(ok(OBJECT),),
-        errors=(404,),
+        errors=(400, 404),
     ),
 )
 async def sim_trust_bundle(request: Request) -> Response:

@@ -95,6 +95,19 @@ class LeafCerts:
         """The certificate the agent holds for ``service``, without renewing it."""
         return self._certs.get(service)
 
+    def ahead_of(self, service: str, index: int) -> IssuedCert | None:
+        """The held certificate when a blocking reader's ``index`` is behind it: the manager
+        answers that reader from the cache at once, unchecked (``certNeedsUpdate``), even if
+        the root has rotated since; None when the reader must wait or revalidate."""
+        cert = self._certs.get(service)
+        if index > 0 and cert is not None and index < cert.modify_index:
+            return cert
+        return None
+
+    def age(self, cert: IssuedCert) -> float:
+        """Seconds since the certificate was fetched: the ``Age`` of a cache hit."""
+        return max(self.ca.clock.now() - cert.fetched_at, 0.0)
+
     def get(self, service: str) -> IssuedCert:
         """The current certificate for ``service``: the cached one unless it is past its soft
         expiry or was signed by a key that is no longer the active root's."""
