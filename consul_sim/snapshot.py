@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from consul_sim.world import World
 
 MAGIC = b"consul-sim snapshot\n"
-FORMAT = 1
+FORMAT = 2
 """Bumped whenever the pickled layout changes; a snapshot of another format is refused."""
 
 _loading = threading.local()

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from consul_sim.acl import ACLResolver
 from consul_sim.catalog.agent import LocalAgent
@@ -130,7 +130,10 @@ class Cluster:
             world.clock,
             world.rand.derive(f"cluster/{name}/connect-ca"),
             self.trust_domain,
+            datacenter=self.datacenter,
         )
+        """The Connect CA: ``roots()``, ``configuration()``, ``update_configuration(...)``,
+        ``rotate()``, ``leaf(service)``."""
         self.peering_server_name = f"server.{self.datacenter}.peering.{self.trust_domain}"
         self.peering = PeeringService(
             PeeringContext(
@@ -213,6 +216,14 @@ class Cluster:
     @property
     def leader_address(self) -> str:
         return f"{self.address}:{SERVER_RPC_PORT}"
+
+    def trust_bundle(self, peer: str) -> dict[str, Any] | None:
+        """The trust bundle this cluster holds for ``peer`` (``TrustDomain``, ``PeerName``,
+        ``RootPEMs``): what Consul serves only over gRPC (``consul_sim.connect.bundle``)."""
+        from consul_sim.connect.bundle import trust_bundle
+
+        _, record = self.peering.read_record(peer)
+        return None if record is None else trust_bundle(record)
 
     @cached_property
     def config(self) -> ConfigEntries:

@@ -1,4 +1,5 @@
-"""/v1/connect/ca/roots, /v1/agent/connect/ca/roots and /v1/connect/ca/configuration (GET, PUT).
+"""/v1/connect/ca/roots, /v1/agent/connect/ca/roots, /v1/agent/connect/ca/leaf/:service,
+/v1/connect/ca/configuration (GET, PUT) and /_sim/trust-bundle/:peer.
 
 Thin, after ``agent/connect_ca_endpoint.go`` and ``agent/agent_endpoint.go``: the roots read is a
 blocking query on the CA roots table; ``?pem`` switches to the PEM chain; the configuration read
@@ -7,15 +8,18 @@ sets no query meta (Consul's handler never calls ``setMeta`` there).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import Request
 from starlette.responses import Response
 
 from consul_sim.api.http import (
     ConsulRouter,
+    authorizer,
     blocking,
+    check_dc,
     cluster_of,
+    flag,
     json_response,
     meta_headers,
     query_options,
@@ -23,6 +27,7 @@ from consul_sim.api.http import (
 from consul_sim.api.openapi import (
     JSON,
     OBJECT,
+    PRETTY,
     READ_OPTIONS,
     STRING,
     Answer,
@@ -31,13 +36,10 @@ from consul_sim.api.openapi import (
     Param,
     ok,
 )
-from consul_sim.connect.ca import ConnectCA
-from consul_sim.errors import BadRequest
-from consul_sim.gostd import NumError, parse_bool
-from consul_sim.models.base import DecodeError, parse_json
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric import ec
+from consul_sim.connect.leaf import IssuedCert, check_service
+from consul_sim.errors import BadRequest, NotFound
+from consul_sim.gostd import NumError, parse_bool, quote
+from consul_sim.models.base import DecodeError, json_kind, parse_json
 
 router = ConsulRouter()
 
@@ -105,11 +107,89 @@ async def agent_ca_roots(request: Request) -> Response:
     return await _roots(request, pem_allowed=False, extra={"X-Cache": "MISS"})
 
 
+LEAF_CERT = {
+    "type": "object",
+    "properties": {
+        name: STRING
+        for name in (
+            "SerialNumber",
+            "CertPEM",
+            "PrivateKeyPEM",
+            "Service",
+            "ServiceURI",
+            "ValidAfter",
+            "ValidBefore",
+        )
+    }
+    | {"CreateIndex": {"type": "integer"}, "ModifyIndex": {"type": "integer"}},
+}
+
+
+@router.endpoint(
+    "/v1/agent/connect/ca/leaf/{service:path}",
+    "GET",
+    doc=Op(
+        "the service's leaf certificate, signed by the active root (a blocking query)",
+        READ_OPTIONS,
+        answers=(ok(LEAF_CERT),),
+    ),
+)
+async def agent_leaf_cert(request: Request) -> Response:
+    """``AgentConnectCALeafCert``: ``service:write`` on the name (the signing RPC's check,
+    ``AuthorizeAndSignCertificate``, made on every read here), then the agent's certificate,
+    blocking on ``?index`` until a new one is issued. ``X-Consul-Index`` is the certificate's
+    ``ModifyIndex``; the handler sets cache meta, not query meta: ``X-Cache`` is ``HIT`` (with
+    ``Age``) only when a blocking read is answered at once from the cache, as the leaf-cert
+    manager reports it (``agent/leafcert/leafcert.go``); a plain read always revalidates,
+    which the manager reports as a miss."""
+    cluster = cluster_of(request)
+    service = request.path_params["service"]
+    opts = query_options(request, cluster)
+    check_service(service)
+    authorizer(request, cluster).require("service", "write", service)
+    leaves = cluster.ca.leaves
+    held = leaves.ahead_of(service, opts.index)
+    if held is not None:
+        age = f"{leaves.age(held):.0f}"
+        headers = {"X-Consul-Index": str(held.modify_index), "X-Cache": "HIT", "Age": age}
+        return json_response(held.to_json(), pretty=opts.pretty, headers=headers)
+
+    def read() -> tuple[int, IssuedCert]:
+        cert = leaves.get(service)
+        return cert.modify_index, cert
+
+    index, cert = await blocking(request, cluster, opts, read)
+    headers = {"X-Consul-Index": str(index), "X-Cache": "MISS"}
+    return json_response(cert.to_json(), pretty=opts.pretty, headers=headers)
+
+
+@router.endpoint(
+    "/_sim/trust-bundle/{peer}",
+    "GET",
+    doc=Op(
+        "the trust bundle this cluster holds for a peer (Consul serves it only over gRPC)",
+        (PRETTY,),
+        answers=(ok(OBJECT),),
+        errors=(400, 404),
+    ),
+)
+async def sim_trust_bundle(request: Request) -> Response:
+    """``PeeringService.TrustBundleRead``'s bundle, which Consul CE has no HTTP read for:
+    ``TrustDomain``, ``PeerName``, ``RootPEMs`` (``consul_sim.connect.bundle``)."""
+    cluster = cluster_of(request)
+    peer = request.path_params["peer"]
+    bundle = cluster.trust_bundle(peer)
+    if bundle is None:
+        raise NotFound(f"no trust bundle for peer {quote(peer)}")
+    return json_response(bundle, pretty=flag(request, "pretty"))
+
+
 CA_CONFIG = {
     "type": "object",
     "properties": {
         "Provider": STRING,
         "Config": {"type": "object"},
+        "State": {"type": "object", "additionalProperties": STRING},
         "ForceWithoutCrossSigning": {"type": "boolean"},
     },
 }
@@ -122,66 +202,77 @@ CA_CONFIG = {
     doc={
         "GET": Op("the Connect CA configuration", READ_OPTIONS, answers=(ok(OBJECT),)),
         "PUT": Op(
-            "update the Connect CA configuration; a new PrivateKey rotates the root",
+            "update the Connect CA configuration; new key settings rotate the root",
             body=Body(schema=CA_CONFIG),
-            errors=(400, 500),
+            errors=(400, 403, 500),
         ),
     },
 )
 async def ca_configuration(request: Request) -> Response:
+    """``ConnectCAConfigurationGet``/``Set``. Both RPCs want operator:write: the read's
+    comment in ``agent/consul/connect_ca_endpoint.go`` says read access, its code checks
+    ``OperatorWriteAllowed`` (the configuration can hold a private key). The read sets no query
+    meta (Consul's handler never calls ``setMeta`` there)."""
     cluster = cluster_of(request)
     if request.method == "PUT":
-        _set_configuration(cluster.ca, await request.body())
+        request_config = _decode_configuration(await request.body())
+        check_dc(request, cluster)
+        authorizer(request, cluster).require("operator", "write")
+        with cluster.store.lock:
+            cluster.ca.update_configuration(**request_config)
         return Response(status_code=200)
     opts = query_options(request, cluster)
+    authorizer(request, cluster).require("operator", "write")
     body: dict[str, Any] = cluster.ca.configuration()
     return json_response(body, pretty=opts.pretty)
 
 
-def _set_configuration(ca: ConnectCA, raw: bytes) -> None:
-    """``ConnectCAConfigurationSet``: decode a ``structs.CAConfiguration`` and apply it.
+_FIELD_TYPES = {
+    "provider": ("Provider", "string", str),
+    "config": ("Config", "map[string]interface {}", dict),
+    "state": ("State", "map[string]string", dict),
+    "forcewithoutcrosssigning": ("ForceWithoutCrossSigning", "bool", bool),
+}
 
-    After ``agent/consul/leader_connect_ca.go`` (``UpdateConfiguration``): the built-in
-    provider's state is keyed by its key settings, so only a new ``PrivateKey`` makes a new root,
-    which then rotates in, cross-signed by the old one; the same key, or a config with no key,
-    leaves the root as it is. Assumed where the simulator stops short of Consul, with a 400 that
-    says so: only the built-in ``consul`` provider, only EC P-256 keys, and no ``RootCert`` of
-    the caller's own (the simulator issues its roots itself).
-    """
+
+def _decode_configuration(raw: bytes) -> dict[str, Any]:
+    """``decodeBody`` into ``structs.CAConfiguration``: Go's JSON matches keys without regard
+    to case, ignores unknown ones, reads ``null`` as the zero value, and accepts the snake-case
+    ``force_without_cross_signing`` too (``CAConfiguration.UnmarshalJSON``)."""
     try:
         data = parse_json(raw) if raw.strip() else {}
     except DecodeError as exc:
         raise BadRequest(f"Request decode failed: {exc}") from None
     if not isinstance(data, dict):
-        raise BadRequest("Request decode failed: the body must be a JSON object")
-    fields = {str(k).lower(): v for k, v in data.items()}
-    provider = fields.get("provider")
-    if provider != "consul":
         raise BadRequest(
-            f'consul-sim simulates only the built-in "consul" CA provider, not {provider!r}'
+            f"Request decode failed: json: cannot unmarshal {json_kind(data)} "
+            "into Go value of type structs.CAConfiguration"
         )
-    config = fields.get("config") or {}
-    if not isinstance(config, dict):
-        raise BadRequest("Request decode failed: Config must be an object")
-    options = {str(k).lower(): v for k, v in config.items()}
-    if options.get("rootcert"):
-        raise BadRequest("consul-sim issues its own root: give a PrivateKey without a RootCert")
-    pem = options.get("privatekey")
-    if not pem:
-        return
-    key = _ec_p256_key(pem)
-    if not ca.signs_with(key):
-        ca.rotate(key)
-
-
-def _ec_p256_key(pem: object) -> ec.EllipticCurvePrivateKey:
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    try:
-        key = load_pem_private_key(str(pem).encode(), password=None)
-    except (ValueError, TypeError):
-        raise BadRequest("error parsing private key: not a PEM-encoded private key") from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-        raise BadRequest("consul-sim's built-in CA signs with EC P-256 keys only")
-    return key
+    out: dict[str, Any] = {
+        "provider": "",
+        "config": {},
+        "state": None,
+        "force_without_cross_signing": False,
+    }
+    for key, value in data.items():
+        lowered = str(key).lower()
+        if lowered == "force_without_cross_signing":
+            lowered = "forcewithoutcrosssigning"
+        if lowered not in _FIELD_TYPES or value is None:
+            continue
+        name, go_type, kind = _FIELD_TYPES[lowered]
+        wrong = None if isinstance(value, kind) else json_kind(value)
+        if lowered == "state" and wrong is None:
+            # map[string]string: Go names the element's type and the kind of the bad element.
+            bad = [v for v in value.values() if v is not None and not isinstance(v, str)]
+            wrong, go_type = (json_kind(bad[0]), "string") if bad else (None, go_type)
+        if wrong is not None:
+            raise BadRequest(
+                f"Request decode failed: json: cannot unmarshal {wrong} into Go struct field "
+                f"CAConfiguration.{name} of type {go_type}"
+            )
+        if lowered == "forcewithoutcrosssigning":
+            out["force_without_cross_signing"] = out["force_without_cross_signing"] or value
+        else:
+            out[lowered] = value
+    return out
