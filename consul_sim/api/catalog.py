@@ -35,7 +35,7 @@ from consul_sim.api.openapi import (
     Op,
     ok,
 )
-from consul_sim.catalog import queries
+from consul_sim.catalog import gateways, queries
 from consul_sim.catalog.register import deregister as catalog_deregister
 from consul_sim.catalog.register import register as catalog_register
 from consul_sim.catalog.vetting import (
@@ -324,3 +324,33 @@ async def node(request: Request) -> Response:
 
     index, body = await blocking(request, cluster, opts, read)
     return opts.respond(body, index, headers=acl.headers())
+
+
+@router.endpoint(
+    "/v1/catalog/gateway-services/{gateway:path}",
+    "GET",
+    doc=Op(
+        "the services a terminating or ingress gateway fronts (null when none)",
+        READ_OPTIONS,
+        answers=(ok({"type": ["array", "null"]}),),
+    ),
+)
+async def gateway_services(request: Request) -> Response:
+    """``CatalogGatewayServices`` (agent/catalog_endpoint.go): service:read on the gateway, then
+    each row kept only if its service is readable; an empty answer is Go's nil slice."""
+    cluster = cluster_of(request)
+    name = request.path_params["gateway"]
+    opts = query_options(request, cluster)
+    if not name:
+        raise BadRequest("Missing gateway name")
+    authz = read_authorizer(request, cluster)
+    acl = results_filter(request, authz)
+
+    def read() -> tuple[int, list[gateways.GatewayService]]:
+        if authz is not None:
+            authz.require("service", "read", name)
+        index, rows = gateways.gateway_services(cluster.store, name)
+        return index, acl.keep(rows, lambda authz, r: can_read_service(authz, r.service))
+
+    index, rows = await blocking(request, cluster, opts, read)
+    return opts.respond([r.render() for r in rows] or None, index, headers=acl.headers())
