@@ -14,6 +14,7 @@ reported, and every refusal is decided before anything is written.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -167,9 +168,17 @@ class LocalAgent:
         return sum(1 for lc in self.checks.values() if lc.ttl)
 
     # -- services -----------------------------------------------------------------------------
-    def register_service(self, sd: ServiceDefinition, *, replace_existing_checks: bool) -> None:
+    def register_service(
+        self,
+        sd: ServiceDefinition,
+        *,
+        replace_existing_checks: bool,
+        vet_sidecar: Callable[[NodeService, str], None] | None = None,
+    ) -> None:
         """``AgentRegisterService`` then ``AddService`` for the service and, when it nests a
-        ``Connect.SidecarService``, for its sidecar (agent/agent_endpoint.go)."""
+        ``Connect.SidecarService``, for its sidecar (agent/agent_endpoint.go). ``vet_sidecar``
+        is the front end's ACL check of the sidecar with its own token ("" for the request's),
+        asked once the sidecar is known to be valid, before anything is written."""
         svc = self._validated_service(sd)
         definitions = _checked(sd.check_types(), "Invalid check: ")
         side = _sidecar_definition(sd)
@@ -183,6 +192,8 @@ class LocalAgent:
             problems = node_service_problems(sidecar, sidecar_raw(side.connect), for_agent=True)
             if problems:
                 raise BadRequest(f"Failed Validation: {multierror(problems)}")
+            if vet_sidecar is not None:
+                vet_sidecar(sidecar, side.token)
         self._add_service(svc, sd, definitions, replace_existing_checks)
         if sidecar is None or side is None:
             return

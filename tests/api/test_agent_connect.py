@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from consul_sim.world import Cluster
+from consul_sim.world import Cluster, World
 
 WEB = {
     "Name": "web",
@@ -278,3 +278,30 @@ def test_catalog_register_runs_connect_validation(client: httpx.Client, dc1: Clu
         one_error("Proxy.DestinationServiceName must be non-empty for Connect proxy services"),
     )
     assert client.get("/v1/catalog/node/n1").json() is None
+
+
+# -- ACLs ----------------------------------------------------------------------------------------
+def test_sidecar_needs_write_on_its_own_name(world: World) -> None:
+    cluster = world.add_cluster("acl", acl_default_policy="deny")
+    accessor, web_only = cluster.acl.create_token({"service:web": "write"})
+    _, both = cluster.acl.create_token(
+        {"service:web": "write", "service:web-sidecar-proxy": "write"}
+    )
+
+    r = cluster.client.put(
+        "/v1/agent/service/register", json=with_sidecar(), headers={"X-Consul-Token": web_only}
+    )
+    assert (r.status_code, r.text) == (
+        403,
+        f"Permission denied: token with AccessorID '{accessor}' lacks permission "
+        "'service:write' on \"web-sidecar-proxy\"",
+    )
+    admin = {"X-Consul-Token": cluster.acl.management_token}
+    assert cluster.client.get("/v1/agent/services", headers=admin).json() == {}
+
+    r = cluster.client.put(
+        "/v1/agent/service/register",
+        json=with_sidecar({"Token": both}),
+        headers={"X-Consul-Token": web_only},
+    )
+    assert (r.status_code, r.text) == (200, "")
