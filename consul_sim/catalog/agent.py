@@ -179,9 +179,9 @@ class LocalAgent:
         ``Connect.SidecarService``, for its sidecar (agent/agent_endpoint.go). ``vet_sidecar``
         is the front end's ACL check of the sidecar with its own token ("" for the request's),
         asked once the sidecar is known to be valid, before anything is written."""
+        side = _sidecar_definition(sd)  # part of decoding the body, which comes first
         svc = self._validated_service(sd)
         definitions = _checked(sd.check_types(), "Invalid check: ")
-        side = _sidecar_definition(sd)
         sidecar: NodeService | None = None
         if side is not None:
             _checked(side.check_types(), "Invalid check in sidecar_service: ")

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from consul_sim.models.agent import ServiceDefinition
 from consul_sim.world import Cluster, World
 
 WEB = {
@@ -305,3 +306,26 @@ def test_sidecar_needs_write_on_its_own_name(world: World) -> None:
         headers={"X-Consul-Token": web_only},
     )
     assert (r.status_code, r.text) == (200, "")
+
+
+def test_python_api_registration_expands_the_sidecar_too(dc1: Cluster) -> None:
+    definition = ServiceDefinition.model_validate(
+        {"Name": "db", "Port": 5432, "Connect": {"SidecarService": {}}}
+    )
+
+    with dc1.store.lock:
+        dc1.agent.register_service(definition, replace_existing_checks=False)
+
+    sidecar = dc1.agent.service("db-sidecar-proxy")
+    assert sidecar is not None
+    assert (sidecar.kind, sidecar.port, sidecar.proxy["DestinationServiceName"]) == (
+        "connect-proxy",
+        21000,
+        "db",
+    )
+
+
+def test_unknown_field_in_the_sidecar_fails_decoding(client: httpx.Client) -> None:
+    status, text = refused(client, with_sidecar({"Bogus": 1}))
+
+    assert (status, text) == (400, 'Request decode failed: json: unknown field "Bogus"')
