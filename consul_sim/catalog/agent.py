@@ -194,6 +194,7 @@ class LocalAgent:
                 raise BadRequest(f"Failed Validation: {multierror(problems)}")
             if vet_sidecar is not None:
                 vet_sidecar(sidecar, side.token)
+        self.sidecars.discard(svc.id)  # registered in its own right now, not as a sidecar
         self._add_service(svc, sd, definitions, replace_existing_checks)
         if sidecar is None or side is None:
             return

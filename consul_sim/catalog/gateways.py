@@ -199,7 +199,8 @@ def ingress_gateways_for(store: Store, service: str) -> tuple[int, list[CheckSer
                     gateways.add(entry.name)
         out: list[CheckServiceNode] = []
         for name in sorted(gateways):
+            # Every instance named like the gateway, as ``serviceGatewayNodes`` looks them up
+            # by name alone.
             for row, svc in store.catalog.instances("", name):
-                if svc.kind == INGRESS_GATEWAY:
-                    out.append(CheckServiceNode(row.node, svc, _checks_for(row, svc.id)))
+                out.append(CheckServiceNode(row.node, svc, _checks_for(row, svc.id)))
         return store.max_index((CONFIG_ENTRIES, NODES, SERVICES, CHECKS)), out

@@ -329,3 +329,21 @@ def test_unknown_field_in_the_sidecar_fails_decoding(client: httpx.Client) -> No
     status, text = refused(client, with_sidecar({"Bogus": 1}))
 
     assert (status, text) == (400, 'Request decode failed: json: unknown field "Bogus"')
+
+
+def test_a_sidecar_re_registered_on_its_own_outlives_its_parent(client: httpx.Client) -> None:
+    register(client, with_sidecar())
+    register(
+        client,
+        {
+            "Name": "web-sidecar-proxy",
+            "ID": "web-1-sidecar-proxy",
+            "Kind": "connect-proxy",
+            "Port": 21000,
+            "Proxy": {"DestinationServiceName": "web"},
+        },
+    )
+
+    client.put("/v1/agent/service/deregister/web-1")
+
+    assert sorted(client.get("/v1/agent/services").json()) == ["web-1-sidecar-proxy"]
