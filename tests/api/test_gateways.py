@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from consul_sim.world import World
+
 
 def register(client: httpx.Client, body: dict[str, Any]) -> None:
     r = client.put("/v1/catalog/register", json=body)
@@ -269,3 +271,24 @@ def test_health_ingress_lists_the_gateways_exposing_a_service(client: httpx.Clie
     healthy = client.get("/v1/health/ingress/db?passing").json()
     assert [e["Node"]["Node"] for e in healthy] == ["gw-1"]
     assert client.get("/v1/health/ingress/api").json() == []
+
+
+# -- ACLs ----------------------------------------------------------------------------------------
+def test_gateway_services_need_gateway_read_and_filter_by_service(world: World) -> None:
+    cluster = world.add_cluster("acl", acl_default_policy="deny")
+    admin = {"X-Consul-Token": cluster.acl.management_token}
+    assert cluster.client.put("/v1/config", json=TERMINATING, headers=admin).text == "true"
+    accessor, services_only = cluster.acl.create_token({"service:db": "read"})
+    _, both = cluster.acl.create_token({"service:db": "read", "service:gateway": "read"})
+
+    r = cluster.client.get(
+        "/v1/catalog/gateway-services/gateway", headers={"X-Consul-Token": services_only}
+    )
+    assert (r.status_code, r.text) == (
+        403,
+        f"Permission denied: token with AccessorID '{accessor}' lacks permission "
+        "'service:read' on \"gateway\"",
+    )
+    r = cluster.client.get("/v1/catalog/gateway-services/gateway", headers={"X-Consul-Token": both})
+    assert [row["Service"]["Name"] for row in r.json()] == ["db"]
+    assert r.headers["X-Consul-Results-Filtered-By-ACLs"] == "true"
