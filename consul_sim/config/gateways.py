@@ -8,12 +8,15 @@ computes with hashstructure on Normalize, is not simulated, as for every other k
 Validation runs in Consul's order and stops at the first problem, with Consul's sentences;
 config/validate.py checks ``Meta`` first, as both kinds' ``Validate`` do.
 
-Not simulated: the TLS version and cipher rules (``validateTLSConfig``) and the check, made when
-the entry is applied, that a listener's protocol matches each service's protocol.
+When an ingress entry is applied, each listener's protocol must match the protocol of every
+service it names (``check_listener_protocols``). Not simulated: the TLS version and cipher rules
+(``validateTLSConfig``), and the same protocol check run when a service-defaults or
+proxy-defaults write would change the protocol of a service an ingress listener names.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final, Literal
 
 from pydantic import Field
@@ -206,6 +209,25 @@ def _validate_host(tls_enabled: bool, host: str) -> None:
             f'Host "{host}" is not valid, a wildcard specifier is only allowed as the '
             "leftmost label"
         )
+
+
+def check_listener_protocols(
+    entry: IngressGatewayConfigEntry, protocol_of: Callable[[str], str]
+) -> None:
+    """``validateProposedConfigEntryInServiceGraph`` for an ingress entry: a named service must
+    speak its listener's protocol, except behind a ``tcp`` listener when its discovery chain
+    starts at a resolver, which it always does until routers and splitters exist
+    (agent/consul/state/config_entry.go)."""
+    for listener in entry.listeners or []:
+        for svc in listener.services or []:
+            if svc.name == WILDCARD:
+                continue
+            protocol = protocol_of(svc.name)
+            if protocol != listener.protocol and listener.protocol != "tcp":
+                raise ConsulError(
+                    f'service "{svc.name}" has protocol "{protocol}", which does not match '
+                    f'defined listener protocol "{listener.protocol}"'
+                )
 
 
 class LinkedService(EntryModel):

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from consul_sim.config.decode import DOMAIN_KINDS, decode_entry
+from consul_sim.config.gateways import IngressGatewayConfigEntry, check_listener_protocols
 from consul_sim.config.hcl import parse_config
 from consul_sim.config.validate import WILDCARD, normalize, validate
 from consul_sim.errors import BadRequest, ConsulError
@@ -154,6 +155,8 @@ class ConfigEntries:
             self._check_intentions(entry)
         elif isinstance(entry, ServiceDefaultsConfigEntry | ProxyDefaultsConfigEntry):
             self._check_permissive_mtls(entry)
+        elif isinstance(entry, IngressGatewayConfigEntry):
+            check_listener_protocols(entry, self.protocol)
 
     def protocol(self, service: str) -> str:
         """A service's protocol: service-defaults, else proxy-defaults' ``protocol``, else tcp."""

@@ -292,3 +292,25 @@ def test_gateway_services_need_gateway_read_and_filter_by_service(world: World) 
     r = cluster.client.get("/v1/catalog/gateway-services/gateway", headers={"X-Consul-Token": both})
     assert [row["Service"]["Name"] for row in r.json()] == ["db"]
     assert r.headers["X-Consul-Results-Filtered-By-ACLs"] == "true"
+
+
+def test_http_listener_needs_http_services(client: httpx.Client) -> None:
+    listener = {"Port": 80, "Protocol": "http", "Services": [{"Name": "web", "Hosts": ["*"]}]}
+    entry = {"Kind": "ingress-gateway", "Name": "ing", "Listeners": [listener]}
+
+    r = write(client, entry)
+    assert (r.status_code, r.text) == (
+        500,
+        'service "web" has protocol "tcp", which does not match defined listener protocol "http"',
+    )
+
+    defaults = {"Kind": "service-defaults", "Name": "web", "Protocol": "http"}
+    assert write(client, defaults).text == "true"
+    assert write(client, entry).text == "true"
+
+
+def test_tcp_listener_takes_an_http_service(client: httpx.Client) -> None:
+    assert write(client, {"Kind": "service-defaults", "Name": "db", "Protocol": "http"}).text == (
+        "true"
+    )
+    assert write(client, INGRESS).text == "true"
