@@ -17,6 +17,7 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from consul_sim.catalog.connect import (
     NO_SIDECAR_PORT,
@@ -32,6 +33,7 @@ from consul_sim.catalog.connect import (
 )
 from consul_sim.durations import parse_duration
 from consul_sim.errors import BadRequest, ConsulError, NotFound
+from consul_sim.gostd import quote
 from consul_sim.meta import validate_meta
 from consul_sim.models.agent import CheckType, ServiceDefinition
 from consul_sim.models.base import DecodeError, decode_body
@@ -46,6 +48,7 @@ from consul_sim.models.catalog import (
     ServiceAddress,
     Weights,
 )
+from consul_sim.models.proxy import unknown_proxy_field
 from consul_sim.scheduler import Scheduler, Timer
 from consul_sim.store import Store, Txn
 
@@ -548,14 +551,24 @@ def _checked(definitions: list[CheckType], prefix: str) -> list[CheckType]:
 
 
 def _sidecar_definition(sd: ServiceDefinition) -> ServiceDefinition | None:
-    """The nested ``Connect.SidecarService``, decoded as strictly as the outer body."""
+    """The nested ``Connect.SidecarService``, decoded as strictly as the outer body, and both
+    ``Proxy`` blocks refused for a key Consul's structs lack."""
+    _check_proxy_keys(sd.proxy)
     raw = sidecar_raw(sd.connect)
     if raw is None:
         return None
     try:
-        return decode_body(ServiceDefinition, raw, root="", strict=True)
+        side = decode_body(ServiceDefinition, raw, root="", strict=True)
     except DecodeError as exc:
         raise BadRequest(f"Request decode failed: {exc}") from None
+    _check_proxy_keys(side.proxy)
+    return side
+
+
+def _check_proxy_keys(proxy: dict[str, Any] | None) -> None:
+    unknown = unknown_proxy_field(proxy)
+    if unknown is not None:
+        raise BadRequest(f"Request decode failed: json: unknown field {quote(unknown)}")
 
 
 def _default_tagged_addresses(sd: ServiceDefinition | NodeService) -> dict[str, ServiceAddress]:

@@ -110,14 +110,22 @@ def _empty(value: Any) -> bool:
     return value is None or value in ("", 0, False) or value == [] or value == {}
 
 
-def _canonical_keys(raw: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
-    """CamelCase keys; a snake_case alias only fills a field the CamelCase key left empty."""
+_PROXY_NAMES = {name.lower(): name for name in _PROXY_API_ORDER}
+_UPSTREAM_NAMES = {name.lower(): name for name in _UPSTREAM_API_ORDER}
+_UPSTREAM_KEYS = frozenset(_UPSTREAM_NAMES) | frozenset(_UPSTREAM_ALIASES)
+
+
+def _canonical_keys(
+    raw: dict[str, Any], names: dict[str, str], aliases: dict[str, str]
+) -> dict[str, Any]:
+    """CamelCase keys, matched without regard to case as encoding/json matches them; a
+    snake_case alias only fills a field the CamelCase key left empty. Unknown keys are kept."""
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        if key not in aliases:
-            out[key] = value
+        if key.lower() not in aliases:
+            out[names.get(key.lower(), key)] = value
     for key, value in raw.items():
-        name = aliases.get(key)
+        name = aliases.get(key.lower())
         if name is not None and _empty(out.get(name)):
             out[name] = value
     return out
@@ -125,13 +133,29 @@ def _canonical_keys(raw: dict[str, Any], aliases: dict[str, str]) -> dict[str, A
 
 def proxy_fields(raw: dict[str, Any] | None) -> dict[str, Any]:
     """A Proxy object with CamelCase keys and CamelCase upstreams."""
-    fields = _canonical_keys(dict(raw or {}), _PROXY_ALIASES)
+    fields = _canonical_keys(dict(raw or {}), _PROXY_NAMES, _PROXY_ALIASES)
     ups = fields.get("Upstreams")
     if isinstance(ups, list):
         fields["Upstreams"] = [
-            _canonical_keys(u, _UPSTREAM_ALIASES) if isinstance(u, dict) else u for u in ups
+            _canonical_keys(u, _UPSTREAM_NAMES, _UPSTREAM_ALIASES) if isinstance(u, dict) else u
+            for u in ups
         ]
     return fields
+
+
+def unknown_proxy_field(raw: dict[str, Any] | None) -> str | None:
+    """The first key, in document order, that neither ``ConnectProxyConfig`` nor an
+    ``Upstream`` has: Consul decodes them with ``lib.UnmarshalJSON``, which refuses those."""
+    for key, value in (raw or {}).items():
+        lowered = key.lower()
+        if lowered not in _PROXY_NAMES and lowered not in _PROXY_ALIASES:
+            return key
+        if _PROXY_NAMES.get(lowered) == "Upstreams" and isinstance(value, list):
+            for up in value:
+                for up_key in up if isinstance(up, dict) else ():
+                    if str(up_key).lower() not in _UPSTREAM_KEYS:
+                        return str(up_key)
+    return None
 
 
 def upstreams(proxy: dict[str, Any]) -> list[dict[str, Any]]:

@@ -347,3 +347,22 @@ def test_a_sidecar_re_registered_on_its_own_outlives_its_parent(client: httpx.Cl
     client.put("/v1/agent/service/deregister/web-1")
 
     assert sorted(client.get("/v1/agent/services").json()) == ["web-1-sidecar-proxy"]
+
+
+def test_proxy_keys_match_without_case_and_unknown_ones_are_refused(client: httpx.Client) -> None:
+    upstream = {"destinationName": "api", "LOCALBINDPORT": 9191}
+    register(
+        client,
+        {
+            "Name": "p",
+            "Kind": "connect-proxy",
+            "Port": 21000,
+            "Proxy": {"destinationServiceName": "web", "upstreams": [upstream]},
+        },
+    )
+    proxy = client.get("/v1/agent/service/p").json()["Proxy"]
+    assert proxy["DestinationServiceName"] == "web"
+    assert proxy["Upstreams"][0]["LocalBindPort"] == 9191
+
+    status, text = refused(client, with_sidecar({"Proxy": {"Upstream": []}}))
+    assert (status, text) == (400, 'Request decode failed: json: unknown field "Upstream"')
