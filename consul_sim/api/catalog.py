@@ -47,6 +47,7 @@ from consul_sim.catalog.vetting import (
     vet_register,
 )
 from consul_sim.errors import NO_PATH_TO_DATACENTER, BadRequest, ConsulError
+from consul_sim.gostd import quote as go_quote
 from consul_sim.models.base import DecodeError, decode_body
 from consul_sim.models.catalog import (
     DeregisterRequest,
@@ -54,6 +55,7 @@ from consul_sim.models.catalog import (
     NodeService,
     RegisterRequest,
 )
+from consul_sim.models.proxy import unknown_proxy_field
 
 router = ConsulRouter()
 
@@ -131,6 +133,10 @@ async def register(request: Request) -> Response:
         req = decode_body(RegisterRequest, data)
     except DecodeError as exc:
         raise _decode_error(exc) from None
+    # ConnectProxyConfig and Upstream decode strictly (lib.UnmarshalJSON) even here.
+    unknown = unknown_proxy_field(req.service.proxy) if req.service is not None else None
+    if unknown is not None:
+        raise BadRequest(f"Request decode failed: json: unknown field {go_quote(unknown)}")
     dc = _datacenter(request, req.datacenter)
     cluster = cluster_of(request)
     if cluster.acl.enabled:

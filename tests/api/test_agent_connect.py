@@ -366,3 +366,21 @@ def test_proxy_keys_match_without_case_and_unknown_ones_are_refused(client: http
 
     status, text = refused(client, with_sidecar({"Proxy": {"Upstream": []}}))
     assert (status, text) == (400, 'Request decode failed: json: unknown field "Upstream"')
+
+
+def test_catalog_register_refuses_unknown_proxy_keys(client: httpx.Client) -> None:
+    r = client.put(
+        "/v1/catalog/register",
+        json={
+            "Node": "n1",
+            "Address": "10.0.0.9",
+            "Service": {
+                "Service": "p",
+                "Kind": "connect-proxy",
+                "Port": 20000,
+                "Proxy": {"DestinationServiceName": "web", "Upstreams": [{"Nope": 1}]},
+            },
+        },
+    )
+
+    assert (r.status_code, r.text) == (400, 'Request decode failed: json: unknown field "Nope"')
