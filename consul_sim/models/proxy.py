@@ -1,7 +1,9 @@
 """A service's ``Proxy`` block and ``Locality``, in the two JSON shapes Consul answers with.
 
-A registration's ``Proxy`` is kept as the JSON object the caller sent (CamelCase or Consul's
-snake_case aliases, ``ConnectProxyConfig.UnmarshalJSON``). Reads render it in one of two shapes:
+A registration's ``Proxy`` is kept as a JSON object; its keys match Consul's fields without
+regard to case, or are the snake_case aliases of ``ConnectProxyConfig.UnmarshalJSON``, and any
+other key is refused when the registration is decoded (``unknown_proxy_field``). Reads render it
+in one of two shapes:
 
 - the catalog and health shape, ``structs.ConnectProxyConfig`` (agent/structs/
   connect_proxy_config.go): ``Mode``, ``MeshGateway`` and ``Expose`` always present, the rest
@@ -177,7 +179,7 @@ def _upstream_structs(up: dict[str, Any]) -> dict[str, Any]:
         if key in _STRUCT_FIELDS:
             out[key] = _struct_json(value)
         elif not (omit and _empty(value)):
-            out[key] = value if value is not None else ("" if key != "LocalBindPort" else 0)
+            out[key] = value if value is not None else ""
     return out
 
 
