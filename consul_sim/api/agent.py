@@ -61,6 +61,7 @@ from consul_sim.catalog.vetting import (
     vet_check_update,
     vet_service_register,
     vet_service_update,
+    vet_sidecar_register,
 )
 from consul_sim.errors import BadRequest, NotFound
 from consul_sim.gostd import NumError, parse_bool, quote
@@ -158,8 +159,13 @@ async def register_service(request: Request) -> Response:
     replace = "replace-existing-checks" in q and q["replace-existing-checks"] in ("", "true")
     if sd.name:  # a missing name is the handler's 400, which Consul checks before the token
         vet_service_register(authorizer(request, cluster), cluster.agent, sd)
+
+    def vet_sidecar(sidecar: NodeService, token: str) -> None:
+        authz = cluster.acl.resolve(token) if token else authorizer(request, cluster)
+        vet_sidecar_register(authz, cluster.agent, sidecar)
+
     with cluster.store.lock:
-        cluster.agent.register_service(sd, replace_existing_checks=replace)
+        cluster.agent.register_service(sd, replace_existing_checks=replace, vet_sidecar=vet_sidecar)
     return empty_response()
 
 

@@ -35,7 +35,7 @@ from consul_sim.api.openapi import (
     Op,
     ok,
 )
-from consul_sim.catalog import queries
+from consul_sim.catalog import gateways, queries
 from consul_sim.catalog.register import deregister as catalog_deregister
 from consul_sim.catalog.register import register as catalog_register
 from consul_sim.catalog.vetting import (
@@ -47,6 +47,7 @@ from consul_sim.catalog.vetting import (
     vet_register,
 )
 from consul_sim.errors import NO_PATH_TO_DATACENTER, BadRequest, ConsulError
+from consul_sim.gostd import quote as go_quote
 from consul_sim.models.base import DecodeError, decode_body
 from consul_sim.models.catalog import (
     DeregisterRequest,
@@ -54,6 +55,7 @@ from consul_sim.models.catalog import (
     NodeService,
     RegisterRequest,
 )
+from consul_sim.models.proxy import unknown_proxy_field
 
 router = ConsulRouter()
 
@@ -131,6 +133,10 @@ async def register(request: Request) -> Response:
         req = decode_body(RegisterRequest, data)
     except DecodeError as exc:
         raise _decode_error(exc) from None
+    # ConnectProxyConfig and Upstream decode strictly (lib.UnmarshalJSON) even here.
+    unknown = unknown_proxy_field(req.service.proxy) if req.service is not None else None
+    if unknown is not None:
+        raise BadRequest(f"Request decode failed: json: unknown field {go_quote(unknown)}")
     dc = _datacenter(request, req.datacenter)
     cluster = cluster_of(request)
     if cluster.acl.enabled:
@@ -324,3 +330,33 @@ async def node(request: Request) -> Response:
 
     index, body = await blocking(request, cluster, opts, read)
     return opts.respond(body, index, headers=acl.headers())
+
+
+@router.endpoint(
+    "/v1/catalog/gateway-services/{gateway:path}",
+    "GET",
+    doc=Op(
+        "the services a terminating or ingress gateway fronts (null when none)",
+        READ_OPTIONS,
+        answers=(ok({"type": ["array", "null"]}),),
+    ),
+)
+async def gateway_services(request: Request) -> Response:
+    """``CatalogGatewayServices`` (agent/catalog_endpoint.go): service:read on the gateway, then
+    each row kept only if its service is readable; an empty answer is Go's nil slice."""
+    cluster = cluster_of(request)
+    name = request.path_params["gateway"]
+    opts = query_options(request, cluster)
+    if not name:
+        raise BadRequest("Missing gateway name")
+    authz = read_authorizer(request, cluster)
+    acl = results_filter(request, authz)
+
+    def read() -> tuple[int, list[gateways.GatewayService]]:
+        if authz is not None:
+            authz.require("service", "read", name)
+        index, rows = gateways.gateway_services(cluster.store, name)
+        return index, acl.keep(rows, lambda authz, r: can_read_service(authz, r.service))
+
+    index, rows = await blocking(request, cluster, opts, read)
+    return opts.respond([r.render() for r in rows] or None, index, headers=acl.headers())

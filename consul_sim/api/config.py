@@ -35,6 +35,7 @@ from consul_sim.api.openapi import (
     ok,
 )
 from consul_sim.config.decode import ConfigDecodeError, decode_entry
+from consul_sim.config.gateways import INGRESS_GATEWAY, TERMINATING_GATEWAY
 from consul_sim.config.service import ConfigEntries, make_entry
 from consul_sim.config.validate import normalize, validate
 from consul_sim.errors import BadRequest, ConsulError
@@ -104,6 +105,11 @@ def _authorize_entry(request: Request, kind: str, name: str, access: str) -> Non
         authz.require("intentions", access, name)
     elif kind == SERVICE_DEFAULTS:
         authz.require("service", access, name)
+    elif kind in (INGRESS_GATEWAY, TERMINATING_GATEWAY):  # config_entry_gateways.go
+        if access == "write":
+            authz.require("mesh", access)
+        else:
+            authz.require("service", access, name)
 
 
 def _render(entry: ConfigEntryBase) -> dict[str, object]:

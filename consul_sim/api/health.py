@@ -29,7 +29,7 @@ from consul_sim.api.openapi import (
     Param,
     ok,
 )
-from consul_sim.catalog import queries
+from consul_sim.catalog import gateways, queries
 from consul_sim.catalog.queries import CheckServiceNode
 from consul_sim.catalog.vetting import can_read_check, can_read_instance, can_read_service
 from consul_sim.errors import BadRequest
@@ -139,7 +139,7 @@ async def checks_in_state(request: Request) -> Response:
     return await _checks(request, "state", "Missing check state", _state_checks)
 
 
-async def _service_health(request: Request, connect: bool) -> Response:
+async def _service_health(request: Request, connect: bool, ingress: bool = False) -> Response:
     cluster = cluster_of(request)
     name = request.path_params["service"]
     opts = query_options(request, cluster)
@@ -154,7 +154,9 @@ async def _service_health(request: Request, connect: bool) -> Response:
     acl = results_filter(request, authz)
 
     def read() -> tuple[int, list[CheckServiceNode]]:
-        if connect:
+        if ingress:
+            index, csns = gateways.ingress_gateways_for(cluster.store, name)
+        elif connect:
             index, csns = queries.connect_check_service_nodes(cluster.store, name, opts.peer)
         else:
             index, csns = queries.check_service_nodes(
@@ -207,3 +209,18 @@ async def service_health(request: Request) -> Response:
 )
 async def connect_health(request: Request) -> Response:
     return await _service_health(request, connect=True)
+
+
+@router.endpoint(
+    "/v1/health/ingress/{service:path}",
+    "GET",
+    doc=Op(
+        "the ingress gateways that expose a service, with their nodes and checks",
+        (*READ_OPTIONS, PASSING),
+        answers=(ok(OBJECTS),),
+    ),
+)
+async def ingress_health(request: Request) -> Response:
+    """``HealthIngressServiceNodes`` (agent/health_endpoint.go): the instances of every
+    ingress-gateway whose entry routes to the service; ``?passing`` as for the other reads."""
+    return await _service_health(request, connect=True, ingress=True)

@@ -14,14 +14,29 @@ reported, and every refusal is decided before anything is written.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from consul_sim.catalog.connect import (
+    NO_SIDECAR_PORT,
+    SIDECAR_SUFFIX,
+    SidecarError,
+    agent_proxy,
+    node_service_problems,
+    sidecar_default_checks,
+    sidecar_port,
+    sidecar_raw,
+    sidecar_service,
+    without_sidecar,
+)
 from consul_sim.durations import parse_duration
 from consul_sim.errors import BadRequest, ConsulError, NotFound
+from consul_sim.gostd import quote
 from consul_sim.meta import validate_meta
 from consul_sim.models.agent import CheckType, ServiceDefinition
+from consul_sim.models.base import DecodeError, decode_body
 from consul_sim.models.catalog import (
     CHECK_STATUSES,
     CRITICAL,
@@ -33,6 +48,7 @@ from consul_sim.models.catalog import (
     ServiceAddress,
     Weights,
 )
+from consul_sim.models.proxy import unknown_proxy_field
 from consul_sim.scheduler import Scheduler, Timer
 from consul_sim.store import Store, Txn
 
@@ -70,7 +86,6 @@ CHECK_DEREGISTER_INTERVAL_MIN = 60.0
 """``check_deregister_interval_min``: DeregisterCriticalServiceAfter is raised to at least this."""
 
 _ANY_ADDRESSES = ("0.0.0.0", "::", "[::]")
-_GATEWAY_KINDS = ("mesh-gateway", "terminating-gateway", "ingress-gateway", "api-gateway")
 
 
 def unknown_check(check_id: str) -> NotFound:
@@ -131,6 +146,8 @@ class LocalAgent:
     # The NodeService each local service was registered as (what /v1/agent/services shows).
     local_services: dict[str, NodeService] = field(default_factory=dict)
     enable_remote_script_checks: bool = False
+    # IDs of services registered as a nested SidecarService (LocallyRegisteredAsSidecar).
+    sidecars: set[str] = field(default_factory=set)
 
     # -- reads -------------------------------------------------------------------------------
     def service(self, service_id: str) -> NodeService | None:
@@ -154,17 +171,56 @@ class LocalAgent:
         return sum(1 for lc in self.checks.values() if lc.ttl)
 
     # -- services -----------------------------------------------------------------------------
-    def register_service(self, sd: ServiceDefinition, *, replace_existing_checks: bool) -> None:
+    def register_service(
+        self,
+        sd: ServiceDefinition,
+        *,
+        replace_existing_checks: bool,
+        vet_sidecar: Callable[[NodeService, str], None] | None = None,
+    ) -> None:
+        """``AgentRegisterService`` then ``AddService`` for the service and, when it nests a
+        ``Connect.SidecarService``, for its sidecar (agent/agent_endpoint.go). ``vet_sidecar``
+        is the front end's ACL check of the sidecar with its own token ("" for the request's),
+        asked once the sidecar is known to be valid, before anything is written."""
+        side = _sidecar_definition(sd)  # part of decoding the body, which comes first
         svc = self._validated_service(sd)
-        definitions = sd.check_types()
-        for ct in definitions:
-            problem = ct.problem()
-            if problem:
-                raise BadRequest(f"Invalid check: {problem}")
-        for ct in definitions:
-            if ct.status and ct.status not in CHECK_STATUSES:
-                raise BadRequest(INVALID_STATUS)
-        # Agent.AddService: these fail after the handler's checks, as plain (500) errors.
+        definitions = _checked(sd.check_types(), "Invalid check: ")
+        sidecar: NodeService | None = None
+        if side is not None:
+            _checked(side.check_types(), "Invalid check in sidecar_service: ")
+            try:
+                sidecar = sidecar_service(svc, side)
+            except SidecarError as exc:
+                raise BadRequest(f"Invalid SidecarService: {exc}") from None
+            problems = node_service_problems(sidecar, sidecar_raw(side.connect), for_agent=True)
+            if problems:
+                raise BadRequest(f"Failed Validation: {multierror(problems)}")
+            if vet_sidecar is not None:
+                vet_sidecar(sidecar, side.token)
+        self.sidecars.discard(svc.id)  # registered in its own right now, not as a sidecar
+        self._add_service(svc, sd, definitions, replace_existing_checks)
+        if sidecar is None or side is None:
+            return
+        if sidecar.port < 1:
+            port = sidecar_port(sidecar.id, ((s.id, s.port) for s in self.local_services.values()))
+            if port is None:
+                raise ConsulError(NO_SIDECAR_PORT, 500)
+            sidecar = sidecar.model_copy(update={"port": port})
+        sidecar = sidecar.model_copy(
+            update={"tagged_addresses": _default_tagged_addresses(sidecar)}
+        )
+        side_checks = side.check_types() or sidecar_default_checks(sidecar)
+        self._add_service(sidecar, side, side_checks, replace_existing_checks)
+        self.sidecars.add(sidecar.id)
+
+    def _add_service(
+        self,
+        svc: NodeService,
+        sd: ServiceDefinition,
+        definitions: list[CheckType],
+        replace_existing_checks: bool,
+    ) -> None:
+        """``Agent.AddService``: its own checks (plain errors, 500), then the write."""
         tagged_problem = _tagged_address_problem(svc)
         if tagged_problem:
             raise ConsulError(tagged_problem, 500)
@@ -218,11 +274,6 @@ class LocalAgent:
         problem = validate_meta(sd.meta)
         if problem:
             raise BadRequest(f"Invalid Service Meta: {problem}")
-        connect = {
-            k: v
-            for k, v in (sd.connect or {}).items()
-            if k.lower() not in ("sidecarservice", "sidecar_service")
-        }
         svc = NodeService(
             kind=sd.kind,
             id=sd.id or sd.name,
@@ -235,10 +286,11 @@ class LocalAgent:
             socket_path=sd.socket_path,
             weights=sd.weights if sd.weights is not None else Weights(passing=1, warning=1),
             enable_tag_override=sd.enable_tag_override,
-            proxy=dict(sd.proxy or {}),
-            connect=connect,
+            locality=sd.locality,
+            proxy=agent_proxy(sd.proxy),
+            connect=without_sidecar(sd.connect),
         )
-        problems = _node_service_problems(svc, sd.connect or {})
+        problems = node_service_problems(svc, sidecar_raw(sd.connect))
         if problems:
             raise BadRequest(f"Validation failed: {multierror(problems)}")
         return svc
@@ -250,6 +302,12 @@ class LocalAgent:
             self._remove_service(txn, service_id)
 
     def _remove_service(self, txn: Txn, service_id: str) -> None:
+        """Remove a service and its checks, and the sidecar it registered with it (the agent's
+        ``removeServiceLocked`` removes ``<id>-sidecar-proxy`` only if it was nested)."""
+        sidecar_id = service_id + SIDECAR_SUFFIX
+        if sidecar_id in self.sidecars and sidecar_id in self.local_services:
+            self._remove_service(txn, sidecar_id)
+        self.sidecars.discard(service_id)
         for cid in [c for c, lc in self.checks.items() if lc.definition.service_id == service_id]:
             self._drop_check(txn, cid)
         self.store.catalog.delete_service(txn, "", self.node, service_id)
@@ -480,7 +538,40 @@ def _ip_family(address: str) -> int:
     return 4
 
 
-def _default_tagged_addresses(sd: ServiceDefinition) -> dict[str, ServiceAddress]:
+def _checked(definitions: list[CheckType], prefix: str) -> list[CheckType]:
+    """The handler's check validation: ``CheckType.Validate`` then the status word."""
+    for ct in definitions:
+        problem = ct.problem()
+        if problem:
+            raise BadRequest(f"{prefix}{problem}")
+    for ct in definitions:
+        if ct.status and ct.status not in CHECK_STATUSES:
+            raise BadRequest(INVALID_STATUS)
+    return definitions
+
+
+def _sidecar_definition(sd: ServiceDefinition) -> ServiceDefinition | None:
+    """The nested ``Connect.SidecarService``, decoded as strictly as the outer body, and both
+    ``Proxy`` blocks refused for a key Consul's structs lack."""
+    _check_proxy_keys(sd.proxy)
+    raw = sidecar_raw(sd.connect)
+    if raw is None:
+        return None
+    try:
+        side = decode_body(ServiceDefinition, raw, root="", strict=True)
+    except DecodeError as exc:
+        raise BadRequest(f"Request decode failed: {exc}") from None
+    _check_proxy_keys(side.proxy)
+    return side
+
+
+def _check_proxy_keys(proxy: dict[str, Any] | None) -> None:
+    unknown = unknown_proxy_field(proxy)
+    if unknown is not None:
+        raise BadRequest(f"Request decode failed: json: unknown field {quote(unknown)}")
+
+
+def _default_tagged_addresses(sd: ServiceDefinition | NodeService) -> dict[str, ServiceAddress]:
     """An IP service address is also tagged lan/wan for its family unless the caller set them."""
     tagged = dict(sd.tagged_addresses)
     family = _ip_family(sd.address)
@@ -497,35 +588,6 @@ def _tagged_address_problem(svc: NodeService) -> str | None:
         if sa is not None and _ip_family(sa.address) != family:
             return f'Service tagged address "{tag}" must be a valid ipv{family} address'
     return None
-
-
-def _node_service_problems(svc: NodeService, connect: dict[str, Any]) -> list[str]:
-    """The part of ``NodeService.Validate()`` that plain and proxy registrations meet."""
-    problems: list[str] = []
-    proxy = svc.proxy
-    if svc.kind == "connect-proxy":
-        if svc.port == 0 and not svc.socket_path:
-            problems.append(f"Port or SocketPath must be set for a {svc.kind}")
-        if not str(proxy.get("DestinationServiceName", "")).strip():
-            problems.append(
-                "Proxy.DestinationServiceName must be non-empty for Connect proxy services"
-            )
-    if svc.kind in _GATEWAY_KINDS:
-        if svc.port == 0 and svc.kind not in ("ingress-gateway", "api-gateway"):
-            problems.append(f"Port must be non-zero for a {svc.kind}")
-        for key in (
-            "DestinationServiceName",
-            "DestinationServiceID",
-            "LocalServiceAddress",
-            "LocalServicePort",
-            "LocalServiceSocketPath",
-            "Upstreams",
-        ):
-            if proxy.get(key):
-                problems.append(f"The Proxy.{key} configuration is invalid for a {svc.kind}")
-    if connect.get("Native") and svc.port == 0 and not svc.socket_path:
-        problems.append("Port or SocketPath must be set for a Connect native service.")
-    return problems
 
 
 STATUS_FOR_ENDPOINT = {"pass": PASSING, "warn": WARNING, "fail": CRITICAL}

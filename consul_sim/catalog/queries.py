@@ -146,22 +146,19 @@ def node_services(
 def connect_capable(
     store: Store, name: str, peer: str = ""
 ) -> tuple[int, list[tuple[Node, NodeService]]]:
-    """Instances that can take mesh traffic for ``name``: its sidecar proxies and native apps
-    (the Connect branch of ``ServiceNodes`` in agent/consul/state/catalog.go)."""
+    """Instances that can take mesh traffic for ``name``: its connect proxies and its native
+    instances, local or (with ``peer``) imported from that peer (the Connect branch of
+    ``ServiceNodes``, agent/consul/state/catalog.go, whose ``connect`` index keys a proxy by its
+    ``Proxy.DestinationServiceName``). The index is the service's, or the last write to one of
+    its proxies when that is later, so a blocking read wakes when a proxy comes or goes."""
     with store.lock:
-        index = 1
-        out: list[tuple[Node, NodeService]] = []
-        native_index, natives = service_nodes(store, name, peer=peer)
-        out.extend(p for p in natives if p[1].connect.get("Native"))
-        index = max(index, native_index)
-        for row in store.catalog.rows(peer):
-            for svc in row.services.values():
-                if svc.kind == "connect-proxy" and (
-                    svc.proxy.get("DestinationServiceName") == name
-                ):
-                    out.append((row.node, svc))
-                    index = max(index, store.catalog.service_index.get((peer, svc.service), 1))
+        cat = store.catalog
+        out = [
+            (row.node, svc) for row, svc in cat.instances(peer, name) if svc.connect.get("Native")
+        ]
+        out.extend((row.node, svc) for row, svc in cat.proxies_for(peer, name))
         out.sort(key=lambda p: (p[0].node, p[1].id))
+        index = max(_service_index(store, peer, name), cat.connect_index.get((peer, name), 0))
         return index, out
 
 

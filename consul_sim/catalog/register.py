@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import uuid
 
+from consul_sim.catalog.agent import multierror
+from consul_sim.catalog.connect import node_service_problems
 from consul_sim.errors import ConsulError
 from consul_sim.models.catalog import (
     CHECK_STATUSES,
@@ -41,6 +43,10 @@ def register(store: Store, datacenter: str, req: RegisterRequest, peer: str = ""
             raise _fail(f"Bad node ID: invalid UUID {req.id!r}") from None
     svc = req.service
     if svc is not None:
+        # servicePreApply (agent/consul/catalog_endpoint.go) runs NodeService.Validate first.
+        problems = node_service_problems(svc)
+        if problems:
+            raise _fail(multierror(problems))
         if not svc.id and svc.service:
             svc = svc.model_copy(update={"id": svc.service})
         if svc.id and not svc.service:

@@ -165,12 +165,25 @@ def can_read_member(authz: Authorizer, member: dict[str, Any]) -> bool:
 def vet_service_register(authz: Authorizer, agent: LocalAgent, sd: ServiceDefinition) -> None:
     """Consul's vetServiceRegister: ``service:write`` on the name, on the service this
     registration would overwrite, and for a connect proxy on its destination too."""
-    authz.require("service", "write", sd.name)
-    existing = agent.local_services.get(sd.id or sd.name)
+    destination = (sd.proxy or {}).get("DestinationServiceName")
+    _vet_register(authz, agent, sd.name, sd.id or sd.name, sd.kind, destination)
+
+
+def vet_sidecar_register(authz: Authorizer, agent: LocalAgent, sidecar: NodeService) -> None:
+    """The same vetting for the sidecar a nested ``SidecarService`` expands to, with the
+    sidecar's own token when it has one (``AgentRegisterService``)."""
+    destination = sidecar.proxy.get("DestinationServiceName")
+    _vet_register(authz, agent, sidecar.service, sidecar.id, sidecar.kind, destination)
+
+
+def _vet_register(
+    authz: Authorizer, agent: LocalAgent, name: str, service_id: str, kind: str, destination: Any
+) -> None:
+    authz.require("service", "write", name)
+    existing = agent.local_services.get(service_id)
     if existing is not None:
         authz.require("service", "write", existing.service)
-    destination = (sd.proxy or {}).get("DestinationServiceName")
-    if sd.kind == "connect-proxy" and isinstance(destination, str):
+    if kind == "connect-proxy" and isinstance(destination, str):
         authz.require("service", "write", destination)
 
 

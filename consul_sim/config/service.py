@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from consul_sim.config.decode import decode_entry
+from consul_sim.config.decode import DOMAIN_KINDS, decode_entry
+from consul_sim.config.gateways import IngressGatewayConfigEntry, check_listener_protocols
 from consul_sim.config.hcl import parse_config
 from consul_sim.config.validate import WILDCARD, normalize, validate
 from consul_sim.errors import BadRequest, ConsulError
@@ -44,7 +45,7 @@ def invalid_kind(kind: str) -> str:
 def make_entry(kind: str, name: str) -> ConfigEntryBase | None:
     """Consul's MakeConfigEntry: an empty entry of a kind, for deletes. None for a kind Consul
     knows but the simulator does not store; BadRequest for a kind Consul does not know."""
-    cls = ENTRY_CLASSES.get(kind)
+    cls = ENTRY_CLASSES.get(kind) or DOMAIN_KINDS.get(kind)
     if cls is None:
         if kind in KNOWN_KINDS:
             return None
@@ -154,6 +155,8 @@ class ConfigEntries:
             self._check_intentions(entry)
         elif isinstance(entry, ServiceDefaultsConfigEntry | ProxyDefaultsConfigEntry):
             self._check_permissive_mtls(entry)
+        elif isinstance(entry, IngressGatewayConfigEntry):
+            check_listener_protocols(entry, self.protocol)
 
     def protocol(self, service: str) -> str:
         """A service's protocol: service-defaults, else proxy-defaults' ``protocol``, else tcp."""

@@ -10,6 +10,7 @@ order.
 from __future__ import annotations
 
 from consul_sim.config.decode import multierror
+from consul_sim.config.gateways import IngressGatewayConfigEntry, TerminatingGatewayConfigEntry
 from consul_sim.errors import ConsulError
 from consul_sim.models.config_entries import (
     EXPORTED_SERVICES_NAME,
@@ -51,6 +52,8 @@ def normalize(entry: ConfigEntryBase) -> None:
                 f'invalid name ("{entry.name}"), only "{PROXY_DEFAULTS_NAME}" is supported'
             )
         entry.name = PROXY_DEFAULTS_NAME
+    elif isinstance(entry, IngressGatewayConfigEntry | TerminatingGatewayConfigEntry):
+        entry.consul_normalize()
 
 
 def validate(entry: ConfigEntryBase) -> None:
@@ -74,6 +77,9 @@ def validate(entry: ConfigEntryBase) -> None:
         normalize(entry)
         _validate_meta(entry.meta)
         _validate_mutual_tls_mode(entry.mutual_tls_mode)
+    elif isinstance(entry, IngressGatewayConfigEntry | TerminatingGatewayConfigEntry):
+        _validate_meta(entry.meta)  # config/gateways.py: both kinds check Meta first
+        entry.consul_validate()
 
 
 def _validate_meta(meta: dict[str, str]) -> None:

@@ -18,6 +18,7 @@ from pydantic import Field
 from consul_sim.durations import parse_duration
 from consul_sim.models.base import ConsulModel, Duration
 from consul_sim.models.catalog import NodeService, ServiceAddress, Weights
+from consul_sim.models.proxy import Locality, proxy_api_json
 
 
 def _positive(duration: str) -> bool:
@@ -146,7 +147,7 @@ class ServiceDefinition(ConsulModel):
     weights: Weights | None = None
     token: str = ""
     enable_tag_override: bool = False
-    locality: dict[str, Any] | None = None
+    locality: Locality | None = None
     proxy: dict[str, Any] | None = None
     connect: dict[str, Any] | None = None
     check: CheckType | None = None
@@ -216,13 +217,15 @@ def render_agent_service(
     out["EnableTagOverride"] = svc.enable_tag_override
     if content_hash:
         out["ContentHash"] = content_hash
-    if svc.kind in PROXY_KINDS:
-        out["Proxy"] = dict(svc.proxy)
+    if svc.kind in PROXY_KINDS:  # buildAgentService: Proxy.ToAPI() for proxies and gateways
+        out["Proxy"] = proxy_api_json(svc.proxy)
     if svc.connect.get("Native"):
         out["Connect"] = {"Native": True}
     if svc.peer_name:
         out["PeerName"] = svc.peer_name
     out["Datacenter"] = datacenter
+    if svc.locality is not None:  # api.AgentService.Locality, omitempty
+        out["Locality"] = svc.locality.render()
     return out
 
 

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from consul_sim.jsonenc import encode_json
 from consul_sim.models.base import ConsulModel, Duration, Uint64
+from consul_sim.models.proxy import Locality, proxy_structs_json
 
 PASSING = "passing"
 WARNING = "warning"
@@ -114,6 +115,7 @@ class NodeService(RenderCached):
     socket_path: str = ""
     weights: Weights | None = None
     enable_tag_override: bool = False
+    locality: Locality | None = None
     proxy: dict[str, Any] = Field(default_factory=dict)
     connect: dict[str, Any] = Field(default_factory=dict)
     peer_name: str = ""
@@ -126,7 +128,13 @@ class NodeService(RenderCached):
         return {"Passing": self.weights.passing, "Warning": self.weights.warning}
 
     def proxy_json(self) -> dict[str, Any]:
-        return {**TYPICAL_PROXY, **self.proxy}
+        """``structs.ConnectProxyConfig``'s JSON (agent/structs/connect_proxy_config.go)."""
+        if not self.proxy:
+            return dict(TYPICAL_PROXY)
+        return proxy_structs_json(self.proxy)
+
+    def locality_json(self) -> dict[str, str] | None:
+        return self.locality.render() if self.locality is not None else None
 
     def tagged_addresses_json(self) -> dict[str, Any]:
         return {k: {"Address": v.address, "Port": v.port} for k, v in self.tagged_addresses.items()}
@@ -149,6 +157,8 @@ class NodeService(RenderCached):
             out["SocketPath"] = self.socket_path
         out["Weights"] = self.weights_json()
         out["EnableTagOverride"] = self.enable_tag_override
+        if self.locality is not None:  # NodeService.Locality is omitempty (structs.go)
+            out["Locality"] = self.locality_json()
         out["Proxy"] = self.proxy_json()
         out["Connect"] = dict(self.connect)
         out["PeerName"] = self.peer_name
@@ -182,7 +192,8 @@ class NodeService(RenderCached):
                 "ServiceEnableTagOverride": self.enable_tag_override,
                 "ServiceProxy": self.proxy_json(),
                 "ServiceConnect": dict(self.connect),
-                "ServiceLocality": None,
+                # ServiceNode.ServiceLocality has no omitempty: null when unset (structs.go)
+                "ServiceLocality": self.locality_json(),
             }
         )
         if self.peer_name:

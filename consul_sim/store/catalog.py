@@ -81,6 +81,11 @@ class CatalogTables:
         self.service_index: dict[tuple[str, str], int] = {}
         # Read results keyed by query, each valid while its service's index is unchanged.
         self.read_cache: dict[tuple[object, ...], tuple[int, object]] = {}
+        # Connect proxies by destination: (peer, Proxy.DestinationServiceName) -> members, and
+        # the index of the last write to any of them, so /connect reads wake when a proxy for
+        # the service comes, changes or goes (Consul's connect index, state/catalog.go).
+        self.by_destination: dict[tuple[str, str], set[tuple[NodeKey, str]]] = defaultdict(set)
+        self.connect_index: dict[tuple[str, str], int] = {}
         # Local service names in the order their results changed, for incremental replication:
         # each peering stream keeps a cursor into it. ``change_base`` is how many were trimmed.
         self.changes: list[str] = []
@@ -142,12 +147,31 @@ class CatalogTables:
             del self.changes[:drop]
             self.change_base += drop
 
+    def bump_instance(self, peer: str, svc: NodeService, index: int) -> None:
+        """A write changed this instance's result: its service's index and, for a proxy, the
+        connect index of its destination."""
+        self.bump_service(peer, svc.service, index)
+        destination = proxy_destination(svc)
+        if destination:
+            self.connect_index[(peer, destination)] = index
+
     def bump_node_services(self, row: NodeRow, index: int) -> None:
         for svc in row.services.values():
-            self.bump_service(svc.peer_name, svc.service, index)
+            self.bump_instance(svc.peer_name, svc, index)
+
+    def proxies_for(self, peer: str, destination: str) -> list[tuple[NodeRow, NodeService]]:
+        """Connect proxies whose ``Proxy.DestinationServiceName`` is ``destination``."""
+        out: list[tuple[NodeRow, NodeService]] = []
+        for nk, sid in self.by_destination.get((peer, destination), ()):
+            row = self.nodes[nk]
+            out.append((row, row.services[sid]))
+        return out
 
     def add_instance(self, nk: NodeKey, svc: NodeService) -> None:
         self.by_name[(nk[0], svc.service)].add((nk, svc.id))
+        destination = proxy_destination(svc)
+        if destination:
+            self.by_destination[(nk[0], destination)].add((nk, svc.id))
 
     def drop_instance(self, nk: NodeKey, svc: NodeService) -> None:
         members = self.by_name.get((nk[0], svc.service))
@@ -155,6 +179,12 @@ class CatalogTables:
             members.discard((nk, svc.id))
             if not members:
                 del self.by_name[(nk[0], svc.service)]
+        destination = proxy_destination(svc)
+        proxies = self.by_destination.get((nk[0], destination)) if destination else None
+        if proxies is not None:
+            proxies.discard((nk, svc.id))
+            if not proxies:
+                del self.by_destination[(nk[0], destination)]
 
     # -- writes -------------------------------------------------------------------------------
     def ensure_node(self, txn: Txn, node: Node) -> Node:
@@ -179,12 +209,13 @@ class CatalogTables:
         if existing is not None and _same(existing, svc):
             return existing
         stamped = txn.stamp(svc, existing)
-        if existing is not None and existing.service != svc.service:
+        if existing is not None:
             self.drop_instance(nk, existing)
-            self.bump_service(nk[0], existing.service, txn.index)
+            if existing.service != svc.service or proxy_destination(existing):
+                self.bump_instance(nk[0], existing, txn.index)
         row.services[svc.id] = stamped
         self.add_instance(nk, stamped)
-        self.bump_service(nk[0], svc.service, txn.index)
+        self.bump_instance(nk[0], svc, txn.index)
         # Service checks carry the service's name and tags; keep them in step.
         for check in row.service_checks(svc.id):
             if check.service_name != svc.service or check.service_tags != svc.tags:
@@ -237,7 +268,7 @@ class CatalogTables:
             return False
         svc = row.services.pop(service_id)
         self.drop_instance(nk, svc)
-        self.bump_service(peer, svc.service, txn.index)
+        self.bump_instance(peer, svc, txn.index)
         for check in row.service_checks(service_id):
             row.pop_check(check.check_id)
             txn.touch(CHECKS)
@@ -260,9 +291,18 @@ class CatalogTables:
         if check.service_id:
             svc = row.services.get(check.service_id)
             if svc is not None:
-                self.bump_service(svc.peer_name, svc.service, index)
+                self.bump_instance(svc.peer_name, svc, index)
         else:
             self.bump_node_services(row, index)
+
+
+def proxy_destination(svc: NodeService) -> str:
+    """The service a connect proxy fronts ("" for any other kind)."""
+    if svc.kind != "connect-proxy":
+        return ""
+    proxy = svc.proxy
+    name = proxy.get("DestinationServiceName") or proxy.get("destination_service_name") or ""
+    return str(name)
 
 
 _INDEX_FIELDS = {"create_index", "modify_index"}

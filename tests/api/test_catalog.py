@@ -202,7 +202,11 @@ def test_connect_endpoints_return_sidecar_proxies_and_native_services(
     )
     register(
         client,
-        {"Node": "n2", "Address": "b", "Service": {"Service": "api", "Connect": {"Native": True}}},
+        {
+            "Node": "n2",
+            "Address": "b",
+            "Service": {"Service": "api", "Port": 8443, "Connect": {"Native": True}},
+        },
     )
     [proxy] = client.get("/v1/catalog/connect/web").json()
     assert (proxy["ServiceKind"], proxy["ServiceID"]) == ("connect-proxy", "web-1-sidecar-proxy")
