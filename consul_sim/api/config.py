@@ -35,6 +35,7 @@ from consul_sim.api.openapi import (
     ok,
 )
 from consul_sim.config.decode import ConfigDecodeError, decode_entry
+from consul_sim.config.discoverychain import CHAIN_KINDS
 from consul_sim.config.service import ConfigEntries, make_entry
 from consul_sim.config.validate import normalize, validate
 from consul_sim.errors import BadRequest, ConsulError
@@ -92,7 +93,9 @@ def _cas(request: Request) -> int | None:
 def _authorize_entry(request: Request, kind: str, name: str, access: str) -> None:
     """Each kind's CanRead/CanWrite (``agent/structs/config_entry*.go``, CE): exported-services
     needs ``mesh``, mesh and proxy-defaults need ``mesh:write`` and no ACL to read,
-    service-intentions ``intentions`` and service-defaults ``service`` on the name. Kinds the
+    service-intentions ``intentions``, service-defaults and the discovery-chain kinds ``service``
+    on the name (``canWriteDiscoveryChain`` also wants ``service:read`` on each related service,
+    which the simulator does not check yet). Kinds the
     simulator does not store are not checked."""
     authz = authorizer(request, cluster_of(request))
     if kind == EXPORTED_SERVICES:
@@ -102,7 +105,7 @@ def _authorize_entry(request: Request, kind: str, name: str, access: str) -> Non
             authz.require("mesh", access)
     elif kind == SERVICE_INTENTIONS:
         authz.require("intentions", access, name)
-    elif kind == SERVICE_DEFAULTS:
+    elif kind == SERVICE_DEFAULTS or kind in CHAIN_KINDS:
         authz.require("service", access, name)
 
 

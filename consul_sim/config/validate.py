@@ -51,6 +51,10 @@ def normalize(entry: ConfigEntryBase) -> None:
                 f'invalid name ("{entry.name}"), only "{PROXY_DEFAULTS_NAME}" is supported'
             )
         entry.name = PROXY_DEFAULTS_NAME
+    else:
+        from consul_sim.config.discoverychain import normalize_chain_entry  # builds on this module
+
+        normalize_chain_entry(entry)
 
 
 def validate(entry: ConfigEntryBase) -> None:
@@ -74,6 +78,10 @@ def validate(entry: ConfigEntryBase) -> None:
         normalize(entry)
         _validate_meta(entry.meta)
         _validate_mutual_tls_mode(entry.mutual_tls_mode)
+    else:
+        from consul_sim.config.discoverychain import validate_chain_entry  # builds on this module
+
+        validate_chain_entry(entry)
 
 
 def _validate_meta(meta: dict[str, str]) -> None:
