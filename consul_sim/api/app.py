@@ -14,6 +14,7 @@ from consul_sim.api import (
     config,
     connect,
     connect_ca,
+    discovery_chain,
     errors,
     health,
     kv,
@@ -104,6 +105,7 @@ def create_app(cluster: Cluster) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(query.router)
     app.include_router(session.router)
+    app.include_router(discovery_chain.router)
     ui.mount(app)
     app.add_middleware(RunDueTimers, cluster=cluster)
     app.add_middleware(PrintablePathCheck)
