@@ -34,6 +34,7 @@ from consul_sim.api.openapi import (
     Op,
     ok,
 )
+from consul_sim.config.chain_graph import related_services
 from consul_sim.config.decode import ConfigDecodeError, decode_entry
 from consul_sim.config.discoverychain import CHAIN_KINDS
 from consul_sim.config.service import ConfigEntries, make_entry
@@ -94,8 +95,8 @@ def _authorize_entry(request: Request, kind: str, name: str, access: str) -> Non
     """Each kind's CanRead/CanWrite (``agent/structs/config_entry*.go``, CE): exported-services
     needs ``mesh``, mesh and proxy-defaults need ``mesh:write`` and no ACL to read,
     service-intentions ``intentions``, service-defaults and the discovery-chain kinds ``service``
-    on the name (``canWriteDiscoveryChain`` also wants ``service:read`` on each related service,
-    which the simulator does not check yet). Kinds the
+    on the name (a chain entry's write also needs ``service:read`` on each service it sends
+    traffic to, ``canWriteDiscoveryChain``: see ``config_apply``). Kinds the
     simulator does not store are not checked."""
     authz = authorizer(request, cluster_of(request))
     if kind == EXPORTED_SERVICES:
@@ -137,6 +138,10 @@ async def config_apply(request: Request) -> Response:
     normalize(entry)
     validate(entry)
     _authorize_entry(request, entry.kind, entry.entry_name, "write")
+    if entry.kind in CHAIN_KINDS:
+        authz = authorizer(request, cluster_of(request))
+        for service in related_services(entry):  # canWriteDiscoveryChain
+            authz.require("service", "read", service)
     written = _entries(request).apply(entry, cas=cas)
     return json_response(written, pretty=flag(request, "pretty"))
 

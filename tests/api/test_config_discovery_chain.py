@@ -331,3 +331,19 @@ def test_chain_kinds_list_and_delete(dc1: Cluster) -> None:
     r = dc1.client.delete("/v1/config/service-resolver/web")
     assert (r.status_code, r.text) == (200, "{}")
     assert dc1.client.get("/v1/config/service-resolver").json() == []
+
+
+def test_writing_a_redirect_needs_read_on_the_service_it_sends_to(dc1: Cluster) -> None:
+    secure = dc1.world.add_cluster("dc2", acl_default_policy="deny")
+    accessor, secret = secure.acl.create_token({"service:web": "write"})
+    headers = {"X-Consul-Token": secret}
+    body = resolver(Redirect={"Service": "api"})
+    r = secure.client.put("/v1/config", json=body, headers=headers)
+    assert (r.status_code, r.text) == (
+        403,
+        f"Permission denied: token with AccessorID '{accessor}' lacks permission 'service:read' "
+        'on "api"',
+    )
+    _, secret = secure.acl.create_token({"service:web": "write", "service:api": "read"})
+    r = secure.client.put("/v1/config", json=body, headers={"X-Consul-Token": secret})
+    assert (r.status_code, r.text) == (200, "true")
