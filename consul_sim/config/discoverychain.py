@@ -56,6 +56,7 @@ RETRY_CONDITIONS = (
     "unavailable",
 )
 FAILOVER_MODES = ("", "default", "order-by-locality")
+"""Consul Enterprise's failover policy modes; CE refuses every non-empty one."""
 _SUBSET_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 SUBSET_MAX = 63
 
@@ -599,10 +600,8 @@ def _validate_failover(
             prefix + "one of Service, ServiceSubset, Namespace, Targets, or Datacenters is required"
         )
     if f.policy is not None and f.policy.mode:
-        if f.policy.mode not in FAILOVER_MODES:
-            raise ConsulError(
-                prefix + "Policy must be one of '', 'default', or 'order-by-locality'"
-            )
+        # CE's Policy.ValidateEnterprise runs before the check that the mode is one of
+        # FAILOVER_MODES, so in CE any mode at all gets the Enterprise sentence.
         raise ConsulError(prefix + "Setting failover policies requires Consul Enterprise")
     if f.service_subset and f.service in ("", entry.name):
         if f.service_subset not in entry.subsets:

@@ -147,6 +147,10 @@ def test_resolver_duration_that_does_not_parse_is_a_decode_error(dc1: Cluster) -
             'Bad Failover["*"].Targets[0]: Setting Partition requires Consul Enterprise',
         ),
         (
+            {"Failover": {"*": {"Service": "b", "Policy": {"Mode": "something"}}}},
+            'Bad Failover["*"]: Setting failover policies requires Consul Enterprise',
+        ),
+        (
             {"Failover": {"*": {"Datacenters": [""]}}},
             'Bad Failover["*"].Datacenters: found empty datacenter',
         ),
