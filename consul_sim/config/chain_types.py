@@ -4,7 +4,8 @@ Go writes these structs with ``encoding/json``: ``omitempty`` fields drop out wh
 struct-valued field (``MeshGateway``, ``Subset``, ``TransparentProxy``) always shows, maps come
 out with sorted keys, and the types with a ``MarshalJSON`` (target, resolver) write their
 ``ConnectTimeout`` first as a Go duration string, while a resolver's ``RequestTimeout`` has no
-such method and shows as nanoseconds.
+such method and shows as nanoseconds. The shapes are Consul 1.21's (``AutoVirtualIPs`` and
+``ManualVirtualIPs`` on the chain).
 """
 
 from __future__ import annotations
@@ -181,6 +182,9 @@ class CompiledChain:
         out["StartNode"] = self.start_node
         out["Nodes"] = {k: self.nodes[k].render() for k in sorted(self.nodes)}
         out["Targets"] = {k: self.targets[k].render() for k in sorted(self.targets)}
+        # No omitempty on these: without a virtual IP (the simulator assigns none) they are null.
+        out["AutoVirtualIPs"] = None
+        out["ManualVirtualIPs"] = None
         return out
 
 

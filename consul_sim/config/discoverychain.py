@@ -213,14 +213,22 @@ class LoadBalancer(ChainModel):
         return self.policy in ("maglev", "ring_hash")
 
 
+class ServiceResolverPrioritizeByLocality(ChainModel):
+    omitempty = frozenset({"mode"})
+
+    mode: str = ""
+
+
 class ServiceResolverConfigEntry(ConfigEntryBase, ChainModel):
     omitempty = frozenset(
-        {"default_subset", "subsets", "redirect", "failover", "load_balancer", "meta"}
+        {"default_subset", "subsets", "redirect", "failover", "prioritize_by_locality"}
+        | {"load_balancer", "meta"}
     )
     aliases = {
         "default_subset": "default_subset",
         "connect_timeout": "connect_timeout",
         "request_timeout": "request_timeout",
+        "prioritize_by_locality": "prioritize_by_locality",
         "load_balancer": "load_balancer",
     }
     durations = ("connect_timeout", "request_timeout")
@@ -233,6 +241,7 @@ class ServiceResolverConfigEntry(ConfigEntryBase, ChainModel):
     failover: dict[str, ServiceResolverFailover] = Field(default_factory=dict)
     connect_timeout: Nanoseconds = Nanoseconds(0)
     request_timeout: Nanoseconds = Nanoseconds(0)
+    prioritize_by_locality: ServiceResolverPrioritizeByLocality | None = None
     load_balancer: LoadBalancer | None = None
     meta: dict[str, str] = Field(default_factory=dict)
 
@@ -550,6 +559,9 @@ def _validate_resolver(entry: ServiceResolverConfigEntry) -> None:
             raise ConsulError(f"Bad {field} '{go_duration(value)}', must be >= 0")
     if entry.load_balancer is not None:
         _validate_load_balancer(entry.load_balancer)
+    if entry.prioritize_by_locality is not None and entry.prioritize_by_locality.mode:
+        # CE's ServiceResolverPrioritizeByLocality.validate, trailing space and all.
+        raise ConsulError("Prioritize-by-locality requires Consul Enterprise ")
 
 
 def _enterprise(redirect_or_target: Any) -> str:

@@ -156,6 +156,10 @@ def test_resolver_duration_that_does_not_parse_is_a_decode_error(dc1: Cluster) -
         ),
         ({"ConnectTimeout": "-1s"}, "Bad ConnectTimeout '-1s', must be >= 0"),
         (
+            {"PrioritizeByLocality": {"Mode": "failover"}},
+            "Prioritize-by-locality requires Consul Enterprise ",
+        ),
+        (
             {"LoadBalancer": {"Policy": "fastest"}},
             'Bad LoadBalancer policy: "fastest" is not supported',
         ),

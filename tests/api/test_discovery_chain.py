@@ -77,6 +77,8 @@ def test_default_chain_is_one_resolver_of_the_local_service(client: httpx.Client
                 }
             },
             "Targets": {"web.default.default.dc1": local_target("web", "dc1", domain)},
+            "AutoVirtualIPs": None,
+            "ManualVirtualIPs": None,
         }
     }
 
