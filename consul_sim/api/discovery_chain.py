@@ -44,10 +44,10 @@ _SNAKE = {
 }
 
 
-def _overrides(raw: Any) -> ChainOverrides:
+def _overrides(raw: dict[str, Any] | None) -> ChainOverrides:
     """``decodeDiscoveryChainReadRequest``: keys case-insensitive (snake_case too), weakly
     typed, a duration string or nanoseconds; keys it does not know are ignored."""
-    if not isinstance(raw, dict):
+    if raw is None:
         return ChainOverrides()
     fields: dict[str, Any] = {}
     for key, value in raw.items():
@@ -73,6 +73,15 @@ def _overrides(raw: Any) -> ChainOverrides:
         mode = next((v for k, v in gateway.items() if str(k).lower() == "mode"), "")
         out.mesh_gateway = _weak_string(mode) if mode is not None else ""
     return out
+
+
+def _json_kind(value: Any) -> str:
+    """encoding/json's name for what a body holds instead of an object."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "number"
 
 
 def _weak_string(value: Any) -> str:
@@ -116,6 +125,11 @@ async def discovery_chain(request: Request) -> Response:
             raw = parse_json(await request.body())
         except DecodeError as exc:
             raise BadRequest(f"Request decoding failed: {exc}") from None
+        if raw is not None and not isinstance(raw, dict):
+            raise BadRequest(
+                f"Request decoding failed: json: cannot unmarshal {_json_kind(raw)} into Go "
+                "value of type map[string]interface {}"
+            )
         overrides = _overrides(raw)
         if overrides.mesh_gateway not in MESH_GATEWAY_MODES:
             raise BadRequest("Invalid OverrideMeshGateway.Mode parameter")

@@ -7,11 +7,14 @@ decoding ``agent/discovery_chain_endpoint.go``.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
+import pytest
 
-from consul_sim.world import Cluster
+from consul_sim.world import Cluster, World
+from tests.blocking import wait_until_blocked
 
 
 def trust_domain(client: httpx.Client) -> str:
@@ -245,9 +248,14 @@ def test_post_errors_are_consuls_400s(client: httpx.Client) -> None:
     for body, message in cases:
         r = client.post("/v1/discovery-chain/web", json=body)
         assert (r.status_code, r.text) == (400, message)
-    r = client.post("/v1/discovery-chain/web", content=b"{")
-    assert r.status_code == 400
-    assert r.text.startswith("Request decoding failed: ")
+    r = client.post("/v1/discovery-chain/web", content=b"")
+    assert (r.status_code, r.text) == (400, "Request decoding failed: EOF")
+    r = client.post("/v1/discovery-chain/web", content=b"[]")
+    assert (r.status_code, r.text) == (
+        400,
+        "Request decoding failed: json: cannot unmarshal array into Go value of type "
+        "map[string]interface {}",
+    )
 
 
 def test_missing_chain_name_is_a_400(client: httpx.Client) -> None:
@@ -267,3 +275,23 @@ def test_reading_a_chain_needs_service_read(dc1: Cluster) -> None:
     _, secret = secure.acl.create_token({"service:web": "read"})
     r = secure.client.get("/v1/discovery-chain/web", headers={"X-Consul-Token": secret})
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.slow
+def test_blocking_read_wakes_when_a_resolver_is_written(
+    world: World, dc1: Cluster, client: httpx.Client
+) -> None:
+    index = client.get("/v1/discovery-chain/web").headers["X-Consul-Index"]
+
+    def later() -> None:
+        wait_until_blocked(world)
+        assert dc1.config.write({"Kind": "service-resolver", "Name": "web", "ConnectTimeout": "9s"})
+
+    writer = threading.Thread(target=later)
+    writer.start()
+    r = client.get("/v1/discovery-chain/web", params={"index": index, "wait": "5m"})
+    writer.join()
+    assert r.status_code == 200
+    assert int(r.headers["X-Consul-Index"]) > int(index)
+    resolver = r.json()["Chain"]["Nodes"]["resolver:web.default.default.dc1"]["Resolver"]
+    assert resolver["ConnectTimeout"] == "9s"
