@@ -286,10 +286,10 @@ def _follow_chain(
             node = chain.nodes[node.routes[-1].next_node]
         else:
             leg = max(node.splits, key=lambda s: s.weight)
-            leg_service = leg.definition.service or node.name.split(".")[0]
+            leg_service = leg.definition.service or node.name.rsplit(".", 2)[0]
             reasons.add(
                 True,
-                f'{here}\'s service-splitter for "{node.name.split(".")[0]}" sends '
+                f'{here}\'s service-splitter for "{node.name.rsplit(".", 2)[0]}" sends '
                 f'{leg.weight:g}% to "{leg_service}": the call follows that leg',
             )
             node = chain.nodes[leg.next_node]

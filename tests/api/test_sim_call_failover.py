@@ -208,3 +208,40 @@ def test_explain_still_answers_for_the_imported_service(
 ) -> None:
     explanation = world.explain(service="web", source="cluster-01", consumer="cluster-03")
     assert explanation.visible is True
+
+
+def test_router_and_splitter_send_a_plain_call_down_the_heaviest_leg(world: World) -> None:
+    c3 = world.add_cluster("cluster-03")
+    for name in ("web", "web-v2"):
+        write(c3, {"Kind": "service-defaults", "Name": name, "Protocol": "http"})
+    write(
+        c3,
+        {
+            "Kind": "service-splitter",
+            "Name": "web",
+            "Splits": [{"Weight": 10}, {"Weight": 90, "Service": "web-v2"}],
+        },
+    )
+    write(
+        c3,
+        {
+            "Kind": "service-router",
+            "Name": "web",
+            "Routes": [{"Match": {"HTTP": {"PathPrefix": "/admin"}}}],
+        },
+    )
+    register(c3, "web-v2", 1, "passing")
+    assert call(c3, "frontend", "web") == {
+        "Allowed": True,
+        "Reasons": [
+            'cluster-03\'s service-router for "web" matches no HTTP route for a plain call: it '
+            "takes the default route",
+            'cluster-03\'s service-splitter for "web" sends 90% to "web-v2": the call follows '
+            "that leg",
+            'the discovery chain of "web" resolves to "web-v2" on cluster-03 (target '
+            "web-v2.default.default.cluster-03)",
+            '"web-v2" on cluster-03 has 1 passing instance',
+            'cluster-03\'s intentions allow "frontend" to call "web-v2": '
+            "ACLs disabled, access is allowed by default",
+        ],
+    }
