@@ -7,14 +7,16 @@ names that service (the ``link`` index, built from each entry's ``ListRelatedSer
 ``proxy-defaults`` change recompiles every chain that has an entry of its own. A compile error
 refuses the write with its sentence (the RPC's 500). A service exported to peers must also keep
 its chain free of cross-datacenter and cross-peer hops (``validateChainIsPeerExportSafe``), and an
-``exported-services`` write checks the chains of the services it exports.
+``exported-services`` write checks the chains of the services it exports. Every intention with
+L7 permissions is checked too: its destination's chain must keep an HTTP-like protocol, so a
+``service-defaults`` write or delete that would leave one on tcp is refused.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from consul_sim.config.chain_compile import ChainEntries, compile_chain
+from consul_sim.config.chain_compile import HTTP_LIKE, ChainEntries, compile_chain
 from consul_sim.config.discoverychain import (
     CHAIN_KINDS,
     ServiceResolverConfigEntry,
@@ -27,8 +29,10 @@ from consul_sim.models.config_entries import (
     EXPORTED_SERVICES_NAME,
     PROXY_DEFAULTS,
     SERVICE_DEFAULTS,
+    SERVICE_INTENTIONS,
     ConfigEntryBase,
     ExportedServicesConfigEntry,
+    ServiceIntentionsConfigEntry,
 )
 
 if TYPE_CHECKING:
@@ -84,11 +88,30 @@ def check_proposed(
             for other in _listed(table, entries, chain_kind):
                 if name in related_services(other):
                     chains.add(other.entry_name)
+    l7_intentions = [
+        e
+        for e in _listed(table, entries, SERVICE_INTENTIONS)
+        if isinstance(e, ServiceIntentionsConfigEntry)
+        and e.name != "*"
+        and any(src.permissions for src in e.sources)
+    ]
+    chains.update(e.name for e in l7_intentions)
     exported = _exported_names(entries)
+    protocols: dict[str, str] = {}
     for service in sorted(chains):
-        compile_chain(entries, service, datacenter="dc1", trust_domain=THROWAWAY_TRUST_DOMAIN)
+        chain = compile_chain(
+            entries, service, datacenter="dc1", trust_domain=THROWAWAY_TRUST_DOMAIN
+        )
+        protocols[service] = chain.protocol
         if service in exported:
             _check_peer_export_safe(entries, service)
+    for intentions in l7_intentions:
+        protocol = protocols[intentions.name]
+        if protocol not in HTTP_LIKE:
+            raise ConsulError(
+                f'service "{intentions.name}" has protocol "{protocol}", which is incompatible '
+                "with L7 intentions permissions"
+            )
 
 
 def _listed(table: ConfigEntriesTable, entries: ChainEntries, kind: str) -> list[ConfigEntryBase]:

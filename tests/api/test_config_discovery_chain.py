@@ -355,3 +355,25 @@ def test_writing_a_redirect_needs_read_on_the_service_it_sends_to(dc1: Cluster) 
     _, secret = secure.acl.create_token({"service:web": "write", "service:api": "read"})
     r = secure.client.put("/v1/config", json=body, headers={"X-Consul-Token": secret})
     assert (r.status_code, r.text) == (200, "true")
+
+
+def test_service_defaults_cannot_leave_l7_intentions_on_tcp(dc1: Cluster) -> None:
+    assert put(dc1, HTTP_WEB) == (200, "true")
+    l7 = {
+        "Kind": "service-intentions",
+        "Name": "web",
+        "Sources": [
+            {
+                "Name": "frontend",
+                "Permissions": [{"Action": "allow", "HTTP": {"PathPrefix": "/"}}],
+            }
+        ],
+    }
+    assert put(dc1, l7) == (200, "true")
+    message = (
+        'service "web" has protocol "tcp", which is incompatible with L7 intentions permissions'
+    )
+    assert put(dc1, {**HTTP_WEB, "Protocol": "tcp"}) == (500, message)
+    r = dc1.client.delete("/v1/config/service-defaults/web")
+    assert (r.status_code, r.text) == (500, message)
+    assert put(dc1, {**HTTP_WEB, "Protocol": "grpc"}) == (200, "true")
