@@ -10,6 +10,17 @@ can see which one broke. The intention step is the same decision as
 
 Peerings are named by each side after the other, so the exporter's name for the caller's
 cluster is read from the exporter's own record of the same peering, found by peering ID.
+
+A call to a service of the caller's own cluster follows that service's discovery chain when
+the cluster has one (a ``service-resolver``, ``-splitter`` or ``-router`` shapes it; Consul's
+``agent/consul/discoverychain/compile.go``, compiled by :mod:`consul_sim.config.chain_compile`).
+A plain call carries no HTTP route, so a router sends it down its catch-all route; a splitter
+sends it down its heaviest leg. The resolver's target is where the call goes, a redirect
+included. When no instance of that target passes and the resolver fails over, the targets are
+tried in order as Envoy's failover priorities would be: the first with a passing instance takes
+the call (for a peer, an instance imported from it, as the caller's proxy sees them), and the
+rest of the decision is that target's: the peered checks above for a peer, the local
+intentions otherwise. The reasons say that the call failed over, to what, and why.
 """
 
 from __future__ import annotations
@@ -18,6 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from consul_sim.catalog.queries import check_service_nodes
+from consul_sim.config.chain_compile import ChainEntries, ChainError, compile_chain
+from consul_sim.config.chain_types import RESOLVER
 from consul_sim.config.intentions import decide, flatten
 from consul_sim.errors import BadRequest
 from consul_sim.models.catalog import PASSING
@@ -27,7 +41,9 @@ from consul_sim.peering.replication import exported_names
 
 if TYPE_CHECKING:
     from consul_sim.acl import ACLResolver
+    from consul_sim.config.chain_types import CompiledChain, Target
     from consul_sim.config.service import ConfigEntries
+    from consul_sim.connect.ca import ConnectCA
     from consul_sim.models.peering import Peering
     from consul_sim.peering.service import PeeringService
     from consul_sim.store import Store
@@ -46,6 +62,10 @@ class Cluster(Protocol):
     def config(self) -> ConfigEntries: ...
     @property
     def acl(self) -> ACLResolver: ...
+    @property
+    def datacenter(self) -> str: ...
+    @property
+    def ca(self) -> ConnectCA: ...
 
 
 @dataclass(frozen=True)
@@ -183,11 +203,144 @@ def _call_peer(
     return reasons.result()
 
 
-def _call_local(source: Cluster, service: str, destination: str) -> CallResult:
+def _call_local(
+    clusters: Mapping[str, Cluster], source: Cluster, service: str, destination: str
+) -> CallResult:
     reasons = _Reasons()
-    _instances_reason(reasons, source, destination, peered=False)
-    _intentions_reason(reasons, source, service, destination, "")
+    try:
+        chain = compile_chain(
+            ChainEntries(source.store.config),
+            destination,
+            datacenter=source.datacenter,
+            trust_domain=source.ca.trust_domain,
+        )
+    except ChainError as exc:
+        reasons.add(
+            False,
+            f'{source.name} cannot compile the discovery chain of "{destination}": {exc.message}',
+        )
+        return reasons.result()
+    if chain.default:
+        _instances_reason(reasons, source, destination, peered=False)
+        _intentions_reason(reasons, source, service, destination, "")
+        return reasons.result()
+    _follow_chain(reasons, clusters, source, service, chain)
     return reasons.result()
+
+
+# -- following a discovery chain -------------------------------------------------------------------
+def _target_instances(source: Cluster, target: Target) -> tuple[int, int]:
+    """(instances, passing instances) of a resolver target as the caller's proxy sees them: the
+    caller's own catalog, imported instances for a peer, narrowed by the subset's filter."""
+    _, found = check_service_nodes(source.store, target.service, peer=target.peer)
+    found = [n for n in found if n.service.kind == ""]
+    if target.subset.filter:
+        from consul_sim.filter import compile_filter
+
+        matcher = compile_filter(target.subset.filter, None)
+        found = [n for n in found if matcher.matches(n.render())]
+    return len(found), sum(1 for n in found if n.passing())
+
+
+def _where(source: Cluster, target: Target) -> str:
+    """A target in words: its service (and subset) and where it lives."""
+    what = f'"{target.service}"'
+    if target.service_subset:
+        what = f'subset "{target.service_subset}" of {what}'
+    if target.peer:
+        return f'{what} imported from peer "{target.peer}" on {source.name}'
+    if target.datacenter != source.datacenter:
+        return f"{what} in datacenter {target.datacenter}"
+    return f"{what} on {source.name}"
+
+
+def _health(source: Cluster, target: Target) -> tuple[bool, str]:
+    """Whether the target has a passing instance, and that fact as a phrase."""
+    if not target.peer and target.datacenter != source.datacenter:
+        return False, f"{_where(source, target)}: only this cluster's datacenter is simulated"
+    total, passing = _target_instances(source, target)
+    if passing:
+        return True, f"{_where(source, target)} has {_plural(passing, 'passing instance')}"
+    if total:
+        detail = f"({_plural(total, 'instance')}, none passing)"
+        return False, f"{_where(source, target)} has no passing instance {detail}"
+    return False, f"{_where(source, target)} has no instance registered"
+
+
+def _follow_chain(
+    reasons: _Reasons,
+    clusters: Mapping[str, Cluster],
+    source: Cluster,
+    service: str,
+    chain: CompiledChain,
+) -> None:
+    here = source.name
+    node = chain.nodes[chain.start_node]
+    while node.type != RESOLVER:
+        if node.routes:
+            reasons.add(
+                True,
+                f'{here}\'s service-router for "{chain.service_name}" matches no HTTP route for '
+                "a plain call: it takes the default route",
+            )
+            node = chain.nodes[node.routes[-1].next_node]
+        else:
+            leg = max(node.splits, key=lambda s: s.weight)
+            leg_service = leg.definition.service or node.name.rsplit(".", 2)[0]
+            reasons.add(
+                True,
+                f'{here}\'s service-splitter for "{node.name.rsplit(".", 2)[0]}" sends '
+                f'{leg.weight:g}% to "{leg_service}": the call follows that leg',
+            )
+            node = chain.nodes[leg.next_node]
+    assert node.resolver is not None
+    primary = chain.targets[node.resolver.target]
+    resolver_of = f'{here}\'s service-resolver for "{primary.service}"'
+    if primary.service != chain.service_name or primary.peer or primary.service_subset:
+        reasons.add(
+            True,
+            f'the discovery chain of "{chain.service_name}" resolves to '
+            f"{_where(source, primary)} (target {primary.id})",
+        )
+    healthy, fact = _health(source, primary)
+    failover = node.resolver.failover
+    if healthy or failover is None:
+        reasons.add(healthy, fact)
+        if healthy:
+            _finish(reasons, clusters, source, service, primary)
+        return
+    reasons.add(True, fact)
+    tried: list[str] = []
+    for target_id in failover.targets:
+        target = chain.targets[target_id]
+        ok, why = _health(source, target)
+        if ok:
+            reasons.add(
+                True,
+                f"{resolver_of} fails over to target {target.id}, since no instance of "
+                f"{_where(source, primary)} passes: {why}",
+            )
+            _finish(reasons, clusters, source, service, target)
+            return
+        tried.append(f"{target.id} ({why})")
+    reasons.add(False, f"{resolver_of} has no failover target to take the call: {'; '.join(tried)}")
+
+
+def _finish(
+    reasons: _Reasons,
+    clusters: Mapping[str, Cluster],
+    source: Cluster,
+    service: str,
+    target: Target,
+) -> None:
+    """The rest of the decision, where the chain sent the call."""
+    if target.peer:
+        peered = _call_peer(clusters, source, service, target.peer, target.service)
+        for line in peered.reasons:
+            reasons.lines.append(line)
+        reasons.ok = reasons.ok and peered.allowed
+        return
+    _intentions_reason(reasons, source, service, target.service, "")
 
 
 def call_between(
@@ -218,4 +371,4 @@ def call_between(
     cluster = _cluster(clusters, cluster_name, "Source")
     if peer:
         return _call_peer(clusters, cluster, service, peer, target)
-    return _call_local(cluster, service, target)
+    return _call_local(clusters, cluster, service, target)

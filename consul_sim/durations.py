@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import NewType
+
+Nanoseconds = NewType("Nanoseconds", int)
+"""A Go ``time.Duration`` field of a config entry: whole nanoseconds, as Go stores it. The
+config decoder reads a string with ``time.ParseDuration`` and a number as nanoseconds
+(mapstructure's ``StringToTimeDurationHookFunc``); :func:`go_duration` writes it back."""
 
 _UNITS = {
     "ns": 1e-9,
@@ -76,3 +82,21 @@ def format_duration(seconds: float) -> str:
 def _trim(value: float) -> str:
     text = f"{value:.9f}".rstrip("0").rstrip(".")
     return text or "0"
+
+
+def go_duration(ns: int) -> str:
+    """Go's ``Duration.String()`` of whole nanoseconds (``15s``, ``1m30s``, ``-1s``)."""
+    if ns == 0:
+        return "0s"
+    if abs(ns) < 1_000_000_000:
+        return format_duration(ns / 1e9)
+    sign = "-" if ns < 0 else ""
+    h, rem = divmod(abs(ns), 3_600_000_000_000)
+    m, rem = divmod(rem, 60_000_000_000)
+    s, frac = divmod(rem, 1_000_000_000)
+    secs = f"{s}.{frac:09d}".rstrip("0").rstrip(".") if frac else str(s)
+    if h:
+        return f"{sign}{h}h{m}m{secs}s"
+    if m:
+        return f"{sign}{m}m{secs}s"
+    return f"{sign}{secs}s"

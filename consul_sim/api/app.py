@@ -15,6 +15,7 @@ from consul_sim.api import (
     connect,
     connect_ca,
     coordinate,
+    discovery_chain,
     errors,
     event,
     health,
@@ -110,6 +111,7 @@ def create_app(cluster: Cluster) -> FastAPI:
     app.include_router(event.router)
     app.include_router(coordinate.router)
     app.include_router(txn.router)
+    app.include_router(discovery_chain.router)
     ui.mount(app)
     app.add_middleware(RunDueTimers, cluster=cluster)
     app.add_middleware(PrintablePathCheck)

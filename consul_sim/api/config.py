@@ -34,7 +34,9 @@ from consul_sim.api.openapi import (
     Op,
     ok,
 )
+from consul_sim.config.chain_graph import related_services
 from consul_sim.config.decode import ConfigDecodeError, decode_entry
+from consul_sim.config.discoverychain import CHAIN_KINDS
 from consul_sim.config.gateways import INGRESS_GATEWAY, TERMINATING_GATEWAY
 from consul_sim.config.service import ConfigEntries, make_entry
 from consul_sim.config.validate import normalize, validate
@@ -93,7 +95,9 @@ def _cas(request: Request) -> int | None:
 def _authorize_entry(request: Request, kind: str, name: str, access: str) -> None:
     """Each kind's CanRead/CanWrite (``agent/structs/config_entry*.go``, CE): exported-services
     needs ``mesh``, mesh and proxy-defaults need ``mesh:write`` and no ACL to read,
-    service-intentions ``intentions`` and service-defaults ``service`` on the name. Kinds the
+    service-intentions ``intentions``, service-defaults and the discovery-chain kinds ``service``
+    on the name (a chain entry's write also needs ``service:read`` on each service it sends
+    traffic to, ``canWriteDiscoveryChain``: see ``config_apply``). Kinds the
     simulator does not store are not checked."""
     authz = authorizer(request, cluster_of(request))
     if kind == EXPORTED_SERVICES:
@@ -103,7 +107,7 @@ def _authorize_entry(request: Request, kind: str, name: str, access: str) -> Non
             authz.require("mesh", access)
     elif kind == SERVICE_INTENTIONS:
         authz.require("intentions", access, name)
-    elif kind == SERVICE_DEFAULTS:
+    elif kind == SERVICE_DEFAULTS or kind in CHAIN_KINDS:
         authz.require("service", access, name)
     elif kind in (INGRESS_GATEWAY, TERMINATING_GATEWAY):  # config_entry_gateways.go
         if access == "write":
@@ -140,6 +144,10 @@ async def config_apply(request: Request) -> Response:
     normalize(entry)
     validate(entry)
     _authorize_entry(request, entry.kind, entry.entry_name, "write")
+    if entry.kind in CHAIN_KINDS:
+        authz = authorizer(request, cluster_of(request))
+        for service in related_services(entry):  # canWriteDiscoveryChain
+            authz.require("service", "read", service)
     written = _entries(request).apply(entry, cas=cas)
     return json_response(written, pretty=flag(request, "pretty"))
 

@@ -16,8 +16,9 @@ import typing
 from typing import Any, Literal, Union, get_args, get_origin
 
 from consul_sim.config import gateways
+from consul_sim.durations import DurationError, Nanoseconds, parse_duration
 from consul_sim.errors import BadRequest
-from consul_sim.gostd import NumError, parse_bool, parse_int
+from consul_sim.gostd import NumError, parse_bool, parse_float, parse_int
 from consul_sim.models.base import consul_alias
 from consul_sim.models.config_entries import ENTRY_CLASSES, KNOWN_KINDS, ConfigEntryBase, EntryModel
 
@@ -177,12 +178,16 @@ class _Decoder:
         if isinstance(tp, type) and issubclass(tp, EntryModel):
             return self.struct(tp, data, path)
         data = _unwrap_single(data)
+        if tp is Nanoseconds:
+            return self.duration(data, path)
         if tp is str:
             return self.string(data, path)
         if tp is bool:
             return self.boolean(data, path)
         if tp is int:
             return self.integer(data, path)
+        if tp is float:
+            return self.floating(data, path)
         return data
 
     def _unconvertible(self, want: str, data: Any, path: str) -> object:
@@ -202,6 +207,32 @@ class _Decoder:
         if isinstance(data, float):
             return repr(data).removesuffix(".0") if data.is_integer() else repr(data)
         return self._unconvertible("string", data, path)
+
+    def floating(self, data: Any, path: str) -> Any:
+        """mapstructure's weak float: numbers and bools convert, a string is ParseFloat'd."""
+        if isinstance(data, bool):
+            return 1.0 if data else 0.0
+        if isinstance(data, int | float):
+            return float(data)
+        if isinstance(data, str):
+            if data == "":
+                return 0.0
+            try:
+                return parse_float(data)
+            except NumError as exc:
+                self.errors.append(f"cannot parse '{path}' as float: {exc}")
+                return _MISSING
+        return self._unconvertible("float32", data, path)
+
+    def duration(self, data: Any, path: str) -> Any:
+        """``StringToTimeDurationHookFunc``: a string is a Go duration, a number nanoseconds."""
+        if isinstance(data, str):
+            try:
+                return round(parse_duration(data) * 1e9)
+            except DurationError as exc:
+                self.errors.append(f"error decoding '{path}': {exc}")
+                return _MISSING
+        return self.integer(data, path)
 
     def boolean(self, data: Any, path: str) -> Any:
         if isinstance(data, bool):

@@ -2,7 +2,8 @@
 
 What Consul's ``ConfigEntry.Apply`` RPC does, in its order: decode, Normalize, Validate, the
 checks that need other entries (L7 intentions need an HTTP protocol, permissive mTLS needs the
-mesh entry's consent), then the no-op shortcut (an entry equal to the stored one answers true
+mesh entry's consent, every discovery chain the entry touches must still compile:
+:mod:`.chain_graph`), then the no-op shortcut (an entry equal to the stored one answers true
 and writes nothing, whatever ``cas`` says), then check-and-set, then the write.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from consul_sim.config.chain_graph import GRAPH_KINDS, check_proposed
 from consul_sim.config.decode import DOMAIN_KINDS, decode_entry
 from consul_sim.config.gateways import IngressGatewayConfigEntry, check_listener_protocols
 from consul_sim.config.hcl import parse_config
@@ -115,6 +117,8 @@ class ConfigEntries:
                 return True
             if cas is not None and existing.modify_index != cas:
                 return False
+            if entry.kind in GRAPH_KINDS:
+                check_proposed(table, entry.kind, entry.entry_name, None)
             with self.store.txn() as txn:
                 table.delete(txn, entry.kind, entry.entry_name)
         return True
@@ -157,6 +161,8 @@ class ConfigEntries:
             self._check_permissive_mtls(entry)
         elif isinstance(entry, IngressGatewayConfigEntry):
             check_listener_protocols(entry, self.protocol)
+        if entry.kind in GRAPH_KINDS:
+            check_proposed(self.store.config, entry.kind, entry.entry_name, entry)
 
     def protocol(self, service: str) -> str:
         """A service's protocol: service-defaults, else proxy-defaults' ``protocol``, else tcp."""

@@ -54,6 +54,10 @@ def normalize(entry: ConfigEntryBase) -> None:
         entry.name = PROXY_DEFAULTS_NAME
     elif isinstance(entry, IngressGatewayConfigEntry | TerminatingGatewayConfigEntry):
         entry.consul_normalize()
+    else:
+        from consul_sim.config.discoverychain import normalize_chain_entry  # builds on this module
+
+        normalize_chain_entry(entry)
 
 
 def validate(entry: ConfigEntryBase) -> None:
@@ -80,6 +84,10 @@ def validate(entry: ConfigEntryBase) -> None:
     elif isinstance(entry, IngressGatewayConfigEntry | TerminatingGatewayConfigEntry):
         _validate_meta(entry.meta)  # config/gateways.py: both kinds check Meta first
         entry.consul_validate()
+    else:
+        from consul_sim.config.discoverychain import validate_chain_entry  # builds on this module
+
+        validate_chain_entry(entry)
 
 
 def _validate_meta(meta: dict[str, str]) -> None:

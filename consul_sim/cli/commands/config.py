@@ -38,7 +38,8 @@ group(
 Usage: consul-sim config <subcommand> [options] [args]
 
   Write, read, list and delete config entries (exported-services,
-  service-intentions, mesh, service-defaults, proxy-defaults). For example:
+  service-intentions, mesh, service-defaults, proxy-defaults, service-resolver,
+  service-splitter, service-router). For example:
 
       $ consul-sim config write peering-config.hcl
       $ consul-sim config read -kind exported-services -name default
