@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from consul_sim.api import (
     agent,
+    agent_ops,
     catalog,
     config,
     connect,
@@ -104,6 +105,7 @@ def create_app(cluster: Cluster) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(query.router)
     app.include_router(session.router)
+    app.include_router(agent_ops.router)
     ui.mount(app)
     app.add_middleware(RunDueTimers, cluster=cluster)
     app.add_middleware(PrintablePathCheck)
