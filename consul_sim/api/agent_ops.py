@@ -99,6 +99,42 @@ def open_monitors(cluster: Cluster) -> int:
         return _MONITORS.get(cluster.name, 0)
 
 
+def running_config(cluster: Cluster) -> dict[str, dict[str, Any]]:
+    """What ``/v1/agent/self`` says differently when ``consul-sim agent`` was configured:
+    ``Config`` and ``DebugConfig`` fields (the sanitized ``RuntimeConfig``) a harness reads."""
+    control = control_of(cluster)
+    cfg = control.config if control is not None else None
+    if cfg is None:
+        return {"Config": {}, "DebugConfig": {}}
+    p = cfg.ports
+    primary = cfg.primary_datacenter or cfg.datacenter
+    debug = {
+        "ACLsEnabled": cfg.acl_enabled,
+        "ACLResolverSettings": {
+            "ACLDefaultPolicy": cfg.acl_default_policy,
+            "ACLDownPolicy": cfg.acl_down_policy,
+            "ACLsEnabled": cfg.acl_enabled,
+            "Datacenter": cfg.datacenter,
+            "NodeName": cluster.node_name,
+        },
+        "BindAddr": cfg.bind_addr,
+        "ClientAddrs": [cfg.client_addr],
+        "DataDir": cfg.data_dir,
+        "DevMode": cfg.dev,
+        "DNSPort": p.get("dns", -1),
+        "EnableLocalScriptChecks": cfg.enable_local_script_checks,
+        "EnableRemoteScriptChecks": cluster.agent.enable_remote_script_checks,
+        "GRPCPort": p.get("grpc", -1),
+        "GRPCTLSPort": p.get("grpc_tls", -1),
+        "HTTPSPort": p.get("https", -1),
+        "PrimaryDatacenter": primary,
+        "SerfPortLAN": p.get("serf_lan", -1),
+        "SerfPortWAN": p.get("serf_wan", -1),
+        "ServerPort": p.get("server", -1),
+    }
+    return {"Config": {"PrimaryDatacenter": primary}, "DebugConfig": debug}
+
+
 def _null() -> Response:
     return json_response(None)
 

@@ -236,3 +236,75 @@ def test_version_json_has_consuls_shape() -> None:
     assert list(info) == ["Version", "Revision", "Prerelease", "BuildDate", "RPC"]
     assert info["RPC"] == {"Default": 2, "Min": 2, "Max": 3}
     assert out.startswith('{\n   "Version": "')
+
+
+def started(*argv: str) -> tuple[subprocess.Popen[str], str]:
+    """An agent on a free port, once it has said it is in sync; and its base URL."""
+    port = free_ports(1)[0]
+    proc = launch("agent", "-dev", "-http-port", str(port), *argv)
+    assert proc.stdout is not None
+    while "Synced node info" not in (line := proc.stdout.readline()):
+        assert line, proc.communicate()
+    return proc, f"http://127.0.0.1:{port}"
+
+
+SCRIPT_CHECK = {"Name": "disk", "Args": ["/bin/true"], "Interval": "10s", "Status": "warning"}
+
+
+@pytest.mark.slow
+def test_script_checks_follow_enable_script_checks_across_a_reload(tmp_path: Path) -> None:
+    config = tmp_path / "agent.hcl"
+    config.write_text("enable_script_checks = true\n")
+    proc, base = started("-config-file", str(config))
+    try:
+        r = httpx.put(f"{base}/v1/agent/check/register", json=SCRIPT_CHECK)
+        assert (r.status_code, r.text) == (200, "")
+        checks = httpx.get(f"{base}/v1/agent/checks").json()
+        assert checks["disk"]["Status"] == "warning"  # not run: the status stays as set
+        debug = httpx.get(f"{base}/v1/agent/self").json()["DebugConfig"]
+        assert (debug["EnableRemoteScriptChecks"], debug["DevMode"]) == (True, True)
+
+        config.write_text("enable_script_checks = false\n")
+        assert httpx.put(f"{base}/v1/agent/reload").text == "null"
+        r = httpx.put(f"{base}/v1/agent/check/register", json={**SCRIPT_CHECK, "Name": "cpu"})
+        assert (r.status_code, r.text) == (
+            500,
+            "Scripts are disabled on this agent from remote calls; to enable, configure "
+            "'enable_script_checks' to true",
+        )
+        config.write_text("bogus = 1\n")
+        r = httpx.put(f"{base}/v1/agent/reload")
+        assert (r.status_code, r.text) == (
+            500,
+            f"Failed to reload configs: failed to parse {config}: 1 error occurred:\n"
+            "\t* invalid config key bogus\n\n",
+        )
+    finally:
+        stop(proc)
+
+
+@pytest.mark.slow
+def test_local_checks_turn_critical_when_the_app_stops(tmp_path: Path) -> None:
+    app = socket.socket()
+    app.bind(("127.0.0.1", 0))
+    app.listen()
+    address = f"127.0.0.1:{app.getsockname()[1]}"
+    proc, base = started("-enable-local-checks")
+    try:
+        check = {"Name": "app", "TCP": address, "Interval": "1s"}
+        assert httpx.put(f"{base}/v1/agent/check/register", json=check).status_code == 200
+        deadline = time.monotonic() + 10
+        status = ""
+        while status != "passing" and time.monotonic() < deadline:
+            status = httpx.get(f"{base}/v1/agent/checks").json()["app"]["Status"]
+            time.sleep(0.1)
+        assert status == "passing"
+        app.close()
+        while status != "critical" and time.monotonic() < deadline:
+            status = httpx.get(f"{base}/v1/agent/checks").json()["app"]["Status"]
+            time.sleep(0.1)
+        output = httpx.get(f"{base}/v1/agent/checks").json()["app"]["Output"]
+        assert (status, output) == ("critical", f"dial tcp {address}: connect: connection refused")
+    finally:
+        app.close()
+        stop(proc)
