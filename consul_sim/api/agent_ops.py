@@ -3,7 +3,8 @@
 Handlers follow ``agent/agent_endpoint.go``:
 
 - ``PUT /v1/agent/reload`` (``AgentReload``, ``agent:write`` on the node) re-reads the agent's
-  configuration; a failure is a 500 ``Failed to reload configs: ...``. Answers 200 ``null``.
+  configuration; a failure is a 500 with the loader's sentence (``Agent.ReloadConfig`` returns
+  it as is). Answers 200 ``null``.
 - ``PUT /v1/agent/leave`` (``AgentLeave``, ``agent:write``) leaves gracefully and shuts the
   agent down; under ``consul-sim serve`` (several clusters in one process) it answers and the
   cluster keeps running, as there is no agent process to end.
@@ -13,7 +14,7 @@ Handlers follow ``agent/agent_endpoint.go``:
   ``MetricsSummary``; ``?format=prometheus`` answers the text exposition format when
   ``telemetry.prometheus_retention_time`` is positive, else 415 ``Prometheus is not enabled
   since its retention time is not positive``.
-- ``GET /v1/agent/monitor`` (``AgentMonitor``, ``operator:read``) validates ``?loglevel``
+- ``GET /v1/agent/monitor`` (``AgentMonitor``, ``agent:read`` on the node) validates ``?loglevel``
   (``Unknown log level: X``, 400) and streams log lines until the client goes away; here the lines
   are the agent's own log and the world's network journal.
 
@@ -152,7 +153,7 @@ async def reload(request: Request) -> Response:
         try:
             control.reload()
         except Exception as exc:  # noqa: BLE001 - the loader's sentence, as Consul reports it
-            raise ConsulError(f"Failed to reload configs: {exc}") from None
+            raise ConsulError(str(exc)) from None
     return _null()
 
 
@@ -343,7 +344,7 @@ async def _monitor_lines(
 )
 async def monitor(request: Request) -> Response:
     cluster = cluster_of(request)
-    authorizer(request, cluster).require("operator", "read")
+    authorizer(request, cluster).require("agent", "read", cluster.node_name)
     raw = request.query_params.get("loglevel") or "INFO"
     level = _level(raw)
     if level is None:

@@ -120,6 +120,8 @@ TOP: Schema = {
     "ports": PORTS,
     "primary_datacenter": STR,
     "server": BOOL,
+    "skip_leave_on_interrupt": BOOL,
+    "leave_on_terminate": BOOL,
     "telemetry": {"prometheus_retention_time": STR, "*": ANY},
     "ui": BOOL,
 }
@@ -199,6 +201,8 @@ class AgentConfig:
     enable_local_script_checks: bool = False
     enable_local_checks: bool = False
     prometheus_retention: str = ""
+    skip_leave_on_interrupt: bool = True
+    leave_on_terminate: bool = False
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -489,6 +493,7 @@ def _build(m: dict[str, Any], dev: bool, warnings: list[str], *, user: set[str])
     ports = {k: _port(v) for k, v in (m.get("ports") or {}).items()}
     client_addr = str(m.get("client_addr") or "127.0.0.1")
     addresses = m.get("addresses") or {}
+    server = bool(m.get("server", False))
     cfg = AgentConfig(
         dev=dev,
         datacenter=str(m.get("datacenter") or "dc1").lower(),
@@ -500,7 +505,7 @@ def _build(m: dict[str, Any], dev: bool, warnings: list[str], *, user: set[str])
         client_addr=client_addr,
         http_addr=str(addresses.get("http") or client_addr),
         ports=ports,
-        server=bool(m.get("server", False)),
+        server=server,
         bootstrap=bool(m.get("bootstrap", False)),
         ui=bool(m.get("ui", False)),
         log_level=str(m.get("log_level") or "info"),
@@ -521,6 +526,9 @@ def _build(m: dict[str, Any], dev: bool, warnings: list[str], *, user: set[str])
         ),
         enable_local_checks=bool((m.get("consul_sim") or {}).get("enable_local_checks", False)),
         prometheus_retention=str((m.get("telemetry") or {}).get("prometheus_retention_time") or ""),
+        # builder.go: both default to what a server wants, no leave on a signal.
+        skip_leave_on_interrupt=bool(m.get("skip_leave_on_interrupt", server)),
+        leave_on_terminate=bool(m.get("leave_on_terminate", not server)),
         warnings=warnings,
     )
     _validate(cfg)

@@ -159,19 +159,32 @@ def test_sdk_testutil_config_starts_and_the_harness_finds_the_trust_domain(
             assert httpx.put(f"{base}/v1/kv/x", content=b"v", headers=headers).text == "true"
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=SHUTDOWN_LIMIT + EXIT_MARGIN)
-        assert proc.returncode == 0, err
+        # skip_leave_on_interrupt: Consul logs that graceful shutdown is off and exits 1.
+        assert proc.returncode == 1, err
         assert out.startswith("==> Starting Consul agent...\n")
-        assert f"             Node name: '{cfg['node_name']}'\n" in out
-        assert "==> Caught signal: interrupt\n" in out
+        assert f"            Node name: '{cfg['node_name']}'\n" in out
+        assert " [INFO]  agent: Caught: signal=interrupt\n" in out
+        assert " [INFO]  agent: Graceful shutdown disabled. Exiting\n" in out
     finally:
         stop(proc)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_agent_stops_within_a_second_of_a_signal(sig: signal.Signals) -> None:
+@pytest.mark.parametrize(
+    ("sig", "hcl", "code"),
+    [
+        (signal.SIGINT, "", 1),
+        (signal.SIGTERM, "", 1),
+        (signal.SIGINT, "skip_leave_on_interrupt = false", 0),
+        (signal.SIGTERM, "leave_on_terminate = true", 0),
+    ],
+    ids=["SIGINT", "SIGTERM", "SIGINT-leave", "SIGTERM-leave"],
+)
+def test_agent_stops_within_a_second_of_a_signal(sig: signal.Signals, hcl: str, code: int) -> None:
+    """A server skips the leave and exits 1; with a leave configured it exits 0."""
     port = free_ports(1)[0]
-    proc = launch("agent", "-dev", "-http-port", str(port), "-node", "n1")
+    extra = ["-hcl", hcl] if hcl else []
+    proc = launch("agent", "-dev", "-http-port", str(port), "-node", "n1", *extra)
     try:
         assert proc.stdout is not None
         while "Synced node info" not in (line := proc.stdout.readline()):
@@ -182,7 +195,7 @@ def test_agent_stops_within_a_second_of_a_signal(sig: signal.Signals) -> None:
             assert line, proc.communicate()
         stopped = time.monotonic() - sent
         proc.communicate(timeout=EXIT_MARGIN)
-        assert proc.returncode == 0
+        assert proc.returncode == code
         assert stopped < SHUTDOWN_LIMIT, f"shutdown took {stopped:.3f}s"
     finally:
         stop(proc)
@@ -200,7 +213,8 @@ def test_agent_leave_answers_then_shuts_the_agent_down() -> None:
         assert (r.status_code, r.text) == (200, "null")
         out, _ = proc.communicate(timeout=SHUTDOWN_LIMIT + EXIT_MARGIN)
         assert proc.returncode == 0
-        assert "agent: Graceful leave complete" in out
+        assert " [INFO]  agent: shutdown complete\n" in out
+        assert "Caught" not in out
     finally:
         stop(proc)
 
@@ -276,8 +290,7 @@ def test_script_checks_follow_enable_script_checks_across_a_reload(tmp_path: Pat
         r = httpx.put(f"{base}/v1/agent/reload")
         assert (r.status_code, r.text) == (
             500,
-            f"Failed to reload configs: failed to parse {config}: 1 error occurred:\n"
-            "\t* invalid config key bogus\n\n",
+            f"failed to parse {config}: 1 error occurred:\n\t* invalid config key bogus\n\n",
         )
     finally:
         stop(proc)

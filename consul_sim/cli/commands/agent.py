@@ -48,6 +48,10 @@ def log_line(level: str, name: str, message: str, **fields: object) -> str:
     return f"{stamp} {tag} {name}: {message}" + (f": {kv}" if kv else "")
 
 
+def _go_bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
 @register("agent")
 class Agent(FlagCommand):
     synopsis = "Runs a Consul agent"
@@ -249,24 +253,37 @@ class AgentRun:
                         return 1
                 self._startup_lines(cluster)
                 checker = self._start_checker(world, cluster) if cfg.enable_local_checks else None
-                signals.wait()
-                if left.is_set():
-                    self.log("info", "agent", "Graceful leave complete")
-                else:
-                    self.ui.output(f"==> Caught signal: {signals.caught or 'interrupt'}")
-                    self.log("info", "agent", "Graceful shutdown disabled. Exiting")
-                self.log("info", "agent", "Requesting shutdown")
+                self.log("info", "agent", "Consul agent running!")
+                caught = signals.wait()
+                code = 0 if left.is_set() else self._exit_code(caught)
                 if checker is not None:
                     checker.stop()
+                self.log("info", "agent", "Requesting shutdown")
                 if served is not None:
                     served.stop()
                     served = None
                 self.log("info", "agent", "shutdown complete")
-                self.log("info", "agent", "Exit code", code=0)
         finally:
             if served is not None:
                 served.stop()
             world.close()
+        return code
+
+    def _exit_code(self, caught: str) -> int:
+        """``command/agent/agent.go``: a signal leaves gracefully (exit 0) only on SIGINT without
+        ``skip_leave_on_interrupt`` or SIGTERM with ``leave_on_terminate``; both default to
+        what a server wants (no leave), and otherwise the agent exits 1 at once. Leaving here is
+        instant: there are no peers to tell."""
+        cfg = self.cfg
+        self.log("info", "agent", "Caught", signal=caught)
+        graceful = (caught == "interrupt" and not cfg.skip_leave_on_interrupt) or (
+            caught == "terminated" and cfg.leave_on_terminate
+        )
+        if not graceful:
+            self.log("info", "agent", "Graceful shutdown disabled. Exiting")
+            return 1
+        self.log("info", "agent", "Gracefully shutting down agent...")
+        self.log("info", "agent", "Graceful exit completed")
         return 0
 
     def _register_control(self, cluster: Cluster, left: threading.Event, signals: Any) -> None:
@@ -274,7 +291,6 @@ class AgentRun:
         from consul_sim.api.agent_ops import AgentControl, attach_control
 
         def leave() -> None:
-            self.log("info", "agent", "Gracefully shutting down agent...")
             left.set()
             signals.stop("leave")
 
@@ -311,33 +327,33 @@ class AgentRun:
         cfg = self.cfg
         p = cfg.ports
         out = self.ui.output
+        advertise = cfg.bind_addr if cfg.bind_addr not in ("0.0.0.0", "::") else cluster.address
         out("==> Starting Consul agent...")
-        out(f"               Version: '{CONSUL_VERSION}'")
-        out(f"            Build Date: '{BUILD_DATE}'")
-        out(f"               Node ID: '{cluster.node_id}'")
-        out(f"             Node name: '{cluster.node_name}'")
-        out(f"            Datacenter: '{cfg.datacenter}' (Segment: '<all>')")
-        out("                Server: true (Bootstrap: true)")
+        out(f"              Version: '{CONSUL_VERSION}'")
+        out(f"           Build Date: '{BUILD_DATE}'")
+        out(f"              Node ID: '{cluster.node_id}'")
+        out(f"            Node name: '{cluster.node_name}'")
+        out(f"           Datacenter: '{cfg.datacenter}' (Segment: '<all>')")
+        out(f"               Server: {_go_bool(cfg.server)} (Bootstrap: {_go_bool(cfg.bootstrap)})")
         out(
-            f"           Client Addr: [{cfg.client_addr}] (HTTP: {p.get('http', -1)}, HTTPS: "
+            f"          Client Addr: [{cfg.client_addr}] (HTTP: {p.get('http', -1)}, HTTPS: "
             f"{p.get('https', -1)}, gRPC: {p.get('grpc', -1)}, gRPC-TLS: {p.get('grpc_tls', -1)}, "
             f"DNS: {p.get('dns', -1)})"
         )
         out(
-            f"          Cluster Addr: {cluster.address} (LAN: {p.get('serf_lan', -1)}, WAN: "
+            f"         Cluster Addr: {advertise} (LAN: {p.get('serf_lan', -1)}, WAN: "
             f"{p.get('serf_wan', -1)})"
         )
-        out("     Gossip Encryption: false")
-        out("      Auto-Encrypt-TLS: false")
-        out(f"           ACL Enabled: {str(cfg.acl_enabled).lower()}")
-        out(f"    ACL Default Policy: {cfg.acl_default_policy}")
+        out("    Gossip Encryption: false")
+        out("     Auto-Encrypt-TLS: false")
+        out(f"         ACLs Enabled: {_go_bool(cfg.acl_enabled)}")
         out(
-            "             HTTPS TLS: Verify Incoming: false, Verify Outgoing: false, "
+            "            HTTPS TLS: Verify Incoming: false, Verify Outgoing: false, "
             "Min Version: TLSv1_2"
         )
-        out("              gRPC TLS: Verify Incoming: false, Min Version: TLSv1_2")
+        out("             gRPC TLS: Verify Incoming: false, Min Version: TLSv1_2")
         out(
-            "      Internal RPC TLS: Verify Incoming: false, Verify Outgoing: false (Verify "
+            "     Internal RPC TLS: Verify Incoming: false, Verify Outgoing: false (Verify "
             "Hostname: false), Min Version: TLSv1_2"
         )
         out("")
