@@ -280,11 +280,11 @@ async def metrics(request: Request) -> Response:
 
 # -- monitor -------------------------------------------------------------------------------------
 def _level(raw: str) -> int | None:
-    """``logging.ValidateLogLevel``: hclog's level names in any case, ``err`` for error."""
-    name = raw.strip().lower()
+    """``logging.ValidateLogLevel``: TRACE, DEBUG, INFO, WARN, ERR or ERROR in any case."""
+    name = raw.lower()
     if name == "err":
         name = "error"
-    return LEVELS.get(name)
+    return LEVELS.get(name) if name != "off" else None
 
 
 def _journal_lines(cluster: Cluster, since: int) -> tuple[int, list[str]]:

@@ -103,7 +103,7 @@ def test_metrics_need_agent_read(locked: Cluster) -> None:
     )
 
 
-@pytest.mark.parametrize("level", ["loud", "warning"])
+@pytest.mark.parametrize("level", ["loud", "warning", "off"])
 def test_monitor_refuses_an_unknown_log_level(client: httpx.Client, level: str) -> None:
     r = client.get(f"/v1/agent/monitor?loglevel={level}")
     assert (r.status_code, r.text) == (400, f"Unknown log level: {level}")

@@ -239,7 +239,7 @@ def test_agent_refuses_a_bad_log_level() -> None:
     assert run("agent", "-dev", "-log-level", "loud") == (
         1,
         "",
-        "==> Invalid log level: loud. Valid log levels are: [TRACE DEBUG INFO WARN ERR]\n",
+        "==> Invalid log level: loud. Valid log levels are: [TRACE DEBUG INFO WARN ERR ERROR]\n",
     )
 
 

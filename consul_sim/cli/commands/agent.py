@@ -33,10 +33,13 @@ LEVEL_RANK = {name: i for i, name in enumerate(LOG_LEVELS)}
 LEVEL_TAG = {"trace": "TRACE", "debug": "DEBUG", "info": "INFO", "warn": "WARN", "error": "ERROR"}
 
 
+ALLOWED_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERR", "ERROR")
+"""``logging/logger.go``'s ``allowedLogLevels``, matched in any case."""
+
+
 def valid_log_level(level: str) -> bool:
-    """``logging.ValidateLogLevel``: hclog's names, any case, and ``err`` for error."""
-    name = level.strip().lower()
-    return name in LEVEL_RANK or name in ("err", "off")
+    """``logging.ValidateLogLevel``."""
+    return level.upper() in ALLOWED_LOG_LEVELS
 
 
 def log_line(level: str, name: str, message: str, **fields: object) -> str:
@@ -173,7 +176,7 @@ Usage: consul-sim agent [options]
         if not valid_log_level(cfg.log_level):
             self.ui.error(
                 f"==> Invalid log level: {cfg.log_level}. Valid log levels are: "
-                "[TRACE DEBUG INFO WARN ERR]"
+                f"[{' '.join(ALLOWED_LOG_LEVELS)}]"
             )
             return 1
         if self.local_checks.value:
@@ -200,7 +203,8 @@ class AgentRun:
         self.command = command
         self.ui = command.ui
         self.cfg = cfg
-        self.level = LEVEL_RANK.get(cfg.log_level.lower().replace("err", "error")[:5], 2)
+        name = cfg.log_level.lower()
+        self.level = LEVEL_RANK.get("error" if name == "err" else name, LEVEL_RANK["info"])
         self._lock = threading.Lock()
         self.control: AgentControl | None = None
 
