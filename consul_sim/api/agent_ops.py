@@ -12,8 +12,10 @@ Handlers follow ``agent/agent_endpoint.go``:
   and ``?wan``; Serf accepts a leave for a node it does not know, so every name answers 200.
 - ``GET /v1/agent/metrics`` (``AgentMetrics``, ``agent:read``) answers go-metrics'
   ``MetricsSummary``; ``?format=prometheus`` answers the text exposition format when
-  ``telemetry.prometheus_retention_time`` is positive, else 415 ``Prometheus is not enabled
-  since its retention time is not positive``.
+  ``telemetry.prometheus_retention_time`` is positive, else an empty 200 whose
+  ``X-Consul-Reason`` says ``Prometheus is not enabled since its retention time is not
+  positive`` (the handler's 415 ``CodeWithPayloadError`` carries no body, and ``wrap`` in
+  ``agent/http.go`` returns before writing its status).
 - ``GET /v1/agent/monitor`` (``AgentMonitor``, ``agent:read`` on the node) validates ``?loglevel``
   (``Unknown log level: X``, 400) and streams log lines until the client goes away; here the lines
   are the agent's own log and the world's network journal.
@@ -59,6 +61,8 @@ POLL = 0.1
 """Wall seconds between a monitor's looks for new lines."""
 LOG_KEEP = 1000
 """Agent log lines kept for monitors that start later."""
+
+NO_PROMETHEUS = "Prometheus is not enabled since its retention time is not positive"
 
 LEVELS = {"trace": 0, "debug": 1, "info": 2, "warn": 3, "error": 4, "off": 5}
 
@@ -236,15 +240,7 @@ def _retention_positive(text: str) -> bool:
     doc=Op(
         "the agent's in-memory metrics",
         (Param("format", "`prometheus` for the text exposition format"), PRETTY),
-        answers=(
-            ok(OBJECT),
-            Answer(
-                415,
-                "?format=prometheus without a positive telemetry.prometheus_retention_time",
-                "text/plain",
-                dict(STRING),
-            ),
-        ),
+        answers=(ok(OBJECT),),
         errors=(403,),
     ),
 )
@@ -255,10 +251,11 @@ async def metrics(request: Request) -> Response:
     if request.query_params.get("format") == "prometheus":
         control = control_of(cluster)
         if control is None or not _retention_positive(control.prometheus_retention):
+            # A CodeWithPayloadError(415) with no object: agent/http.go's wrap adds the
+            # reason header and returns before WriteHeader, so Go answers an empty 200.
             return Response(
-                "Prometheus is not enabled since its retention time is not positive",
-                status_code=415,
-                media_type="text/plain",
+                status_code=200,
+                headers={"X-Consul-Default-Acl-Policy": "allow", "X-Consul-Reason": NO_PROMETHEUS},
             )
         text = "".join(
             f"# HELP {n} {n}\n# TYPE {n} gauge\n{n} {v:g}\n"

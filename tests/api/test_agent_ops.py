@@ -83,10 +83,11 @@ def test_metrics_answer_go_metrics_summary(client: httpx.Client) -> None:
 
 def test_prometheus_metrics_need_a_retention_time(dc1: Cluster) -> None:
     r = dc1.client.get("/v1/agent/metrics?format=prometheus")
-    assert (r.status_code, r.text) == (
-        415,
-        "Prometheus is not enabled since its retention time is not positive",
+    assert (r.status_code, r.text) == (200, "")
+    assert r.headers["X-Consul-Reason"] == (
+        "Prometheus is not enabled since its retention time is not positive"
     )
+    assert "content-type" not in r.headers
     attach_control(dc1, AgentControl(prometheus_retention="60s"))
     r = dc1.client.get("/v1/agent/metrics?format=prometheus")
     assert r.status_code == 200
