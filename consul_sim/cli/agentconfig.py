@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from typing import Any
 
 from consul_sim.catalog.agent import multierror
 from consul_sim.config.hcl import HCLError, load_hcl
+from consul_sim.gostd import quote as go_quote
 
 __all__ = ["AgentConfig", "AgentConfigError", "load_agent_config"]
 
@@ -543,9 +545,17 @@ def _port(value: Any) -> int:
 
 
 def _validate(cfg: AgentConfig) -> None:
-    """The ``builder.validate`` checks a simulated agent can fail."""
+    """The ``builder.validate`` checks a simulated agent can fail, in its order."""
+    if not cfg.datacenter:
+        raise AgentConfigError("datacenter cannot be empty")
+    if not re.fullmatch(r"[a-z0-9_-]+", cfg.datacenter):
+        raise AgentConfigError(
+            f"datacenter cannot be {go_quote(cfg.datacenter)}. Please use only [a-z0-9-_]."
+        )
     if not cfg.dev and not cfg.data_dir:
         raise AgentConfigError("data_dir cannot be empty")
+    if not cfg.dev and os.path.exists(cfg.data_dir) and not os.path.isdir(cfg.data_dir):
+        raise AgentConfigError(f"data_dir {go_quote(cfg.data_dir)} is not a directory")
     if cfg.acl_default_policy not in ("allow", "deny"):
         raise AgentConfigError(f"Invalid acl.default_policy: {cfg.acl_default_policy!r}")
     if cfg.http_port > 65535:

@@ -321,3 +321,7 @@ def test_local_checks_turn_critical_when_the_app_stops(tmp_path: Path) -> None:
     finally:
         app.close()
         stop(proc)
+
+
+def test_agent_refuses_extra_arguments() -> None:
+    assert run("agent", "-dev", "x", "y") == (1, "", "==> Unexpected extra arguments: [x y]\n")

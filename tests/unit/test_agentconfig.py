@@ -122,3 +122,23 @@ def test_a_missing_config_file_is_reported() -> None:
         "config: Open failed on /nonexistent/x.json. open /nonexistent/x.json: no such file "
         "or directory"
     )
+
+
+@pytest.mark.parametrize(
+    ("hcl", "error"),
+    [
+        ('datacenter = "DC 1"', 'datacenter cannot be "dc 1". Please use only [a-z0-9-_].'),
+        ('datacenter = "a.b"', 'datacenter cannot be "a.b". Please use only [a-z0-9-_].'),
+    ],
+)
+def test_datacenter_names_are_checked_after_lowercasing(hcl: str, error: str) -> None:
+    with pytest.raises(AgentConfigError) as err:
+        load_agent_config([], hcl=[hcl], dev=True)
+    assert str(err.value) == error
+
+
+def test_data_dir_must_be_a_directory(tmp_path: Path) -> None:
+    path = write(tmp_path / "file", "x")
+    with pytest.raises(AgentConfigError) as err:
+        load_agent_config([], flags={"data_dir": path})
+    assert str(err.value) == f'data_dir "{path}" is not a directory'

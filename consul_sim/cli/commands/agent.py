@@ -161,7 +161,7 @@ Usage: consul-sim agent [options]
 
     def execute(self, rest: list[str]) -> int:
         if rest:
-            self.ui.error(f"==> Unexpected extra arguments: {rest}")
+            self.ui.error(f"==> Unexpected extra arguments: [{' '.join(rest)}]")
             return 1
         try:
             cfg = load_agent_config(
