@@ -480,11 +480,12 @@ def _dotted(data: dict[str, Any], schema: Schema, prefix: str) -> set[str]:
 
 
 SIMULATED = frozenset(
-    """datacenter node_name node_id node_meta addresses.http ports.http acl.down_policy
-    acl.tokens.agent acl.tokens.agent_recovery acl.tokens.agent_master acl.tokens.default
+    """datacenter node_name node_id node_meta addresses.http ports.http
     connect.ca_config.cluster_id consul_sim.enable_local_checks
     telemetry.prometheus_retention_time""".split()
 )
+"""Acted on. ``acl.down_policy`` and the agent, recovery and default tokens are read (and
+shown by ``/v1/agent/self``) but change nothing yet, so they get the warning."""
 
 
 def _build(m: dict[str, Any], dev: bool, warnings: list[str], *, user: set[str]) -> AgentConfig:

@@ -142,3 +142,15 @@ def test_data_dir_must_be_a_directory(tmp_path: Path) -> None:
     with pytest.raises(AgentConfigError) as err:
         load_agent_config([], flags={"data_dir": path})
     assert str(err.value) == f'data_dir "{path}" is not a directory'
+
+
+def test_acl_settings_without_an_effect_yet_are_named() -> None:
+    cfg = load_agent_config(
+        [],
+        hcl=['acl { enabled = true\n down_policy = "deny"\n tokens { agent = "a" } }'],
+        dev=True,
+    )
+    assert cfg.warnings == [
+        "config key 'acl.down_policy' is accepted but not simulated by consul-sim",
+        "config key 'acl.tokens.agent' is accepted but not simulated by consul-sim",
+    ]

@@ -221,6 +221,9 @@ class AgentRun:
     def run(self) -> int:
         cfg = self.cfg
         host, port = cfg.http_addr, cfg.http_port
+        if host.startswith("unix://"):
+            self.ui.error(f"==> consul-sim serves HTTP on TCP only, not {host}")
+            return 1
         if port > 0:
             failure = port_in_use(host, port)
             if failure is not None:
