@@ -6,7 +6,9 @@ A drop-in for ``consul agent -dev`` or ``consul agent -config-file FILE`` in tes
 it (``==> `` and the loader's sentence) and the command exits 1. Then the agent prints Consul's
 startup block, serves the cluster's HTTP API on ``addresses.http``/``client_addr`` and
 ``ports.http`` (``-1``: no HTTP listener), and writes log lines in hclog's format until SIGINT or
-SIGTERM, or ``PUT /v1/agent/leave``, stops it within a second.
+SIGTERM, or ``PUT /v1/agent/leave``, stops it within a second. Exit codes are Consul's: a signal
+that does not leave (a server's default, ``skip_leave_on_interrupt``/``leave_on_terminate``)
+exits 1, a leave exits 0.
 
 Only HTTP is served: DNS, gRPC, gRPC-TLS, Serf and server RPC ports are accepted and printed
 like Consul prints them, and one log line says they are not opened.
@@ -127,7 +129,7 @@ Usage: consul-sim agent [options]
             "cluster's clock (off by default, which keeps tests deterministic).",
         )
 
-    def _flag_values(self) -> dict[str, Any]:
+    def flag_values(self) -> dict[str, Any]:
         """The flags as the config keys they set (``command/agent/flags.go``)."""
         keys = {
             "datacenter": "datacenter",
@@ -167,7 +169,7 @@ Usage: consul-sim agent [options]
             cfg = load_agent_config(
                 list(self.config_paths.value),
                 hcl=list(self.hcl.value),
-                flags=self._flag_values(),
+                flags=self.flag_values(),
                 dev=self.dev.value,
             )
         except AgentConfigError as exc:
@@ -305,7 +307,7 @@ class AgentRun:
             cfg = load_agent_config(
                 list(self.command.config_paths.value),
                 hcl=list(self.command.hcl.value),
-                flags=self.command._flag_values(),
+                flags=self.command.flag_values(),
                 dev=self.command.dev.value,
             )
             self.log("info", "agent", "Reloading configuration...")
