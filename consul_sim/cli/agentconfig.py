@@ -480,7 +480,7 @@ def _dotted(data: dict[str, Any], schema: Schema, prefix: str) -> set[str]:
 
 
 SIMULATED = frozenset(
-    """datacenter node_name node_id node_meta addresses.http ports.http
+    """datacenter node_name node_id node_meta addresses.http ports.http service services
     connect.ca_config.cluster_id consul_sim.enable_local_checks
     telemetry.prometheus_retention_time""".split()
 )

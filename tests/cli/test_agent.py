@@ -325,3 +325,33 @@ def test_local_checks_turn_critical_when_the_app_stops(tmp_path: Path) -> None:
 
 def test_agent_refuses_extra_arguments() -> None:
     assert run("agent", "-dev", "x", "y") == (1, "", "==> Unexpected extra arguments: [x y]\n")
+
+
+@pytest.mark.slow
+def test_services_in_config_files_are_registered_at_start(tmp_path: Path) -> None:
+    config = tmp_path / "web.hcl"
+    config.write_text(
+        'acl {\n  enabled = true\n  default_policy = "deny"\n'
+        '  tokens { initial_management = "root" }\n}\n'
+        'service {\n  name = "web"\n  port = 8080\n  tags = ["v1"]\n'
+        '  check { id = "web-ttl"\n ttl = "30s" }\n}\n'
+    )
+    proc, base = started("-config-file", str(config))
+    try:
+        headers = {"X-Consul-Token": "root"}
+        services = httpx.get(f"{base}/v1/agent/services", headers=headers).json()
+        assert (services["web"]["Port"], services["web"]["Tags"]) == (8080, ["v1"])
+        checks = httpx.get(f"{base}/v1/agent/checks", headers=headers).json()
+        assert checks["web-ttl"]["Status"] == "critical"
+    finally:
+        stop(proc)
+
+
+def test_a_service_consul_would_refuse_stops_the_start(tmp_path: Path) -> None:
+    config = tmp_path / "bad.json"
+    config.write_text('{"service": {"port": 80}}')
+    assert run("agent", "-dev", "-http-port", "-1", "-config-file", str(config)) == (
+        1,
+        "",
+        '==> Error starting agent: Failed to register service "": Missing service name\n',
+    )

@@ -24,6 +24,8 @@ from consul_sim.cli.agentconfig import AgentConfig, AgentConfigError, load_agent
 from consul_sim.cli.command import FlagCommand, register
 from consul_sim.cli.commands.serve import caught_signals, port_in_use
 from consul_sim.cli.flags import AppendSlice, Bool, FlagSet, Int, OptBool, OptString
+from consul_sim.cli.servicefile import ServiceFileError, load_service_files
+from consul_sim.gostd import quote as go_quote
 from consul_sim.version import BUILD_DATE, CONSUL_VERSION
 
 if TYPE_CHECKING:
@@ -183,7 +185,12 @@ Usage: consul-sim agent [options]
             return 1
         if self.local_checks.value:
             cfg.enable_local_checks = True
-        return AgentRun(self, cfg).run()
+        try:
+            services = load_service_files(list(self.config_paths.value)).services
+        except ServiceFileError as exc:
+            self.ui.error(f"==> {exc}")
+            return 1
+        return AgentRun(self, cfg, services).run()
 
 
 class _OptInt(OptString):
@@ -201,8 +208,11 @@ class _OptInt(OptString):
 class AgentRun:
     """One agent's life: build the cluster, serve it, log, wait for a signal or a leave."""
 
-    def __init__(self, command: Agent, cfg: AgentConfig) -> None:
+    def __init__(
+        self, command: Agent, cfg: AgentConfig, services: list[dict[str, Any]] | None = None
+    ) -> None:
         self.command = command
+        self.services = list(services or [])
         self.ui = command.ui
         self.cfg = cfg
         name = cfg.log_level.lower()
@@ -248,6 +258,11 @@ class AgentRun:
             ca_cluster_id=cfg.ca_cluster_id,
         )
         cluster.agent.enable_remote_script_checks = cfg.enable_script_checks
+        refused = self._register_services(cluster)
+        if refused:
+            world.close()
+            self.ui.error(f"==> Error starting agent: {refused}")
+            return 1
         left = threading.Event()
         served: ServedWorld | None = None
         try:
@@ -277,6 +292,18 @@ class AgentRun:
                 served.stop()
             world.close()
         return code
+
+    def _register_services(self, cluster: Cluster) -> str:
+        """The ``service``/``services`` of the config files, registered as the agent's own
+        (``agent.loadServices``): through the agent API with the cluster's management token,
+        since local definitions are trusted. The first refusal, or "" when all went in."""
+        headers = {"X-Consul-Token": cluster.acl.management_token} if cluster.acl.enabled else {}
+        for body in self.services:
+            r = cluster.client.put("/v1/agent/service/register", json=body, headers=headers)
+            if r.status_code != 200:
+                name = body.get("Name") or body.get("ID") or ""
+                return f"Failed to register service {go_quote(str(name))}: {r.text.strip()}"
+        return ""
 
     def _exit_code(self, caught: str) -> int:
         """``command/agent/agent.go``: a signal leaves gracefully (exit 0) only on SIGINT without
