@@ -202,6 +202,9 @@ class ACLResolver:
     enabled: bool = False
     default_policy: str = ALLOW
     tokens: dict[str, Token] = field(default_factory=dict)
+    initial_management: str | None = None
+    """``acl.tokens.initial_management`` (or ``master``): the management token's SecretID;
+    None draws one from the seeded source."""
 
     def __post_init__(self) -> None:
         if self.default_policy not in (ALLOW, DENY):
@@ -210,6 +213,8 @@ class ACLResolver:
             )
         self.anonymous = Token(ANONYMOUS_TOKEN_ID, ANONYMOUS_SECRET, "Anonymous Token")
         accessor, secret = self.rand.uuid(), self.rand.uuid()
+        if self.initial_management is not None:
+            secret = self.initial_management
         self.management = Token(accessor, secret, "Initial Management Token", management=True)
         self.tokens[self.anonymous.secret_id] = self.anonymous
         self.tokens[secret] = self.management

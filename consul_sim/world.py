@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pickle
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
@@ -111,13 +111,23 @@ class Cluster:
         *,
         node_name: str | None = None,
         acl_default_policy: str | None = None,
+        node_id: str | None = None,
+        node_meta: Mapping[str, str] | None = None,
+        ca_cluster_id: str | None = None,
+        acl_initial_management: str | None = None,
     ) -> None:
+        """``ca_cluster_id`` is ``connect.ca_config.cluster_id``: the CA's trust domain becomes
+        ``<cluster_id>.consul`` (``agent/connect/ca``'s SpiffeIDSigning); ``node_id`` and
+        ``node_meta`` are the agent's ``node_id`` and ``node_meta`` keys."""
         self.world = world
         self.name = name
         self.datacenter = name
         self.rand = world.rand.derive(f"cluster/{name}")
         self.node_name = node_name or f"{name}-server"
         self.node_id = self.rand.uuid()
+        if node_id is not None:
+            self.node_id = node_id
+        self.node_meta = dict(node_meta or {})
         self.address = AGENT_ADDRESS
         self.started_at = world.clock.now()
         self.store = Store(world.lock)
@@ -125,6 +135,8 @@ class Cluster:
         self.http_address: str | None = None
         # Peering identity: no Connect CA yet, so the trust domain is a seeded UUID of its own.
         self.trust_domain = f"{world.rand.derive(f'cluster/{name}/peering').uuid()}.consul"
+        if ca_cluster_id is not None:
+            self.trust_domain = f"{ca_cluster_id}.consul"
         self.ca = ConnectCA(
             self.store,
             world.clock,
@@ -156,6 +168,7 @@ class Cluster:
             world.rand.derive(f"cluster/{name}/acl"),
             enabled=acl_default_policy is not None,
             default_policy=acl_default_policy or "allow",
+            initial_management=acl_initial_management,
         )
         """ACLs: disabled unless ``add_cluster(acl_default_policy=...)``; ``management_token``,
         ``create_token(rules)``."""
@@ -179,7 +192,11 @@ class Cluster:
                         "wan": self.address,
                         "wan_ipv4": self.address,
                     },
-                    meta={"consul-network-segment": "", "consul-version": CONSUL_VERSION},
+                    meta={
+                        **self.node_meta,
+                        "consul-network-segment": "",
+                        "consul-version": CONSUL_VERSION,
+                    },
                 ),
             )
             cat.ensure_service(
@@ -364,14 +381,32 @@ class World:
 
     # -- clusters -----------------------------------------------------------------------------
     def add_cluster(
-        self, name: str, *, node_name: str | None = None, acl_default_policy: str | None = None
+        self,
+        name: str,
+        *,
+        node_name: str | None = None,
+        acl_default_policy: str | None = None,
+        node_id: str | None = None,
+        node_meta: Mapping[str, str] | None = None,
+        ca_cluster_id: str | None = None,
+        acl_initial_management: str | None = None,
     ) -> Cluster:
-        """``acl_default_policy`` ``"allow"`` or ``"deny"`` turns ACLs on; None leaves them off."""
+        """``acl_default_policy`` ``"allow"`` or ``"deny"`` turns ACLs on; None leaves them off.
+        ``acl_initial_management`` is the management token's SecretID
+        (``acl.tokens.initial_management``); ``ca_cluster_id`` makes the trust domain
+        ``<cluster_id>.consul``."""
         with self.lock:
             if name in self.clusters:
                 raise ValueError(f"cluster {name!r} already exists")
             cluster = Cluster(
-                self, name, node_name=node_name, acl_default_policy=acl_default_policy
+                self,
+                name,
+                node_name=node_name,
+                acl_default_policy=acl_default_policy,
+                node_id=node_id,
+                node_meta=node_meta,
+                ca_cluster_id=ca_cluster_id,
+                acl_initial_management=acl_initial_management,
             )
             self.clusters[name] = cluster
             return cluster

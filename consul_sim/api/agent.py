@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 from starlette.responses import Response
 
+from consul_sim.api.agent_ops import running_config
 from consul_sim.api.http import (
     ConsulRouter,
     QueryOptions,
@@ -441,7 +442,11 @@ async def self_(request: Request) -> Response:
     cluster = cluster_of(request)
     if cluster.acl.enabled:
         authorizer(request, cluster).require("agent", "read", cluster.node_name)
-    return json_response(self_info(cluster), pretty=_pretty(request))
+    info = self_info(cluster)
+    running = running_config(cluster)  # what consul-sim agent was configured with
+    info["Config"] = {**info["Config"], **running["Config"]}
+    info["DebugConfig"] = dict(sorted({**info["DebugConfig"], **running["DebugConfig"]}.items()))
+    return json_response(info, pretty=_pretty(request))
 
 
 # -- version and local service health -------------------------------------------------------------

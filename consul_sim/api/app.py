@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from consul_sim.api import (
     agent,
+    agent_ops,
     catalog,
     config,
     connect,
@@ -112,6 +113,7 @@ def create_app(cluster: Cluster) -> FastAPI:
     app.include_router(coordinate.router)
     app.include_router(txn.router)
     app.include_router(discovery_chain.router)
+    app.include_router(agent_ops.router)
     ui.mount(app)
     app.add_middleware(RunDueTimers, cluster=cluster)
     app.add_middleware(PrintablePathCheck)

@@ -350,6 +350,15 @@ class LocalAgent:
         self._set_status(check_id, status, output)
         self._arm_ttl(check_id)
 
+    def record_check_result(self, check_id: str, status: str, output: str) -> None:
+        """A probe's verdict for a check this agent runs (``consul-sim agent
+        -enable-local-checks``); a check deregistered meanwhile is left alone."""
+        local = self.checks.get(check_id)
+        if local is None:
+            return
+        local.last_output = truncate_output(output)
+        self._set_status(check_id, status, local.last_output)
+
     def set_service_maintenance(self, service_id: str, enable: bool, reason: str) -> None:
         svc = self.local_services.get(service_id)
         if svc is None:

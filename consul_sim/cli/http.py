@@ -356,12 +356,13 @@ class APIClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | list[tuple[str, str]] | None = None,
         content: bytes | None = None,
         json_body: Any = None,
         stale: bool = False,
     ) -> httpx.Response:
-        """Send one request with the query/write options Go's client adds (dc, ns, token …)."""
+        """Send one request with the query/write options Go's client adds (dc, ns, token …);
+        ``params`` as a list may repeat a name (``node-meta``)."""
         query: dict[str, str] = {}
         if self.datacenter:
             query["dc"] = self.datacenter
@@ -371,7 +372,11 @@ class APIClient:
             query["partition"] = self.partition
         if stale:
             query["stale"] = ""
-        query.update(params or {})
+        repeated: list[tuple[str, str]] = []
+        if isinstance(params, list):
+            repeated = params
+        else:
+            query.update(params or {})
         headers = {}
         if self.token:
             headers["X-Consul-Token"] = self.token
@@ -379,7 +384,7 @@ class APIClient:
             content = (json.dumps(json_body, separators=(",", ":")) + "\n").encode()
             headers["Content-Type"] = "application/json"
         url = escape_path(path)
-        sent: list[tuple[str, str]] = sorted(query.items())
+        sent: list[tuple[str, str]] = sorted([*query.items(), *repeated])
         if self.undialable is not None:
             origin = self.shown_origin or self.base_url
             query_text = "?" + urlencode(sent) if sent else ""

@@ -312,6 +312,12 @@ class Signals:
         if self._interrupt_work and not self._waiting:
             raise KeyboardInterrupt
 
+    def stop(self, name: str) -> None:
+        """End the wait as a signal would, for a reason of the caller's (``agent`` leaving)."""
+        if self.caught is None:
+            self.caught = name
+            self._event.set()
+
     def wait(self) -> str:
         """Block until a signal comes (off the main thread, where no handler can be set, until
         KeyboardInterrupt); what Go would call it."""
