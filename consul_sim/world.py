@@ -109,6 +109,7 @@ class Cluster:
         *,
         node_name: str | None = None,
         acl_default_policy: str | None = None,
+        acl_initial_management: str | None = None,
     ) -> None:
         self.world = world
         self.name = name
@@ -150,9 +151,13 @@ class Cluster:
             world.rand.derive(f"cluster/{name}/acl"),
             enabled=acl_default_policy is not None,
             default_policy=acl_default_policy or "allow",
+            store=self.store,
+            clock=world.clock,
+            datacenter=self.datacenter,
+            initial_management=acl_initial_management,
         )
         """ACLs: disabled unless ``add_cluster(acl_default_policy=...)``; ``management_token``,
-        ``create_token(rules)``."""
+        ``create_token(rules)`` (Consul's rule language or a grant map)."""
         self._client: httpx.Client | None = None
         self._bootstrap()
 
@@ -311,14 +316,25 @@ class World:
 
     # -- clusters -----------------------------------------------------------------------------
     def add_cluster(
-        self, name: str, *, node_name: str | None = None, acl_default_policy: str | None = None
+        self,
+        name: str,
+        *,
+        node_name: str | None = None,
+        acl_default_policy: str | None = None,
+        acl_initial_management: str | None = None,
     ) -> Cluster:
-        """``acl_default_policy`` ``"allow"`` or ``"deny"`` turns ACLs on; None leaves them off."""
+        """``acl_default_policy`` ``"allow"`` or ``"deny"`` turns ACLs on; None leaves them off.
+        ``acl_initial_management`` is the SecretID of Consul's ``acl.tokens.initial_management``
+        (``master``): the cluster bootstraps its ACLs with it."""
         with self.lock:
             if name in self.clusters:
                 raise ValueError(f"cluster {name!r} already exists")
             cluster = Cluster(
-                self, name, node_name=node_name, acl_default_policy=acl_default_policy
+                self,
+                name,
+                node_name=node_name,
+                acl_default_policy=acl_default_policy,
+                acl_initial_management=acl_initial_management,
             )
             self.clusters[name] = cluster
             return cluster
