@@ -64,7 +64,8 @@ from consul_sim.acl.objects import (
 )
 from consul_sim.acl.rules import DENY, ACLError, Rule, parse_grants, parse_rules
 from consul_sim.clock import Clock, VirtualClock
-from consul_sim.errors import ConsulError, PermissionDenied
+from consul_sim.errors import ConsulError, NotFound, PermissionDenied
+from consul_sim.gostd import quote
 from consul_sim.rand import SimRandom
 
 if TYPE_CHECKING:
@@ -117,6 +118,10 @@ class ACLResolver:
         self.datacenter = datacenter
         self.tables = ACLTables()
         self.initial_management = initial_management
+        self.agent_tokens: dict[str, str] = {}
+        """The agent's own tokens by kind (``default``, ``agent``, ``agent_recovery``,
+        ``replication``, ``config_file_service_registration``, ``dns``), as
+        ``/v1/agent/token/<kind>`` sets them."""
         now = self.clock.now()
         for pid, name, desc, text in (
             (GLOBAL_MANAGEMENT_ID, GLOBAL_MANAGEMENT_NAME, GLOBAL_MANAGEMENT_DESC,
@@ -280,10 +285,69 @@ class ACLResolver:
         everything."""
         if not self.enabled:
             return Authorizer(Identity(ANONYMOUS_TOKEN_ID), ALLOW, enabled=False)
-        token = self.token_by_secret(secret or ANONYMOUS_SECRET)
+        token = self.token_by_secret(secret or self.agent_tokens.get("default") or ANONYMOUS_SECRET)
         if token is None:
             raise PermissionDenied(ACL_NOT_FOUND)
         return Authorizer(self.identity(token), self.default_policy)
+
+    # -- the agent's tokens ----------------------------------------------------------------
+    AGENT_TOKEN_KINDS = {
+        "default": "default", "acl_token": "default",
+        "agent": "agent", "acl_agent_token": "agent",
+        "agent_recovery": "agent_recovery", "agent_master": "agent_recovery",
+        "acl_agent_master_token": "agent_recovery",
+        "replication": "replication", "acl_replication_token": "replication",
+        "config_file_service_registration": "config_file_service_registration",
+        "dns": "dns", "dns_token": "dns",
+    }  # fmt: skip
+    """``AgentToken``'s targets (``agent/agent_endpoint.go``), old names included."""
+
+    def set_agent_token(self, authz: Authorizer, kind: str, node_name: str, secret: str) -> None:
+        """``/v1/agent/token/<kind>``: needs ``agent:write`` on this node; the ``default``
+        token then stands in for requests that carry none, as the agent's user token does."""
+        authz.require("agent", "write", node_name)
+        target = self.AGENT_TOKEN_KINDS.get(kind)
+        if target is None:
+            raise NotFound(f"Token {quote(kind)} is unknown")
+        self.agent_tokens[target] = secret
+
+    def debug_config(self) -> dict[str, Any]:
+        """The ACL part of ``/v1/agent/self``'s ``DebugConfig`` (the sanitized runtime config:
+        a secret that is set shows as ``hidden``)."""
+
+        def hidden(value: str | None) -> str:
+            return "hidden" if value else ""
+
+        tokens = self.agent_tokens
+        return {
+            "ACLEnableKeyListPolicy": False,
+            "ACLInitialManagementToken": hidden(self.initial_management),
+            "ACLResolverSettings": {
+                "ACLDefaultPolicy": self.default_policy,
+                "ACLDownPolicy": "extend-cache",
+                "ACLPolicyTTL": "30s",
+                "ACLRoleTTL": "0s",
+                "ACLTokenTTL": "30s",
+                "ACLsEnabled": self.enabled,
+                "Datacenter": self.datacenter,
+                "EnterpriseMeta": {},
+            },
+            "ACLTokenReplication": False,
+            "ACLTokens": {
+                "ACLAgentRecoveryToken": hidden(tokens.get("agent_recovery")),
+                "ACLAgentToken": hidden(tokens.get("agent")),
+                "ACLConfigFileRegistrationToken": hidden(
+                    tokens.get("config_file_service_registration")
+                ),
+                "ACLDNSToken": hidden(tokens.get("dns")),
+                "ACLDefaultToken": hidden(tokens.get("default")),
+                "ACLReplicationToken": hidden(tokens.get("replication")),
+                "DataDir": "",
+                "EnablePersistence": False,
+                "EnterpriseConfig": {},
+            },
+            "ACLsEnabled": self.enabled,
+        }
 
     # -- rendering -------------------------------------------------------------------------
     def _links(self, ids: list[str], table: Mapping[str, Any]) -> list[dict[str, str]]:

@@ -44,6 +44,7 @@ from consul_sim.api.openapi import (
 )
 from consul_sim.errors import BadRequest, ConsulError, NotFound
 from consul_sim.models.acl import (
+    AgentTokenBody,
     AuthMethodBody,
     BindingRuleBody,
     LoginBody,
@@ -545,3 +546,19 @@ async def logout(request: Request) -> Response:
     cluster = _cluster(request)
     methods.logout(cluster.acl, acl_token(request))
     return _out(request, True)
+
+
+# -- the agent's tokens --------------------------------------------------------------------------
+@router.endpoint(
+    "/v1/agent/token/{kind}",
+    "PUT",
+    doc=Op("set one of the agent's ACL tokens", WRITE_Q, Body(AgentTokenBody), errors=ONE),
+)
+async def agent_token(request: Request) -> Response:
+    """``AgentToken``: 401 with ACLs off, ``agent:write`` on this node, then the body."""
+    cluster = _cluster(request)
+    authz = authorizer(request, cluster)
+    authz.require("agent", "write", cluster.node_name)
+    body = await _decode(request, AgentTokenBody, "Request decode failed:")
+    cluster.acl.set_agent_token(authz, request.path_params["kind"], cluster.node_name, body.token)
+    return Response(status_code=200)

@@ -435,7 +435,10 @@ async def self_(request: Request) -> Response:
     cluster = cluster_of(request)
     if cluster.acl.enabled:
         authorizer(request, cluster).require("agent", "read", cluster.node_name)
-    return json_response(self_info(cluster), pretty=_pretty(request))
+    info = self_info(cluster)
+    info["DebugConfig"].update(cluster.acl.debug_config())
+    info["Stats"]["consul"]["acl"] = "enabled" if cluster.acl.enabled else "disabled"
+    return json_response(info, pretty=_pretty(request))
 
 
 # -- version and local service health -------------------------------------------------------------

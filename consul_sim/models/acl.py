@@ -109,3 +109,10 @@ class LoginBody(ConsulModel):
     auth_method: str = ""
     bearer_token: str = ""
     meta: dict[str, str] = {}
+
+
+class AgentTokenBody(ConsulModel):
+    """``api.AgentToken``: the body of ``/v1/agent/token/<kind>``."""
+
+    go_name: ClassVar[str] = "AgentToken"
+    token: str = ""

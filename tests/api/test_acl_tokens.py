@@ -258,3 +258,37 @@ def test_login_names_what_is_not_simulated_and_logout_needs_a_login_token(dc1: C
     assert r.status_code == 500 and "does not simulate login" in r.text
     r = dc1.client.post("/v1/acl/logout", headers=mgmt(dc1))
     assert (r.status_code, r.text) == (403, "Permission denied: token wasn't created via login")
+
+
+def test_agent_token_needs_agent_write_and_the_default_token_stands_in(dc1: Cluster) -> None:
+    reader = make_token(dc1, Policies=[{"Name": "builtin/global-read-only"}])
+    r = dc1.client.put("/v1/agent/token/default", json={"Token": str(reader["SecretID"])})
+    assert (r.status_code, r.text) == (
+        403,
+        "Permission denied: anonymous token lacks permission 'agent:write' on \"dc1-server\". "
+        "The anonymous token is used implicitly when a request does not specify a token.",
+    )
+    assert dc1.client.get("/v1/acl/tokens").status_code == 403
+    r = dc1.client.put(
+        "/v1/agent/token/default", json={"Token": str(reader["SecretID"])}, headers=mgmt(dc1)
+    )
+    assert (r.status_code, r.text) == (200, "")
+    assert dc1.client.get("/v1/acl/tokens").status_code == 200  # no token: the default one
+    r = dc1.client.put("/v1/agent/token/nope", json={"Token": "x"}, headers=mgmt(dc1))
+    assert (r.status_code, r.text) == (404, 'Token "nope" is unknown')
+    config = dc1.client.get("/v1/agent/self", headers=mgmt(dc1)).json()["DebugConfig"]
+    assert config["ACLsEnabled"] is True
+    assert config["ACLResolverSettings"]["ACLDefaultPolicy"] == "deny"
+    assert config["ACLTokens"]["ACLDefaultToken"] == "hidden"
+    assert config["ACLTokens"]["ACLAgentToken"] == ""
+
+
+def test_agent_token_and_self_with_acls_off(world: World) -> None:
+    plain = world.add_cluster("plain")
+    r = plain.client.put("/v1/agent/token/default", json={"Token": "x"})
+    assert (r.status_code, r.text) == (401, "ACL support disabled")
+    body = plain.client.get("/v1/agent/self").json()
+    assert (body["DebugConfig"]["ACLsEnabled"], body["Stats"]["consul"]["acl"]) == (
+        False,
+        "disabled",
+    )
