@@ -32,7 +32,6 @@ from consul_sim.api.http import (
 from consul_sim.api.openapi import (
     BOOL,
     DC,
-    MAY_BE_MISSING,
     OBJECT,
     OBJECTS,
     PRETTY,
@@ -61,7 +60,8 @@ if TYPE_CHECKING:
 router = ConsulRouter()
 M = TypeVar("M", bound=ConsulModel)
 WRITE_Q = (DC, PRETTY)
-ONE = MAY_BE_MISSING
+ONE = (400, 401, 403, 404, 500)
+"""What any ACL endpoint may answer besides 200: 401 whenever ACLs are off."""
 
 
 def _cluster(request: Request) -> Cluster:
@@ -104,7 +104,7 @@ async def _read(request: Request, cluster: Cluster, table: str, read: Any) -> Re
     "/v1/acl/bootstrap",
     "PUT",
     doc=Op("bootstrap the ACL system: the first management token, once", WRITE_Q,
-           answers=(ok(OBJECT),), errors=(401, 403, 500)),
+           answers=(ok(OBJECT),), errors=ONE),
 )  # fmt: skip
 async def bootstrap(request: Request) -> Response:
     cluster = _cluster(request)
@@ -121,7 +121,7 @@ TOKEN_LIST = (*READ_OPTIONS, Param("policy", "only tokens linking this policy ID
 @router.endpoint(
     "/v1/acl/token",
     "PUT",
-    doc=Op("create a token", WRITE_Q, Body(TokenBody), (ok(OBJECT),), (400, 401, 403, 500)),
+    doc=Op("create a token", WRITE_Q, Body(TokenBody), (ok(OBJECT),), ONE),
 )
 async def token_create(request: Request) -> Response:
     cluster = _cluster(request)
@@ -187,7 +187,7 @@ async def token_crud(request: Request) -> Response:
 @router.endpoint(
     "/v1/acl/tokens",
     "GET",
-    doc=Op("list tokens", TOKEN_LIST, answers=(ok(OBJECTS),), errors=(400, 401, 403, 500)),
+    doc=Op("list tokens", TOKEN_LIST, answers=(ok(OBJECTS),), errors=ONE),
 )
 async def token_list(request: Request) -> Response:
     cluster = _cluster(request)
@@ -207,7 +207,7 @@ async def token_list(request: Request) -> Response:
 @router.endpoint(
     "/v1/acl/policy",
     "PUT",
-    doc=Op("create a policy", WRITE_Q, Body(PolicyBody), (ok(OBJECT),), (400, 401, 403, 500)),
+    doc=Op("create a policy", WRITE_Q, Body(PolicyBody), (ok(OBJECT),), ONE),
 )
 async def policy_create(request: Request) -> Response:
     cluster = _cluster(request)
@@ -265,7 +265,7 @@ async def policy_crud(request: Request) -> Response:
 @router.endpoint(
     "/v1/acl/policies",
     "GET",
-    doc=Op("list policies", READ_OPTIONS, answers=(ok(OBJECTS),), errors=(400, 401, 403, 500)),
+    doc=Op("list policies", READ_OPTIONS, answers=(ok(OBJECTS),), errors=ONE),
 )
 async def policy_list(request: Request) -> Response:
     cluster = _cluster(request)
@@ -276,7 +276,7 @@ async def policy_list(request: Request) -> Response:
 @router.endpoint(
     "/v1/acl/role",
     "PUT",
-    doc=Op("create a role", WRITE_Q, Body(RoleBody), (ok(OBJECT),), (400, 401, 403, 500)),
+    doc=Op("create a role", WRITE_Q, Body(RoleBody), (ok(OBJECT),), ONE),
 )
 async def role_create(request: Request) -> Response:
     cluster = _cluster(request)
@@ -335,7 +335,7 @@ async def role_crud(request: Request) -> Response:
     "/v1/acl/roles",
     "GET",
     doc=Op("list roles", (*READ_OPTIONS, Param("policy", "only roles linking this policy ID")),
-           answers=(ok(OBJECTS),), errors=(400, 401, 403, 500)),
+           answers=(ok(OBJECTS),), errors=ONE),
 )  # fmt: skip
 async def role_list(request: Request) -> Response:
     cluster = _cluster(request)
@@ -359,7 +359,7 @@ def _template(name: str) -> dict[str, Any]:
 @router.endpoint(
     "/v1/acl/templated-policies",
     "GET",
-    doc=Op("the builtin templated policies", READ_OPTIONS, answers=(ok(OBJECT),)),
+    doc=Op("the builtin templated policies", READ_OPTIONS, answers=(ok(OBJECT),), errors=ONE),
 )
 async def templated_list(request: Request) -> Response:
     cluster = _cluster(request)
@@ -421,7 +421,7 @@ async def templated_preview(request: Request) -> Response:
 @router.endpoint(
     "/v1/acl/auth-method",
     "PUT",
-    doc=Op("create an auth method", WRITE_Q, Body(AuthMethodBody), (ok(OBJECT),)),
+    doc=Op("create an auth method", WRITE_Q, Body(AuthMethodBody), (ok(OBJECT),), ONE),
 )
 async def method_create(request: Request) -> Response:
     cluster = _cluster(request)
@@ -459,7 +459,7 @@ async def method_crud(request: Request) -> Response:
 @router.endpoint(
     "/v1/acl/auth-methods",
     "GET",
-    doc=Op("list auth methods", READ_OPTIONS, answers=(ok(OBJECTS),)),
+    doc=Op("list auth methods", READ_OPTIONS, answers=(ok(OBJECTS),), errors=ONE),
 )
 async def method_list(request: Request) -> Response:
     cluster = _cluster(request)
@@ -469,7 +469,7 @@ async def method_list(request: Request) -> Response:
 @router.endpoint(
     "/v1/acl/binding-rule",
     "PUT",
-    doc=Op("create a binding rule", WRITE_Q, Body(BindingRuleBody), (ok(OBJECT),)),
+    doc=Op("create a binding rule", WRITE_Q, Body(BindingRuleBody), (ok(OBJECT),), ONE),
 )
 async def rule_create(request: Request) -> Response:
     cluster = _cluster(request)
@@ -512,7 +512,7 @@ async def rule_crud(request: Request) -> Response:
     "/v1/acl/binding-rules",
     "GET",
     doc=Op("list binding rules", (*READ_OPTIONS, Param("authmethod", "only this method's")),
-           answers=(ok(OBJECTS),)),
+           answers=(ok(OBJECTS),), errors=ONE),
 )  # fmt: skip
 async def rule_list(request: Request) -> Response:
     cluster = _cluster(request)
@@ -529,7 +529,7 @@ async def rule_list(request: Request) -> Response:
     "/v1/acl/login",
     "POST",
     doc=Op("log in with an auth method (not simulated)", WRITE_Q, Body(LoginBody),
-           (ok(OBJECT),), (400, 401, 403, 500)),
+           (ok(OBJECT),), ONE),
 )  # fmt: skip
 async def login(request: Request) -> Response:
     cluster = _cluster(request)
@@ -540,7 +540,7 @@ async def login(request: Request) -> Response:
 @router.endpoint(
     "/v1/acl/logout",
     "POST",
-    doc=Op("destroy a token made by login", WRITE_Q, answers=(ok(BOOL),), errors=(401, 403)),
+    doc=Op("destroy a token made by login", WRITE_Q, answers=(ok(BOOL),), errors=ONE),
 )
 async def logout(request: Request) -> Response:
     cluster = _cluster(request)
