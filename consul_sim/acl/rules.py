@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from consul_sim.gostd import quote
@@ -136,8 +137,13 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+@lru_cache(maxsize=4096)
 def parse_rules(text: str) -> tuple[Rule, ...]:
-    """Rules text (HCL or JSON) as rules, or :class:`ACLError` with Consul's sentence."""
+    """Rules text (HCL or JSON) as rules, or :class:`ACLError` with Consul's sentence.
+
+    Cached by text (the rules are immutable): identities and templated policies are rendered
+    into rules text on every resolution, as Consul renders synthetic policies, and its parsed
+    policy cache (``ACLCaches``) is keyed by content the same way."""
     if not text.strip():
         return ()
     data = {str(k).lower(): v for k, v in _decode(text).items()}
