@@ -279,13 +279,18 @@ class ACLResolver:
             rules.extend(policy.parsed)
         return Identity(token.accessor_id, merge_rules(rules), management)
 
+    def effective_secret(self, secret: str) -> str:
+        """The secret a request acts with: its own, else the agent's default token (Consul's
+        ``parseToken`` falls back to the agent's user token), else the anonymous token."""
+        return secret or self.agent_tokens.get("default") or ANONYMOUS_SECRET
+
     def resolve(self, secret: str) -> Authorizer:
         """The authorizer for a secret: none given is the anonymous token, an unknown or
         expired one is Consul's 403 ``ACL not found``. With ACLs disabled every secret allows
         everything."""
         if not self.enabled:
             return Authorizer(Identity(ANONYMOUS_TOKEN_ID), ALLOW, enabled=False)
-        token = self.token_by_secret(secret or self.agent_tokens.get("default") or ANONYMOUS_SECRET)
+        token = self.token_by_secret(self.effective_secret(secret))
         if token is None:
             raise PermissionDenied(ACL_NOT_FOUND)
         return Authorizer(self.identity(token), self.default_policy)

@@ -223,10 +223,11 @@ def read(acl: ACLResolver, authz: Authorizer, accessor: str) -> dict[str, Any]:
 
 
 def read_self(acl: ACLResolver, secret: str) -> dict[str, Any]:
-    """``/v1/acl/token/self``: whoever holds a secret may read its token; an unknown secret
-    fails resolution first (403 ``ACL not found``)."""
+    """``/v1/acl/token/self``: whoever holds a secret may read its token (no token: the
+    agent's default one, else the anonymous token); an unknown secret fails resolution first
+    (403 ``ACL not found``)."""
     acl.check_enabled()
-    token = acl.token_by_secret(secret or "anonymous")
+    token = acl.token_by_secret(acl.effective_secret(secret))
     if token is None:
         raise PermissionDenied(ACL_NOT_FOUND)
     return acl.render_token(token)

@@ -274,6 +274,7 @@ def test_agent_token_needs_agent_write_and_the_default_token_stands_in(dc1: Clus
     )
     assert (r.status_code, r.text) == (200, "")
     assert dc1.client.get("/v1/acl/tokens").status_code == 200  # no token: the default one
+    assert dc1.client.get("/v1/acl/token/self").json()["AccessorID"] == reader["AccessorID"]
     r = dc1.client.put("/v1/agent/token/nope", json={"Token": "x"}, headers=mgmt(dc1))
     assert (r.status_code, r.text) == (404, 'Token "nope" is unknown')
     config = dc1.client.get("/v1/agent/self", headers=mgmt(dc1)).json()["DebugConfig"]
