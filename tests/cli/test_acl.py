@@ -97,6 +97,7 @@ def test_token_create_read_update_clone_delete(acl: Run) -> None:
     assert "Node Identities:\n   n1 (Datacenter: dc1)\n" in r.stdout
     r = acl("acl", "token", "update", "-id", token["AccessorID"], "-description", "renamed")
     assert r.code == 0 and "Description:      renamed" in r.stdout
+    assert r.stderr == "Use the -accessor-id parameter to specify token by Accessor ID\n"
     assert "Policies:\n" in r.stdout  # kept: no -policy-* flag was given
     r = acl("acl", "token", "clone", "-accessor-id", token["AccessorID"], "-format", "json")
     assert json.loads(r.stdout)["Description"] == "renamed"
@@ -110,9 +111,14 @@ def test_token_create_read_update_clone_delete(acl: Run) -> None:
     )
 
 
-def test_token_read_needs_an_accessor(acl: Run) -> None:
+def test_token_read_needs_an_accessor_that_names_one_token(acl: Run) -> None:
     r = acl("acl", "token", "read")
     assert (r.code, r.stderr) == (1, "Must specify the -accessor-id parameter\n")
+    r = acl("acl", "token", "read", "-accessor-id", "zz-z")
+    assert (r.code, r.stderr) == (
+        1,
+        "Error determining token ID: No such token ID with prefix: zzz\n",
+    )
 
 
 def test_role_create_list_delete(acl: Run) -> None:
@@ -129,4 +135,4 @@ def test_role_create_list_delete(acl: Run) -> None:
     assert r.stdout.splitlines()[0] == "ops:"
     r = acl("acl", "role", "delete", "-name", "ops")
     assert r.code == 0 and r.stdout.endswith(" deleted successfully\n")
-    assert acl("acl", "role", "list").stdout == "\n"  # Ui.Info of an empty list
+    assert acl("acl", "role", "list").stdout == ""  # an empty output is not printed

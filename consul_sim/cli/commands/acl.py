@@ -58,7 +58,7 @@ class ACLCommand(APICommand[Any]):
         if rest:
             raise CommandError(f"Too many arguments (expected 0, got {len(rest)})")
         if self.format.value not in aclformat.FORMATS:
-            raise CommandError(f"Invalid format: {self.format.value}")
+            raise CommandError(f"Unknown format: {self.format.value}")
         return self.check()
 
     def check(self) -> Any:
@@ -84,18 +84,30 @@ class ACLCommand(APICommand[Any]):
         raise NotImplementedError
 
     def show(self, obj: Any, pretty: str) -> int:
-        self.ui.info(aclformat.as_json(obj) if self.format.value == aclformat.JSON else pretty)
+        """Print the answer; Consul prints nothing when the formatted output is empty."""
+        out = aclformat.as_json(obj) if self.format.value == aclformat.JSON else pretty
+        if out:
+            self.ui.info(out)
         return 0
 
     def partial(self, given: str, listing: str, key: str, what: str) -> str:
-        """A full ID, or the one ID in ``listing`` with this prefix."""
+        """``Get<What>IDFromPartial`` (``command/acl/acl_helpers.go``): a full ID as given,
+        else the one ID in ``listing`` with that prefix, dashes ignored. Failing is ``Error
+        determining <what> ID: ...``."""
         if len(given) == 36:
             return given
-        found = [o[key] for o in self.send("GET", listing) if o[key].startswith(given)]
-        if not found:
-            raise APIError(f"No such {what} ID with prefix: {given}")
+        prefix = given.replace("-", "")
+        try:
+            listed = self.send("GET", listing)
+        except APIError as exc:
+            raise CommandError(f"Error determining {what} ID: {exc}") from None
+        found = [o[key] for o in listed if o[key].replace("-", "").startswith(prefix)]
         if len(found) > 1:
-            raise APIError(f"Multiple {what} IDs found with prefix: {given}")
+            raise CommandError(f"Error determining {what} ID: Partial {what} ID is not unique")
+        if not found:
+            raise CommandError(
+                f"Error determining {what} ID: No such {what} ID with prefix: {prefix}"
+            )
         return str(found[0])
 
 
@@ -179,6 +191,9 @@ Usage: consul-sim acl bootstrap [options]
 
 # -- tokens -------------------------------------------------------------------------------------
 class _TokenCommand(ACLCommand):
+    target = ""
+    """The token's full AccessorID once resolved, for error messages."""
+
     def accessor_flag(self, fs: FlagSet, what: str) -> None:
         self.accessor = fs.string("accessor-id", "", f"The Accessor ID of the token to {what}. "
                                   "It may be specified as a unique ID prefix but will error if "
@@ -186,10 +201,14 @@ class _TokenCommand(ACLCommand):
         self.old_id = fs.string("id", "", "DEPRECATED. Use -accessor-id instead.")
 
     def accessor_id(self) -> str:
-        given = self.accessor.value or self.old_id.value
-        if given == "anonymous":
-            return ANONYMOUS_ID
-        return self.partial(given, "/v1/acl/tokens", "AccessorID", "token")
+        """The token named by -accessor-id, or by the deprecated -id with Consul's warning."""
+        given = self.accessor.value
+        if not given:
+            given = self.old_id.value
+            self.ui.warn("Use the -accessor-id parameter to specify token by Accessor ID")
+        self.target = ANONYMOUS_ID if given == "anonymous" else given
+        self.target = self.partial(self.target, "/v1/acl/tokens", "AccessorID", "token")
+        return self.target
 
     def print_token(self, token: dict[str, Any]) -> int:
         return self.show(token, aclformat.token(token, meta=self.meta.value))
@@ -267,13 +286,12 @@ Usage: consul-sim acl token read [options] -accessor-id TOKENID
     def act(self, job: Any) -> int:
         if self.self_flag.value:
             return self.print_token(self.send("GET", "/v1/acl/token/self"))
-        self.target = self.accessor.value or self.old_id.value
         return self.print_token(self.send("GET", f"/v1/acl/token/{self.accessor_id()}"))
 
     def failure(self, job: Any) -> str:
         if self.self_flag.value:
             return "Error reading token"
-        return f"Error reading token {self.target!r}".replace("'", '"')
+        return f'Error reading token "{self.target}"'
 
 
 @register("acl token update")
@@ -301,7 +319,6 @@ Usage: consul-sim acl token update [options]
                                "parameter")  # fmt: skip
 
     def act(self, job: Any) -> int:
-        self.target = self.accessor.value or self.old_id.value
         accessor = self.accessor_id()
         token = self.send("GET", f"/v1/acl/token/{accessor}")
         if self.flags.is_set("description"):
@@ -332,7 +349,6 @@ Usage: consul-sim acl token delete [options] -accessor-id TOKEN
             raise CommandError("Must specify the -accessor-id parameter")
 
     def act(self, job: Any) -> int:
-        self.target = self.accessor.value or self.old_id.value
         accessor = self.accessor_id()
         self.send("DELETE", f"/v1/acl/token/{accessor}")
         self.ui.info(f'Token "{accessor}" deleted successfully')
