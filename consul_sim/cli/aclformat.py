@@ -23,6 +23,12 @@ def as_json(obj: Any) -> str:
     return json.dumps(obj, indent=4, ensure_ascii=False)
 
 
+def api_token(obj: dict[str, Any]) -> dict[str, Any]:
+    """The token as the Go client's ``api.ACLToken`` marshals it: the indexes first."""
+    indexes = {"CreateIndex": obj.get("CreateIndex", 0), "ModifyIndex": obj.get("ModifyIndex", 0)}
+    return {**indexes, **{k: v for k, v in obj.items() if k not in indexes}}
+
+
 def _hash_hex(value: str | None) -> str:
     try:
         return base64.b64decode(value or "").hex()
@@ -101,21 +107,24 @@ def policy(obj: dict[str, Any], *, meta: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _entry(obj: dict[str, Any], meta: bool, extra: list[str]) -> str:
+def _entry(obj: dict[str, Any], meta: bool, before: list[str], after: list[str]) -> str:
+    """One entry of a policy or role list: name, ID, description, ``before``, the meta when
+    asked, ``after``."""
     lines = [
         f"{obj['Name']}:",
         f"   ID:           {obj['ID']}",
         f"   Description:  {obj.get('Description', '')}",
-        *extra,
+        *before,
     ]
     if meta:
         lines += ["   " + line for line in _meta(obj, 14)]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *after]) + "\n"
 
 
 def policy_list(objs: list[dict[str, Any]], *, meta: bool = False) -> str:
     return "".join(
-        _entry(o, meta, [f"   Datacenters:  {', '.join(o.get('Datacenters') or [])}"]) for o in objs
+        _entry(o, meta, [f"   Datacenters:  {', '.join(o.get('Datacenters') or [])}"], [])
+        for o in objs
     )
 
 
@@ -135,5 +144,5 @@ def role_list(objs: list[dict[str, Any]], *, meta: bool = False) -> str:
     out = []
     for o in objs:
         grants = ["   " + line for line in _grants(o)]
-        out.append(_entry(o, meta, grants))
+        out.append(_entry(o, meta, [], grants))
     return "".join(out)

@@ -136,3 +136,13 @@ def test_role_create_list_delete(acl: Run) -> None:
     r = acl("acl", "role", "delete", "-name", "ops")
     assert r.code == 0 and r.stdout.endswith(" deleted successfully\n")
     assert acl("acl", "role", "list").stdout == ""  # an empty output is not printed
+
+
+def test_json_output_is_the_go_clients_token_and_list_meta_precedes_grants(acl: Run) -> None:
+    r = acl("acl", "token", "read", "-accessor-id", "anonymous", "-format", "json")
+    assert list(json.loads(r.stdout))[:3] == ["CreateIndex", "ModifyIndex", "AccessorID"]
+    acl("acl", "role", "create", "-name", "ops", "-policy-name", "global-management")
+    lines = acl("acl", "role", "list", "-meta").stdout.splitlines()
+    assert [line.split(":")[0].strip() for line in lines[3:7]] == [
+        "Hash", "Create Index", "Modify Index", "Policies",
+    ]  # fmt: skip

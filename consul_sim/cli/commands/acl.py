@@ -183,7 +183,9 @@ Usage: consul-sim acl bootstrap [options]
 
     def act(self, job: Any) -> int:
         token = self.send("PUT", "/v1/acl/bootstrap")
-        return self.show(token, aclformat.token(token, meta=self.meta.value))
+        token.pop("ID", None)  # api.ACLToken has no ID field
+        pretty = aclformat.token(token, meta=self.meta.value)
+        return self.show(aclformat.api_token(token), pretty)
 
     def failure(self, job: Any) -> str:
         return "Failed ACL bootstrapping"
@@ -211,7 +213,8 @@ class _TokenCommand(ACLCommand):
         return self.target
 
     def print_token(self, token: dict[str, Any]) -> int:
-        return self.show(token, aclformat.token(token, meta=self.meta.value))
+        pretty = aclformat.token(token, meta=self.meta.value)
+        return self.show(aclformat.api_token(token), pretty)
 
 
 @register("acl token create")
@@ -401,7 +404,8 @@ Usage: consul-sim acl token list [options]
 
     def act(self, job: Any) -> int:
         tokens = self.send("GET", "/v1/acl/tokens")
-        return self.show(tokens, aclformat.token_list(tokens, meta=self.meta.value))
+        pretty = aclformat.token_list(tokens, meta=self.meta.value)
+        return self.show([aclformat.api_token(t) for t in tokens], pretty)
 
     def failure(self, job: Any) -> str:
         return "Failed to retrieve the token list"
