@@ -181,3 +181,20 @@ def test_auth_methods_and_binding_rules_crud(dc1: Cluster) -> None:
     assert dc1.client.get("/v1/acl/binding-rules", headers=mgmt(dc1)).json() == []
     r = dc1.client.get("/v1/acl/auth-method/m", headers=mgmt(dc1))
     assert (r.status_code, r.text) == (404, "Requested auth method does not exist: ACL not found")
+
+
+def test_lists_are_filtered_by_a_policys_rules_and_say_so(dc1: Cluster) -> None:
+    for name in ("web", "web-admin", "db"):
+        dc1.client.put("/v1/agent/service/register", json={"Name": name}, headers=mgmt(dc1))
+    rules = 'service_prefix "web" { policy = "read" }\nservice "web-admin" { policy = "deny" }'
+    dc1.client.put("/v1/acl/policy", json={"Name": "web-read", "Rules": rules}, headers=mgmt(dc1))
+    r = dc1.client.put(
+        "/v1/acl/token", json={"Policies": [{"Name": "web-read"}]}, headers=mgmt(dc1)
+    )
+    hdr = {"X-Consul-Token": r.json()["SecretID"]}
+    r = dc1.client.get("/v1/catalog/services", headers=hdr)
+    assert sorted(r.json()) == ["web"]
+    assert r.headers["X-Consul-Results-Filtered-By-ACLs"] == "true"
+    r = dc1.client.get("/v1/catalog/services", headers=mgmt(dc1))
+    assert sorted(r.json()) == ["consul", "db", "web", "web-admin"]
+    assert "X-Consul-Results-Filtered-By-ACLs" not in r.headers
