@@ -111,6 +111,25 @@ async def bootstrap(request: Request) -> Response:
     return _out(request, tokens.bootstrap(cluster.acl))
 
 
+@router.endpoint(
+    "/v1/acl/replication",
+    "GET",
+    doc=Op("ACL replication status (none: every cluster is its own primary)", READ_OPTIONS,
+           answers=(ok(OBJECT),), errors=ONE),
+)  # fmt: skip
+async def replication(request: Request) -> Response:
+    """``ACLReplicationStatus``: no token needed; a primary datacenter replicates nothing, so
+    every field is its zero value (Go's zero ``time.Time`` for the timestamps)."""
+    cluster = _cluster(request)
+    check_dc(request, cluster)
+    zero = "0001-01-01T00:00:00Z"
+    return _out(request, {
+        "Enabled": False, "Running": False, "SourceDatacenter": "", "ReplicationType": "",
+        "ReplicatedIndex": 0, "ReplicatedRoleIndex": 0, "ReplicatedTokenIndex": 0,
+        "LastSuccess": zero, "LastError": zero, "LastErrorMessage": "",
+    })  # fmt: skip
+
+
 # -- tokens ----------------------------------------------------------------------------------------
 TOKEN_LIST = (*READ_OPTIONS, Param("policy", "only tokens linking this policy ID"),
               Param("role", "only tokens linking this role ID"),

@@ -293,3 +293,9 @@ def test_agent_token_and_self_with_acls_off(world: World) -> None:
         False,
         "disabled",
     )
+
+
+def test_replication_status_of_a_primary_needs_no_token(dc1: Cluster) -> None:
+    r = dc1.client.get("/v1/acl/replication")
+    assert r.status_code == 200
+    assert (r.json()["Enabled"], r.json()["LastSuccess"]) == (False, "0001-01-01T00:00:00Z")
