@@ -168,10 +168,13 @@ class Cluster:
             world.rand.derive(f"cluster/{name}/acl"),
             enabled=acl_default_policy is not None,
             default_policy=acl_default_policy or "allow",
+            store=self.store,
+            clock=world.clock,
+            datacenter=self.datacenter,
             initial_management=acl_initial_management,
         )
         """ACLs: disabled unless ``add_cluster(acl_default_policy=...)``; ``management_token``,
-        ``create_token(rules)``."""
+        ``create_token(rules)`` (Consul's rule language or a grant map)."""
         self._client: httpx.Client | None = None
         self._bootstrap()
 

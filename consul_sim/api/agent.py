@@ -446,6 +446,8 @@ async def self_(request: Request) -> Response:
     running = running_config(cluster)  # what consul-sim agent was configured with
     info["Config"] = {**info["Config"], **running["Config"]}
     info["DebugConfig"] = dict(sorted({**info["DebugConfig"], **running["DebugConfig"]}.items()))
+    info["DebugConfig"].update(cluster.acl.debug_config())
+    info["Stats"]["consul"]["acl"] = "enabled" if cluster.acl.enabled else "disabled"
     return json_response(info, pretty=_pretty(request))
 
 

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from consul_sim.api import (
+    acl,
     agent,
     agent_ops,
     catalog,
@@ -103,6 +104,7 @@ def create_app(cluster: Cluster) -> FastAPI:
     errors.install(app)
     for module in (catalog, health, agent, kv, status, peering, config, connect, connect_ca):
         app.include_router(module.router)
+    app.include_router(acl.router)
     app.include_router(sim.router)
     app.include_router(peerstream.router)
     app.include_router(sim_call.router)

@@ -102,6 +102,7 @@ EMPTY_OK = Answer(200, "done; the body is empty", None)
 
 _ERROR_MEANINGS = {
     400: "Consul's sentence for a request it refuses (a bad parameter or body)",
+    401: "`ACL support disabled`: the endpoint needs ACLs, which are off",
     403: "an ACL denial or an unknown token, Consul's sentence",
     404: "Consul's sentence for what is not there",
     413: "a value over Consul's size limit, Consul's sentence",

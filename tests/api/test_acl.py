@@ -362,3 +362,15 @@ def test_without_acls_tokens_are_ignored_and_default_allows(world: World) -> Non
         "Authorized": True,
         "Reason": "ACLs disabled, access is allowed by default",
     }
+
+
+def test_create_token_takes_consuls_rule_language(deny: Cluster) -> None:
+    _, secret = deny.acl.create_token('service_prefix "" { policy = "read" }\npeering = "read"')
+    r = deny.client.get("/v1/peerings", headers=token_header(secret))
+    assert (r.status_code, r.text) == (200, "[]")
+    r = deny.client.put(
+        "/v1/agent/service/register", json={"Name": "web"}, headers=token_header(secret)
+    )
+    assert r.status_code == 403
+    with pytest.raises(ACLError, match='^Invalid peering policy: "all"$'):
+        deny.acl.create_token('peering = "all"')

@@ -1,0 +1,148 @@
+"""``consul-sim acl ...``: Consul's flags, messages and pretty printer, against a live cluster."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from consul_sim.cli.main import main
+from consul_sim.world import Cluster, World
+
+from .conftest import Result, Run
+
+
+@pytest.fixture
+def acl_dc(world: World) -> Cluster:
+    return world.add_cluster("acl1", acl_default_policy="deny")
+
+
+@pytest.fixture
+def acl(acl_dc: Cluster) -> Run:
+    def invoke(*argv: str, env: Mapping[str, str] | None = None, stdin: bytes = b"") -> Result:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(
+            list(argv),
+            client_factory=lambda url: acl_dc.client,
+            env={"CONSUL_HTTP_TOKEN": acl_dc.acl.management_token} if env is None else env,
+            stdout=out,
+            stderr=err,
+            stdin=io.BytesIO(stdin),
+        )
+        return Result(code, out.getvalue(), err.getvalue())
+
+    return invoke
+
+
+def test_bootstrap_prints_the_token_then_refuses(acl: Run) -> None:
+    first = acl("acl", "bootstrap", env={})
+    assert first.code == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:5]] == [
+        "AccessorID", "SecretID", "Description", "Local", "Create Time",
+    ]  # fmt: skip
+    assert lines[2] == "Description:      Bootstrap Token (Global Management)"
+    assert lines[4] == "Create Time:      2026-01-01 00:00:00 +0000 UTC"
+    assert lines[5:7] == [
+        "Policies:",
+        "   00000000-0000-0000-0000-000000000001 - global-management",
+    ]
+    second = acl("acl", "bootstrap", env={})
+    assert second.code == 1
+    assert second.stderr.startswith(
+        "Failed ACL bootstrapping: Unexpected response code: 403 (Permission denied: ACL "
+        "bootstrap no longer allowed (reset index: "
+    )
+
+
+def test_policy_create_reads_rules_from_a_file(acl: Run, tmp_path: Path) -> None:
+    rules = tmp_path / "web.hcl"
+    rules.write_text('service "web" { policy = "write" }\n')
+    r = acl("acl", "policy", "create", "-name", "web", "-description", "Web", "-rules", f"@{rules}")
+    assert r.code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[1:4] == ["Name:         web", "Description:  Web", "Datacenters:  "]
+    assert lines[4:] == ["Rules:", 'service "web" { policy = "write" }', ""]
+    r = acl("acl", "policy", "read", "-name", "web", "-format", "json")
+    assert json.loads(r.stdout)["Rules"] == 'service "web" { policy = "write" }\n'
+
+
+def test_policy_create_without_name_or_permission_fails(acl: Run) -> None:
+    r = acl("acl", "policy", "create", "-rules", 'acl = "read"')
+    assert (r.code, r.stderr) == (1, "Missing required '-name' flag\n")
+    r = acl("acl", "policy", "create", "-name", "x", env={})
+    assert r.code == 1
+    assert r.stderr.startswith(
+        "Failed to create new policy: Unexpected response code: 403 (Permission denied: "
+        "anonymous token lacks permission 'acl:write'."
+    )
+
+
+def test_token_create_read_update_clone_delete(acl: Run) -> None:
+    acl("acl", "policy", "create", "-name", "web", "-rules", 'service "web" { policy = "read" }')
+    r = acl(
+        "acl", "token", "create", "-description", "web token", "-policy-name", "web",
+        "-service-identity", "api:dc1,dc2", "-node-identity", "n1:dc1", "-format", "json",
+    )  # fmt: skip
+    assert r.code == 0, r.stderr
+    token = json.loads(r.stdout)
+    assert token["ServiceIdentities"] == [{"ServiceName": "api", "Datacenters": ["dc1", "dc2"]}]
+    short = token["AccessorID"][:8]
+    r = acl("acl", "token", "read", "-accessor-id", short)
+    assert r.code == 0, r.stderr
+    assert "Service Identities:\n   api (Datacenters: dc1, dc2)\n" in r.stdout
+    assert "Node Identities:\n   n1 (Datacenter: dc1)\n" in r.stdout
+    r = acl("acl", "token", "update", "-id", token["AccessorID"], "-description", "renamed")
+    assert r.code == 0 and "Description:      renamed" in r.stdout
+    assert r.stderr == "Use the -accessor-id parameter to specify token by Accessor ID\n"
+    assert "Policies:\n" in r.stdout  # kept: no -policy-* flag was given
+    r = acl("acl", "token", "clone", "-accessor-id", token["AccessorID"], "-format", "json")
+    assert json.loads(r.stdout)["Description"] == "renamed"
+    r = acl("acl", "token", "delete", "-accessor-id", token["AccessorID"])
+    assert (r.code, r.stdout) == (0, f'Token "{token["AccessorID"]}" deleted successfully\n')
+    r = acl("acl", "token", "read", "-accessor-id", token["AccessorID"])
+    assert r.code == 1
+    assert r.stderr == (
+        f'Error reading token "{token["AccessorID"]}": Unexpected response code: 404 '
+        "(Requested token does not exist: ACL not found)\n"
+    )
+
+
+def test_token_read_needs_an_accessor_that_names_one_token(acl: Run) -> None:
+    r = acl("acl", "token", "read")
+    assert (r.code, r.stderr) == (1, "Must specify the -accessor-id parameter\n")
+    r = acl("acl", "token", "read", "-accessor-id", "zz-z")
+    assert (r.code, r.stderr) == (
+        1,
+        "Error determining token ID: No such token ID with prefix: zzz\n",
+    )
+
+
+def test_role_create_list_delete(acl: Run) -> None:
+    r = acl("acl", "role", "create", "-name", "ops", "-policy-name", "global-management")
+    assert r.code == 0, r.stderr
+    assert r.stdout.splitlines()[1:] == [
+        "Name:         ops",
+        "Description:  ",
+        "Policies:",
+        "   00000000-0000-0000-0000-000000000001 - global-management",
+        "",
+    ]
+    r = acl("acl", "role", "list")
+    assert r.stdout.splitlines()[0] == "ops:"
+    r = acl("acl", "role", "delete", "-name", "ops")
+    assert r.code == 0 and r.stdout.endswith(" deleted successfully\n")
+    assert acl("acl", "role", "list").stdout == ""  # an empty output is not printed
+
+
+def test_json_output_is_the_go_clients_token_and_list_meta_precedes_grants(acl: Run) -> None:
+    r = acl("acl", "token", "read", "-accessor-id", "anonymous", "-format", "json")
+    assert list(json.loads(r.stdout))[:3] == ["CreateIndex", "ModifyIndex", "AccessorID"]
+    acl("acl", "role", "create", "-name", "ops", "-policy-name", "global-management")
+    lines = acl("acl", "role", "list", "-meta").stdout.splitlines()
+    assert [line.split(":")[0].strip() for line in lines[3:7]] == [
+        "Hash", "Create Index", "Modify Index", "Policies",
+    ]  # fmt: skip
