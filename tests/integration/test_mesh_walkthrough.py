@@ -252,6 +252,10 @@ def test_mesh_walkthrough_end_to_end(mesh: MeshWorld) -> None:
     assert [(c["CheckID"], c["Status"]) for c in entry["Checks"]] == [
         ("web-sidecar-proxy-instance-0:overall-check", "passing")
     ]
+    # The node they run on is listed among cluster-02's nodes from that peer only.
+    [node] = ok(two.get("/v1/catalog/nodes?peer=cluster-01")).json()
+    assert (node["Node"], node["PeerName"]) == (entry["Node"]["Node"], "cluster-01")
+    assert "PeerName" not in ok(two.get("/v1/catalog/nodes")).json()[0]
     # web itself is imported too, as a typical service.
     [web] = ok(two.get("/v1/health/service/web?peer=cluster-01")).json()
     assert (web["Service"]["ID"], web["Service"]["Port"]) == ("web", 8080)
