@@ -195,7 +195,9 @@ async def nodes(request: Request) -> Response:
     acl = results_filter(request, read_authorizer(request, cluster))
 
     def read() -> tuple[int, list[Node]]:
-        index, found = queries.nodes(cluster.store)
+        # ?peer lists the nodes imported from that peer, as Catalog.ListNodes passes PeerName
+        # to the state store's Nodes (agent/consul/catalog_endpoint.go)
+        index, found = queries.nodes(cluster.store, peer=opts.peer)
         found = [n for n in found if _node_meta_ok(n, opts.node_meta)]
         found = apply_filter(opts.filter, found, Node.render, NODE_FIELDS)
         # after ?filter, as Consul does, so the header is honest
@@ -314,7 +316,7 @@ async def node(request: Request) -> Response:
 
     def read() -> tuple[int, dict[str, Any] | None]:
         acl.filtered = False
-        index, found = queries.node_services(cluster.store, name)
+        index, found = queries.node_services(cluster.store, name, peer=opts.peer)
         if found is None:
             return index, None
         node_obj, svcs = found

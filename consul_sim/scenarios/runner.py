@@ -277,9 +277,12 @@ class _StepWalk:
             facts.append((f"the output says {text!r}", seen))
         for part in _blocks(expect.get("answer")):
             for dotted, value in part.items():
+                # A captured value may be part of what is expected ("...external.$TD"): the
+                # trust domain, a root's PEM, anything the seed decides.
+                value = self.expand(value) if isinstance(value, str) else value
                 got = _field(result.data, dotted)
                 seen = None if got == value else json.dumps(_shorten(got))
-                facts.append((f"{dotted} is {json.dumps(value)}", seen))
+                facts.append((f"{dotted} is {json.dumps(_shorten(value))}", seen))
         return facts
 
     def capture(self, result: Result) -> None:

@@ -21,9 +21,10 @@ object, sent as ``consul config write`` sends it), ``fault`` (``partition``, ``h
 ``hold``, ``release`` with ``between = [A, B]``; ``crash``, ``restart`` on ``on``) or
 ``advance`` (a Go duration of virtual time). Its ``expect`` blocks say what must then hold:
 ``status``, ``exit``, ``output`` (a substring of what was printed), ``answer`` (dotted JSON
-fields and their values), and world facts checked once replication has caught up: ``peering``
-(its state on a cluster, or ``absent``), ``service`` (visible or not, with its health) and
-``call`` (``/_sim/call``'s verdict and a reason it gives).
+fields and their values, in which ``$NAME`` stands for a captured value), and world facts
+checked once replication has caught up: ``peering`` (its state on a cluster, or ``absent``),
+``service`` (visible or not, with its health) and ``call`` (``/_sim/call``'s verdict and a
+reason it gives).
 """
 
 from __future__ import annotations

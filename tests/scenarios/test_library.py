@@ -195,3 +195,39 @@ def test_an_error_answer_nobody_expected_fails_the_step(tmp_path: Path) -> None:
         "Scenario quiet failed at step 1/2 (read a peering that is not there): "
         "an answer that is not an error; saw HTTP 404 'Peering not found for \"nobody\"'\n"
     )
+
+
+def test_mesh_peering_tells_the_mesh_story_with_captured_values_in_its_checks() -> None:
+    code, out, err = run("run", "-seed", "7", "mesh-peering")
+    assert (code, err) == (0, ""), out
+    trust_domain = re.search(r'"TrustDomain": "([^"]+)"', out)
+    assert trust_domain is not None
+    td = trust_domain.group(1)
+    assert '  ok      PeerServerAddresses.0 is "198.51.100.1:8443"\n' in out
+    assert '  ok      0.Service.ID is "web-sidecar-proxy-instance-0"\n' in out
+    assert (
+        f'  ok      0.Service.Connect.PeerMeta.SNI.0 is "web.default.default.cluster-02.external.'
+        f'{td}"\n'
+    ) in out
+    assert '  ok      RootPEMs.0 is "-----BEGIN CERTIFICATE-----\\nMIIC... (' in out
+    assert "because 'Matched L4 intention: peer(cluster-02)/frontend => web'" in out
+
+
+def test_a_captured_value_in_an_expected_answer_is_compared_expanded(tmp_path: Path) -> None:
+    path = tmp_path / "captured.hcl"
+    path.write_text(
+        'title = "t"\ndescription = "d"\n'
+        'step {\n  say = "keep the trust domain"\n  http = "GET /v1/connect/ca/roots"\n'
+        '  capture {\n    TD = "TrustDomain"\n  }\n}\n'
+        'step {\n  say = "the other cluster has another"\n  on = "cluster-02"\n'
+        '  http = "GET /v1/connect/ca/roots"\n'
+        '  expect {\n    answer = { TrustDomain = "$TD" }\n  }\n}\n'
+    )
+    code, out, err = run("run", "-seed", "7", str(path))
+    assert code == 1
+    td = re.search(r'"TrustDomain": "([^"]+)"', out)
+    assert td is not None
+    assert err.startswith(
+        f"Scenario captured failed at step 2/2 (the other cluster has another): "
+        f'TrustDomain is "{td.group(1)}"; saw "'
+    )
