@@ -9,9 +9,10 @@ gateway's WAN address. After establishing and exporting, cluster-02 sees the syn
 cluster-02 holds cluster-01's root in its trust bundle for the peer; an intention lets
 ``frontend`` from peer ``cluster-02`` in, and ``/_sim/call`` says why the call goes through.
 
-Every step is a small helper taking the clusters' HTTP clients, so a later step (a third
-cluster whose ``web`` is all critical, a resolver failing over to the peer) can build the same
-world and go on from where :func:`test_mesh_walkthrough_end_to_end` stops.
+Every step is a small helper taking the clusters' HTTP clients. The second test builds the same
+world plus a third cluster whose ``web`` is all critical and whose ``service-resolver`` fails
+over to the peer cluster-01: ``/_sim/call`` follows the failover, and says why it cannot once
+cluster-01's ``web`` fails too.
 
 Consul sources the expectations follow: ``agent/sidecar_service.go`` (sidecar defaults),
 ``agent/grpc-external/services/peerstream/subscription_manager.go`` (``createDiscoChainHealth``:
@@ -145,11 +146,11 @@ def establish(dialer: httpx.Client, peer_name: str, token: str) -> None:
     ok(dialer.post("/v1/peering/establish", json=body), "{}")
 
 
-def export(client: httpx.Client, service: str, consumer: str) -> None:
+def export(client: httpx.Client, service: str, *consumers: str) -> None:
     body = {
         "Kind": "exported-services",
         "Name": "default",
-        "Services": [{"Name": service, "Consumers": [{"Peer": consumer}]}],
+        "Services": [{"Name": service, "Consumers": [{"Peer": c} for c in consumers]}],
     }
     ok(client.put("/v1/config", json=body), "true")
 
@@ -308,8 +309,81 @@ def test_mesh_walkthrough_end_to_end(mesh: MeshWorld) -> None:
             "(Precedence: 9, Action: ALLOW)",
         ],
     }
-    # Failover to this peer (a third cluster whose web is all critical, a service-resolver
-    # with Failover.Targets[].Peer) continues from here once resolvers are simulated.
+    # The failover half of the story: test_a_third_cluster_fails_over_to_the_peer.
+
+
+@pytest.fixture
+def mesh3() -> Iterator[MeshWorld]:
+    """The walk-through's two clusters and a third, cluster-03, served; stopped afterwards."""
+    yield from served_mesh("cluster-01", "cluster-02", "cluster-03")
+
+
+FAILOVER_TO_CLUSTER_01 = {
+    "Kind": "service-resolver",
+    "Name": "web",
+    "Failover": {"*": {"Targets": [{"Peer": "cluster-01"}]}},
+}
+
+
+def test_a_third_cluster_fails_over_to_the_peer(mesh3: MeshWorld) -> None:
+    """cluster-03 runs its own ``web``, every instance critical, and a ``service-resolver``
+    whose failover target is the peer cluster-01 (``Failover.Targets[].Peer``,
+    ``agent/structs/config_entry_discoverychain.go``): its ``frontend``'s call to ``web``
+    goes to cluster-01's ``web`` and ``/_sim/call`` says so, until that one fails too."""
+    one, three = mesh3["cluster-01"], mesh3["cluster-03"]
+    build_mesh_walkthrough(mesh3)
+    establish(three, "cluster-01", token_for(one, "cluster-03"))
+    export(one, "web", "cluster-02", "cluster-03")
+    eventually(lambda: active(three, "cluster-01"), "cluster-03's peering to go ACTIVE")
+    critical_web = {"Name": "web", "Port": 8080, "Check": {"TTL": "30s", "Status": "critical"}}
+    ok(three.put("/v1/agent/service/register", json=critical_web), "")
+    register_frontend_with_upstream(three)
+    ok(three.put("/v1/config", json=FAILOVER_TO_CLUSTER_01), "true")
+    allow_from_peer(one, "web", "frontend", "cluster-03")
+    eventually(lambda: imported(three, "/v1/health/service/web", "cluster-01"), "web in cluster-03")
+
+    chain = ok(three.get("/v1/discovery-chain/web")).json()["Chain"]
+    failover = chain["Nodes"]["resolver:web.default.default.cluster-03"]["Resolver"]["Failover"]
+    assert failover["Targets"] == ["web.default.default.external.cluster-01"]
+    assert chain["Targets"]["web.default.default.external.cluster-01"]["Peer"] == "cluster-01"
+
+    call = {
+        "Source": {"Cluster": "cluster-03", "Service": "frontend"},
+        "Destination": {"Service": "web"},
+    }
+    local_down = '"web" on cluster-03 has no passing instance (1 instance, none passing)'
+    target = "web.default.default.external.cluster-01"
+    assert ok(three.post("/_sim/call", json=call)).json() == {
+        "Allowed": True,
+        "Reasons": [
+            local_down,
+            f'cluster-03\'s service-resolver for "web" fails over to target {target}, since no '
+            'instance of "web" on cluster-03 passes: "web" imported from peer "cluster-01" on '
+            "cluster-03 has 1 passing instance",
+            'cluster-03\'s peering "cluster-01" is ACTIVE',
+            'cluster-01 exports "web" to its peer "cluster-03"',
+            '"web" has 1 passing instance on cluster-01',
+            'cluster-01\'s intentions allow "frontend" from its peer "cluster-03" to call "web": '
+            "Matched L4 intention: peer(cluster-03)/frontend => web (Precedence: 9, Action: ALLOW)",
+        ],
+    }
+
+    # cluster-01's web goes into maintenance: nothing is left to fail over to.
+    ok(one.put("/v1/agent/service/maintenance/web?enable=true&reason=drill"), "")
+    passing = {"peer": "cluster-01", "passing": "true"}
+    eventually(
+        lambda: ok(three.get("/v1/health/service/web", params=passing)).json() == [],
+        "cluster-03 to see cluster-01's web critical",
+    )
+    assert ok(three.post("/_sim/call", json=call)).json() == {
+        "Allowed": False,
+        "Reasons": [
+            local_down,
+            'cluster-03\'s service-resolver for "web" has no failover target to take the call: '
+            f'{target} ("web" imported from peer "cluster-01" on cluster-03 has no passing '
+            "instance (1 instance, none passing))",
+        ],
+    }
 
 
 def verify_leaf(cert_pem: str, root_pems: list[str], spiffe: str) -> None:
