@@ -29,11 +29,21 @@ history), and the world and its lock are written as references to whatever world
 snapshot. That last one is also how a world is reset or replaced *in place*: the loaded state
 points at the very world object that loads it, so ``cluster.world`` and a server's apps keep
 pointing at the live world.
+
+Speed (a snapshot and a restore of two clusters sharing 1,000 services is a test fixture's
+cost, ``benchmarks/toolkit.py``): the string numbering is a ``persistent_id`` hook the pickler
+calls for *every* object it writes, strings or not, so the cost follows the number of objects,
+and the layout keeps that number down. The network journal, thousands of small lines, packs
+itself into one blob (:meth:`consul_sim.journal.Journal.__getstate__`); a store record is one
+reference to a maker of its class and one flat tuple of its values and fields-set; the cyclic
+collector is off while the pickler runs, and the pickler's memo (which holds every temporary it
+made) is emptied before the collector comes back, so it finds nothing new to walk.
 """
 
 from __future__ import annotations
 
 import copyreg
+import functools
 import gc
 import io
 import json
@@ -53,7 +63,7 @@ if TYPE_CHECKING:
     from consul_sim.world import World
 
 MAGIC = b"consul-sim snapshot\n"
-FORMAT = 1
+FORMAT = 2
 """Bumped whenever the pickled layout changes; a snapshot of another format is refused."""
 
 _loading = threading.local()
@@ -140,27 +150,26 @@ _NEWOBJ: Any = copyreg.__newobj__  # type: ignore[attr-defined]  # pickle writes
 _OTHER, _PLAIN, _OWN_STATE, _FIELDS, _MODEL = 0, 1, 2, 3, 4
 """How the pickler writes an object of a class: as pickle would, from its ``__dict__``, or
 through the class's own ``__getstate__``/``__setstate__`` (pydantic models, the network), or
-as a call with its fields (a slotted dataclass, such as the journal's many entries), or as a
-pydantic model's field values in field order (the store's thousands of records: their field
-names, written once per record, were half of a snapshot's strings)."""
+as a call with its fields (a slotted dataclass), or as a pydantic model's field values in field
+order (the store's thousands of records: their field names, written once per record, were half
+of a snapshot's strings)."""
 
 
-def _model(
-    cls: type[BaseModel],
-    names: tuple[str, ...],
-    values: tuple[Any, ...],
-    fields_set: tuple[str, ...],
-    extra: dict[str, Any] | None,
-    private: dict[str, Any] | None,
-) -> BaseModel:
-    """A pydantic model as its ``__setstate__`` would make it, from its values in field order."""
-    obj = cls.__new__(cls)
-    setattr_ = object.__setattr__
-    setattr_(obj, "__pydantic_fields_set__", set(fields_set))
-    setattr_(obj, "__pydantic_extra__", extra)
-    setattr_(obj, "__pydantic_private__", private)
-    setattr_(obj, "__dict__", dict(zip(names, values, strict=True)))
+def _model(cls: type[BaseModel], names: tuple[str, ...], *values_then_set: Any) -> BaseModel:
+    """A pydantic model as its ``__setstate__`` would make it, from its values in field order
+    followed by its fields-set (a model with extra or private attributes is written pydantic's
+    own way instead). Values and set are one flat tuple: one object fewer per record."""
+    obj = _object_new(cls)
+    # zip stops at the last name, before the fields-set
+    _setattr(obj, "__dict__", dict(zip(names, values_then_set, strict=False)))
+    _setattr(obj, "__pydantic_fields_set__", set(values_then_set[-1]))
+    _setattr(obj, "__pydantic_extra__", None)
+    _setattr(obj, "__pydantic_private__", None)
     return obj
+
+
+_object_new = object.__new__
+_setattr = object.__setattr__
 
 
 def _string_numbers(strings: dict[str, int]) -> Callable[[Any], int | None]:
@@ -168,9 +177,10 @@ def _string_numbers(strings: dict[str, int]) -> Callable[[Any], int | None]:
     met), None for anything else. A closure rather than a method: it runs for every object
     written, a couple of hundred thousand times for a thousand services."""
     get = strings.get
+    str_ = str
 
     def number(obj: Any) -> int | None:
-        if obj.__class__ is str:
+        if obj.__class__ is str_:
             found: int | None = get(obj)
             if found is None:
                 found = strings[obj] = len(strings)
@@ -194,15 +204,22 @@ class _Pickler(pickle.Pickler):
         self.persistent_id = _string_numbers(self.strings)  # type: ignore[method-assign]
         self._fields: dict[type, Callable[[Any], Any]] = {}
         self._names: dict[type, tuple[str, ...]] = {}
+        self._makers: dict[type, functools.partial[BaseModel]] = {}
         self._name_sets: dict[frozenset[str], tuple[str, ...]] = {}
+        self._last_set: dict[type, tuple[frozenset[str], tuple[str, ...]]] = {}
 
-    def _sorted_names(self, names: set[str]) -> tuple[str, ...]:
+    def _sorted_names(self, cls: type, names: set[str]) -> tuple[str, ...]:
         """A fields-set in sorted order, one tuple per distinct set (written once, then
-        referenced: most records of a kind set the same fields)."""
+        referenced: most records of a kind set the same fields, so the last one of the class
+        is tried first, which costs no new object)."""
+        last = self._last_set.get(cls)
+        if last is not None and last[0] == names:
+            return last[1]
         key = frozenset(names)
         found = self._name_sets.get(key)
         if found is None:
             found = self._name_sets[key] = tuple(sorted(key))
+        self._last_set[cls] = (key, found)
         return found
 
     def _kind(self, cls: type) -> int:
@@ -211,7 +228,8 @@ class _Pickler(pickle.Pickler):
             fields = getattr(cls, "__dataclass_fields__", None)
             if cls.__module__.startswith("consul_sim.") and issubclass(cls, BaseModel):
                 kind = _MODEL
-                self._names[cls] = tuple(cls.model_fields)
+                self._names[cls] = names = tuple(cls.model_fields)
+                self._makers[cls] = functools.partial(_model, cls, names)
             elif (
                 cls.__module__.startswith("consul_sim.")
                 and "__slots__" in cls.__dict__
@@ -244,14 +262,16 @@ class _Pickler(pickle.Pickler):
         if kind == _MODEL:
             values = obj.__dict__
             names = self._names[cls]
-            if tuple(values) == names and not obj.__pydantic_private__:
-                return _model, (
-                    cls,
-                    names,
-                    tuple(values.values()),
-                    self._sorted_names(obj.__pydantic_fields_set__),
-                    obj.__pydantic_extra__,
-                    obj.__pydantic_private__,
+            if (
+                tuple(values) == names
+                and obj.__pydantic_private__ is None
+                and obj.__pydantic_extra__ is None
+            ):
+                # One maker per class (written once, then referenced), so a record costs the
+                # pickler its values and two small objects.
+                return self._makers[cls], (
+                    *values.values(),
+                    self._sorted_names(cls, obj.__pydantic_fields_set__),
                 )
             kind = _OWN_STATE  # an unusual one: pydantic's own way, sets sorted
         if kind == _PLAIN:
@@ -308,6 +328,7 @@ def dump(world: World, state: dict[str, Any]) -> bytes:
     pickler = _Pickler(body, world)
     with _no_gc():
         pickler.dump(state)
+        pickler.clear_memo()
     pickle.dump(list(pickler.strings), out, protocol=pickle.HIGHEST_PROTOCOL)
     out.write(body.getbuffer())
     return out.getvalue()
