@@ -275,6 +275,10 @@ def restore(cluster: Cluster, data: bytes) -> None:
     try:
         state = snapshot.load_part(state_bin, cluster.world, _refs(cluster))
         parts = {name: state[name] for name in (*_KEPT, "acl-tokens")}
+        for name, part in _parts(cluster).items():
+            _check_shape(name, parts[name], part.__dict__)
+        if not isinstance(parts["acl-tokens"], dict):
+            raise ValueError("damaged consul-sim snapshot: no ACL tokens in it")
     except (ValueError, KeyError, TypeError) as exc:
         raise ArchiveError(f"Raft error when restoring snapshot: {exc}") from None
     store = cluster.store
@@ -287,13 +291,29 @@ def restore(cluster: Cluster, data: bytes) -> None:
         live.clear()
         live.update(parts[name])
         live.update(kept)
-    cluster.acl.tokens = parts["acl-tokens"]
+    acl = cluster.acl
+    acl.tokens = parts["acl-tokens"]
+    # The leader puts the configured initial management token and the anonymous token back
+    # when they are missing (``initializeACLs``, agent/consul/leader.go).
+    for token in (acl.anonymous, acl.management):
+        acl.tokens.setdefault(token.secret_id, token)
     store.sessions.watching = watching
     store.sessions.clock = cluster.world.clock
     store.kv.graveyard.hint = None  # the tombstone GC is the leader's: a new one on next delete
     rearm_timers(store, cluster.world.scheduler)
     cluster.peering.streams.restored()
     store.watches.notify()
+
+
+def _check_shape(name: str, loaded: object, live: dict[str, Any]) -> None:
+    """Refuse, before anything is replaced, a part whose attributes are not of the live
+    object's kinds (nothing this version wrote, so a hand-made state.bin)."""
+    if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):
+        raise ValueError(f"damaged consul-sim snapshot: its {name} is not a state")
+    for key, value in loaded.items():
+        current = live.get(key)
+        if current is not None and value is not None and type(value) is not type(current):
+            raise ValueError(f"damaged consul-sim snapshot: its {name} has a wrong {key}")
 
 
 # -- inspecting -------------------------------------------------------------------------------

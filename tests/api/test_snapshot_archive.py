@@ -237,6 +237,26 @@ def test_a_state_that_names_anything_but_the_domains_data_is_refused(
     assert reads(dc1) == before
 
 
+def test_a_state_of_the_wrong_shape_is_refused_before_anything_changes(
+    pair: tuple[Cluster, Cluster],
+) -> None:
+    dc1, _ = pair
+    files = members(dc1.client.get("/v1/snapshot").content)
+    fields = {"Clusters": ["dc1"], "Format": FORMAT, "Package": __version__, "Part": True}
+    header = MAGIC + json.dumps(fields, sort_keys=True).encode() + b"\n"
+    state = {"store": {"index": "seven"}, "peering-table": {}, "ca": {}, "acl-tokens": {}}
+    files["state.bin"] = header + pickle.dumps([]) + pickle.dumps(state)
+    files.pop("SHA256SUMS")
+    before = reads(dc1)
+    r = dc1.client.put("/v1/snapshot", content=archived(files))
+    assert (r.status_code, r.text) == (
+        500,
+        "Raft error when restoring snapshot: damaged consul-sim snapshot: "
+        "its store has a wrong index",
+    )
+    assert reads(dc1) == before
+
+
 def test_a_world_snapshot_is_no_cluster_state(pair: tuple[Cluster, Cluster], world: World) -> None:
     dc1, _ = pair
     files = members(dc1.client.get("/v1/snapshot").content)
