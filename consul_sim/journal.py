@@ -120,24 +120,26 @@ class Journal:
         self._lines: deque[JournalEntry] = deque(maxlen=size)
         self.dropped = 0
         """How many lines fell off the ring since the world began."""
+        self._packed: bytes | None = None
+        """The lines as :meth:`__getstate__` last packed them, until the next append: a world
+        snapshotted again unchanged (a reset baseline, a fork of a fork) packs them once."""
 
     def __getstate__(self) -> dict[str, object]:
         """The lines packed as one marshal blob of plain tuples: a snapshot of a busy world
         holds thousands of lines, and written one object per field they were a third of what
         the pickler visited (and their rebuilding most of a restore)."""
-        return {
-            "size": self.size,
-            "dropped": self.dropped,
-            "lines": marshal.dumps(list(map(tuple, self._lines)), _MARSHAL_VERSION),
-        }
+        if self._packed is None:
+            self._packed = marshal.dumps(list(map(tuple, self._lines)), _MARSHAL_VERSION)
+        return {"size": self.size, "dropped": self.dropped, "lines": self._packed}
 
     def __setstate__(self, state: dict[str, object]) -> None:
         size, dropped, packed = state["size"], state["dropped"], state["lines"]
         assert isinstance(size, int) and isinstance(dropped, int) and isinstance(packed, bytes)
-        self.size, self.dropped = size, dropped
+        self.size, self.dropped, self._packed = size, dropped, packed
         self._lines = deque(map(_entry, marshal.loads(packed)), maxlen=size)
 
     def append(self, entry: JournalEntry) -> None:
+        self._packed = None
         if len(self._lines) == self.size:
             self.dropped += 1
         self._lines.append(clipped(entry))
