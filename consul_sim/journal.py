@@ -8,17 +8,26 @@ of silently getting fewer (``/_sim/events?since=``'s ``Dropped``).
 
 from __future__ import annotations
 
+import functools
 import itertools
+import marshal
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from typing import overload
+from typing import NamedTuple, overload
+
+_MARSHAL_VERSION = 2
+"""marshal's version 2 writes every string by value (versions 3 and up write references whose
+placement follows objects' reference counts and interning), so the packed journal is the same
+bytes for the same lines, as a world snapshot promises (:mod:`consul_sim.snapshot`)."""
 
 
-@dataclass(frozen=True, slots=True)
-class JournalEntry:
+class JournalEntry(NamedTuple):
     """One line of the teaching log. ``source``/``destination`` are peering addresses;
-    ``source_cluster``/``destination_cluster`` the names behind them ("" when nobody)."""
+    ``source_cluster``/``destination_cluster`` the names behind them ("" when nobody).
+
+    A named tuple rather than a dataclass: a world snapshot holds thousands of lines, and
+    tuples pack into one blob and come back from it at C speed (see :meth:`Journal.__getstate__`).
+    """
 
     seq: int
     at: float
@@ -43,6 +52,10 @@ class JournalEntry:
             "Summary": self.summary,
             "Message": self.message_seq,
         }
+
+
+_entry = functools.partial(tuple.__new__, JournalEntry)
+"""A line from its packed tuple of fields, without a Python-level call per line."""
 
 
 DEFAULT_JOURNAL_SIZE = 10_000
@@ -78,8 +91,7 @@ def clipped(entry: JournalEntry) -> JournalEntry:
     )
     if all(len(text) <= JOURNAL_TEXT_LIMIT for text in texts):
         return entry
-    return replace(
-        entry,
+    return entry._replace(
         source=clip(entry.source),
         destination=clip(entry.destination),
         kind=clip(entry.kind),
@@ -108,8 +120,26 @@ class Journal:
         self._lines: deque[JournalEntry] = deque(maxlen=size)
         self.dropped = 0
         """How many lines fell off the ring since the world began."""
+        self._packed: bytes | None = None
+        """The lines as :meth:`__getstate__` last packed them, until the next append: a world
+        snapshotted again unchanged (a reset baseline, a fork of a fork) packs them once."""
+
+    def __getstate__(self) -> dict[str, object]:
+        """The lines packed as one marshal blob of plain tuples: a snapshot of a busy world
+        holds thousands of lines, and written one object per field they were a third of what
+        the pickler visited (and their rebuilding most of a restore)."""
+        if self._packed is None:
+            self._packed = marshal.dumps(list(map(tuple, self._lines)), _MARSHAL_VERSION)
+        return {"size": self.size, "dropped": self.dropped, "lines": self._packed}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        size, dropped, packed = state["size"], state["dropped"], state["lines"]
+        assert isinstance(size, int) and isinstance(dropped, int) and isinstance(packed, bytes)
+        self.size, self.dropped, self._packed = size, dropped, packed
+        self._lines = deque(map(_entry, marshal.loads(packed)), maxlen=size)
 
     def append(self, entry: JournalEntry) -> None:
+        self._packed = None
         if len(self._lines) == self.size:
             self.dropped += 1
         self._lines.append(clipped(entry))

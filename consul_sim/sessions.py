@@ -339,6 +339,15 @@ def _reset_timer(store: Store, scheduler: Scheduler, session: Session) -> None:
     store.sessions.timers[session.id] = timer
 
 
+def rearm_timers(store: Store, scheduler: Scheduler) -> None:
+    """A fresh TTL timer for every session, as Consul's leader gives them when it takes over
+    or after a snapshot restore (``initializeSessionTimers``, ``agent/consul/session_ttl.go``):
+    the table's old timers are the caller's to cancel."""
+    store.sessions.timers = {}
+    for session in store.sessions.all():
+        _reset_timer(store, scheduler, session)
+
+
 def _expire(store: Store, scheduler: Scheduler, session_id: str) -> None:
     """A session's TTL ran out (a module function, not a closure, so the timer that calls it
     can go into a world snapshot). A renewed or destroyed session's old timer was cancelled

@@ -29,31 +29,44 @@ history), and the world and its lock are written as references to whatever world
 snapshot. That last one is also how a world is reset or replaced *in place*: the loaded state
 points at the very world object that loads it, so ``cluster.world`` and a server's apps keep
 pointing at the live world.
+
+Speed (a snapshot and a restore of two clusters sharing 1,000 services is a test fixture's
+cost, ``benchmarks/toolkit.py``): the string numbering is a ``persistent_id`` hook the pickler
+calls for *every* object it writes, strings or not, so the cost follows the number of objects,
+and the layout keeps that number down. The network journal, thousands of small lines, packs
+itself into one blob (:meth:`consul_sim.journal.Journal.__getstate__`); a store record is one
+reference to a maker of its class and one flat tuple of its values and fields-set; the cyclic
+collector is off while the pickler runs, and the pickler's memo (which holds every temporary it
+made) is emptied before the collector comes back, so it finds nothing new to walk.
 """
 
 from __future__ import annotations
 
 import copyreg
+import functools
 import gc
+import importlib
 import io
 import json
 import operator
 import pickle
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from types import MethodType
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel
 
 from consul_sim import __version__
+from consul_sim.scheduler import Timer
 
 if TYPE_CHECKING:
     from consul_sim.world import World
 
 MAGIC = b"consul-sim snapshot\n"
-FORMAT = 2
+FORMAT = 3
 """Bumped whenever the pickled layout changes; a snapshot of another format is refused."""
 
 _loading = threading.local()
@@ -68,6 +81,22 @@ def _the_world() -> World:
 def _the_lock() -> threading.RLock:
     lock: threading.RLock = _loading.lock
     return lock
+
+
+def _ref(name: str) -> object:
+    """A part's reference to an object of the live world (see :func:`load_part`)."""
+    refs: Mapping[str, object] = _loading.refs
+    return refs[name]
+
+
+def _dead_timer(when: float, seq: int) -> Timer:
+    """A part's timer: cancelled, with no callback (the restoring side arms its own)."""
+    return Timer(when, seq, _nothing, cancelled=True)
+
+
+def _nothing(*_: object) -> None:
+    """What a part holds in place of a bound method (a timer's callback, a hint)."""
+    return None
 
 
 def _ec_key(private_value: int, curve: str) -> ec.EllipticCurvePrivateKey:
@@ -140,27 +169,26 @@ _NEWOBJ: Any = copyreg.__newobj__  # type: ignore[attr-defined]  # pickle writes
 _OTHER, _PLAIN, _OWN_STATE, _FIELDS, _MODEL = 0, 1, 2, 3, 4
 """How the pickler writes an object of a class: as pickle would, from its ``__dict__``, or
 through the class's own ``__getstate__``/``__setstate__`` (pydantic models, the network), or
-as a call with its fields (a slotted dataclass, such as the journal's many entries), or as a
-pydantic model's field values in field order (the store's thousands of records: their field
-names, written once per record, were half of a snapshot's strings)."""
+as a call with its fields (a slotted dataclass), or as a pydantic model's field values in field
+order (the store's thousands of records: their field names, written once per record, were half
+of a snapshot's strings)."""
 
 
-def _model(
-    cls: type[BaseModel],
-    names: tuple[str, ...],
-    values: tuple[Any, ...],
-    fields_set: tuple[str, ...],
-    extra: dict[str, Any] | None,
-    private: dict[str, Any] | None,
-) -> BaseModel:
-    """A pydantic model as its ``__setstate__`` would make it, from its values in field order."""
-    obj = cls.__new__(cls)
-    setattr_ = object.__setattr__
-    setattr_(obj, "__pydantic_fields_set__", set(fields_set))
-    setattr_(obj, "__pydantic_extra__", extra)
-    setattr_(obj, "__pydantic_private__", private)
-    setattr_(obj, "__dict__", dict(zip(names, values, strict=True)))
+def _model(cls: type[BaseModel], names: tuple[str, ...], *values_then_set: Any) -> BaseModel:
+    """A pydantic model as its ``__setstate__`` would make it, from its values in field order
+    followed by its fields-set (a model with extra or private attributes is written pydantic's
+    own way instead). Values and set are one flat tuple: one object fewer per record."""
+    obj = _object_new(cls)
+    # zip stops at the last name, before the fields-set
+    _setattr(obj, "__dict__", dict(zip(names, values_then_set, strict=False)))
+    _setattr(obj, "__pydantic_fields_set__", set(values_then_set[-1]))
+    _setattr(obj, "__pydantic_extra__", None)
+    _setattr(obj, "__pydantic_private__", None)
     return obj
+
+
+_object_new = object.__new__
+_setattr = object.__setattr__
 
 
 def _string_numbers(strings: dict[str, int]) -> Callable[[Any], int | None]:
@@ -168,9 +196,10 @@ def _string_numbers(strings: dict[str, int]) -> Callable[[Any], int | None]:
     met), None for anything else. A closure rather than a method: it runs for every object
     written, a couple of hundred thousand times for a thousand services."""
     get = strings.get
+    str_ = str
 
     def number(obj: Any) -> int | None:
-        if obj.__class__ is str:
+        if obj.__class__ is str_:
             found: int | None = get(obj)
             if found is None:
                 found = strings[obj] = len(strings)
@@ -184,25 +213,37 @@ class _Pickler(pickle.Pickler):
     """Writes strings by number, the world and its lock as references, the objects of
     consul-sim's own classes with their sets sorted, and the rest as pickle does."""
 
-    def __init__(self, file: io.BytesIO, world: World) -> None:
+    def __init__(
+        self, file: io.BytesIO, world: World | None, refs: Mapping[int, str] | None = None
+    ) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self._world = world
-        self._lock = world.lock
+        self._lock = world.lock if world is not None else None
+        self._refs = refs
+        """For a part (:func:`dump_part`): objects by ``id`` written as references by name,
+        and timers and bound methods written as nothing (see :func:`dump_part`)."""
         self._kinds: dict[type, int] = {}
         self.strings: dict[str, int] = {}
         """Every distinct string, numbered in the order first written."""
         self.persistent_id = _string_numbers(self.strings)  # type: ignore[method-assign]
         self._fields: dict[type, Callable[[Any], Any]] = {}
         self._names: dict[type, tuple[str, ...]] = {}
+        self._makers: dict[type, functools.partial[BaseModel]] = {}
         self._name_sets: dict[frozenset[str], tuple[str, ...]] = {}
+        self._last_set: dict[type, tuple[frozenset[str], tuple[str, ...]]] = {}
 
-    def _sorted_names(self, names: set[str]) -> tuple[str, ...]:
+    def _sorted_names(self, cls: type, names: set[str]) -> tuple[str, ...]:
         """A fields-set in sorted order, one tuple per distinct set (written once, then
-        referenced: most records of a kind set the same fields)."""
+        referenced: most records of a kind set the same fields, so the last one of the class
+        is tried first, which costs no new object)."""
+        last = self._last_set.get(cls)
+        if last is not None and last[0] == names:
+            return last[1]
         key = frozenset(names)
         found = self._name_sets.get(key)
         if found is None:
             found = self._name_sets[key] = tuple(sorted(key))
+        self._last_set[cls] = (key, found)
         return found
 
     def _kind(self, cls: type) -> int:
@@ -211,7 +252,8 @@ class _Pickler(pickle.Pickler):
             fields = getattr(cls, "__dataclass_fields__", None)
             if cls.__module__.startswith("consul_sim.") and issubclass(cls, BaseModel):
                 kind = _MODEL
-                self._names[cls] = tuple(cls.model_fields)
+                self._names[cls] = names = tuple(cls.model_fields)
+                self._makers[cls] = functools.partial(_model, cls, names)
             elif (
                 cls.__module__.startswith("consul_sim.")
                 and "__slots__" in cls.__dict__
@@ -240,18 +282,28 @@ class _Pickler(pickle.Pickler):
         if obj is self._lock:
             return _the_lock, ()
         cls = type(obj)
+        if self._refs is not None:
+            name = self._refs.get(id(obj))
+            if name is not None:
+                return _ref, (name,)
+            if cls is Timer:
+                return _dead_timer, (obj.when, obj.seq)
+            if cls is MethodType:
+                return _nothing, ()
         kind = self._kind(cls)
         if kind == _MODEL:
             values = obj.__dict__
             names = self._names[cls]
-            if tuple(values) == names and not obj.__pydantic_private__:
-                return _model, (
-                    cls,
-                    names,
-                    tuple(values.values()),
-                    self._sorted_names(obj.__pydantic_fields_set__),
-                    obj.__pydantic_extra__,
-                    obj.__pydantic_private__,
+            if (
+                tuple(values) == names
+                and obj.__pydantic_private__ is None
+                and obj.__pydantic_extra__ is None
+            ):
+                # One maker per class (written once, then referenced), so a record costs the
+                # pickler its values and two small objects.
+                return self._makers[cls], (
+                    *values.values(),
+                    self._sorted_names(cls, obj.__pydantic_fields_set__),
                 )
             kind = _OWN_STATE  # an unusual one: pydantic's own way, sets sorted
         if kind == _PLAIN:
@@ -284,33 +336,101 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _unpickler(stream: io.BytesIO, strings: list[str]) -> pickle.Unpickler:
+def _unpickler(stream: io.BytesIO, strings: list[str], *, part: bool) -> pickle.Unpickler:
     """An unpickler that reads each string reference from ``strings`` (a C method, called for
-    every string of the snapshot)."""
-    unpickler = pickle.Unpickler(stream)
+    every string of the snapshot); for a part, one that names only data classes."""
+    unpickler = _PartUnpickler(stream) if part else pickle.Unpickler(stream)
     unpickler.persistent_load = strings.__getitem__  # type: ignore[method-assign]
     return unpickler
+
+
+_PART_MODULES = (
+    "consul_sim.models.",
+    "consul_sim.store.",
+    "consul_sim.peering.",
+    "consul_sim.connect.",
+    "consul_sim.catalog.",
+    "consul_sim.config.",
+    "consul_sim.acl.",
+)
+_PART_NAMES = frozenset(
+    {
+        ("builtins", "set"),
+        ("builtins", "frozenset"),
+        ("collections", "deque"),
+        ("collections", "defaultdict"),
+        ("collections", "OrderedDict"),
+        ("functools", "partial"),
+        ("consul_sim.snapshot", "_model"),
+        ("consul_sim.snapshot", "_ec_key"),
+        ("consul_sim.snapshot", "_set_dict"),
+        ("consul_sim.snapshot", "_ref"),
+        ("consul_sim.snapshot", "_dead_timer"),
+        ("consul_sim.snapshot", "_nothing"),
+        ("consul_sim.rand", "SimRandom"),
+        ("consul_sim.scheduler", "Timer"),
+        ("datetime", "datetime"),
+        ("datetime", "timedelta"),
+        ("datetime", "timezone"),
+    }
+)
+
+
+class _PartUnpickler(pickle.Unpickler):
+    """Loads a part (a cluster's state in a Consul snapshot archive, which an operator may
+    hand in over HTTP): it names only the data classes of the domain and the few builtins a
+    part is made of, so a crafted ``state.bin`` cannot make the loader call anything else."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = (module, name) in _PART_NAMES
+        if not found and module.startswith(_PART_MODULES):
+            found = isinstance(getattr(importlib.import_module(module), name, None), type)
+        if not found:
+            raise pickle.UnpicklingError(f"a cluster snapshot may not hold {module}.{name}")
+        return super().find_class(module, name)
+
+
+def _header_line(fields: dict[str, Any]) -> bytes:
+    return MAGIC + json.dumps(fields, sort_keys=True).encode() + b"\n"
+
+
+def _pickled(world: World | None, state: dict[str, Any], refs: Mapping[int, str] | None) -> bytes:
+    body = io.BytesIO()
+    pickler = _Pickler(body, world, refs)
+    with _no_gc():
+        pickler.dump(state)
+        pickler.clear_memo()
+    out = io.BytesIO()
+    pickle.dump(list(pickler.strings), out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(body.getbuffer())
+    return out.getvalue()
 
 
 def dump(world: World, state: dict[str, Any]) -> bytes:
     """The snapshot of ``world`` whose picklable attributes are ``state`` (the caller holds
     the world lock, so no request changes it half-way)."""
-    header = {
+    fields = {
         "Package": __version__,
         "Format": FORMAT,
         "Clusters": sorted(world.clusters),
         "Seed": world.seed,
     }
-    out = io.BytesIO()
-    out.write(MAGIC)
-    out.write(json.dumps(header, sort_keys=True).encode() + b"\n")
-    body = io.BytesIO()
-    pickler = _Pickler(body, world)
-    with _no_gc():
-        pickler.dump(state)
-    pickle.dump(list(pickler.strings), out, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(body.getbuffer())
-    return out.getvalue()
+    return _header_line(fields) + _pickled(world, state, None)
+
+
+def dump_part(world: World, cluster: str, state: dict[str, Any], refs: Mapping[int, str]) -> bytes:
+    """A snapshot of part of one cluster of ``world`` (what a Consul snapshot archive holds,
+    :mod:`consul_sim.archive`): ``state``, with the objects in ``refs`` (by ``id``) written as
+    references by name that :func:`load_part` binds to the live objects of that name. Timers
+    and bound methods are written as nothing: they belong to the process that runs the
+    cluster (its leader), which arms its own when it loads the part."""
+    fields = {"Package": __version__, "Format": FORMAT, "Clusters": [cluster], "Part": True}
+    return _header_line(fields) + _pickled(world, state, refs)
+
+
+def encoded_size(record: object) -> int:
+    """How many bytes ``record`` takes written as a part writes it, on its own."""
+    return len(_pickled(None, {"": record}, {}))
 
 
 def header(data: bytes) -> dict[str, Any]:
@@ -339,21 +459,45 @@ def header(data: bytes) -> dict[str, Any]:
 def load(data: bytes, world: World, lock: threading.RLock) -> dict[str, Any]:
     """The state dict stored in ``data``, with references to the world and its lock bound to
     ``world`` and ``lock``. Runs pickle: only for snapshots from a trusted source."""
-    header(data)
+    if header(data).get("Part"):
+        raise ValueError("not a consul-sim snapshot of a world (it holds part of one cluster)")
+    return _load(data, world, lock, None)
+
+
+def load_part(data: bytes, world: World | None, refs: Mapping[str, object]) -> dict[str, Any]:
+    """The state of a part made by :func:`dump_part`, its references bound to ``refs``
+    (``world`` None: a part only looked at, bound to no world). Raises ValueError for
+    anything else, a damaged part, or one that names a class outside the domain's data."""
+    if not header(data).get("Part"):
+        raise ValueError("not a consul-sim snapshot of a cluster (it holds a whole world)")
+    return _load(data, world, world.lock if world else threading.RLock(), refs)
+
+
+def _load(
+    data: bytes, world: World | None, lock: threading.RLock, refs: Mapping[str, object] | None
+) -> dict[str, Any]:
     view = memoryview(data)
     start = len(MAGIC) + bytes(view[len(MAGIC) : len(MAGIC) + 4096]).index(b"\n") + 1
-    _loading.world, _loading.lock = world, lock
+    _loading.world, _loading.lock, _loading.refs = world, lock, refs
     try:
         stream = io.BytesIO(view[start:])
         with _no_gc():
-            strings = pickle.load(stream)
+            strings = pickle.load(stream) if refs is None else _PartUnpickler(stream).load()
             if type(strings) is not list:
                 raise pickle.UnpicklingError("no string table")
-            state = _unpickler(stream, strings).load()
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError) as exc:
+            state = _unpickler(stream, strings, part=refs is not None).load()
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        AttributeError,
+        ImportError,
+        IndexError,
+        KeyError,
+        TypeError,
+    ) as exc:
         raise ValueError(f"damaged consul-sim snapshot: {exc}") from None
     finally:
-        del _loading.world, _loading.lock
+        del _loading.world, _loading.lock, _loading.refs
     if not isinstance(state, dict):
         raise ValueError("damaged consul-sim snapshot: no world state in it")
     return state

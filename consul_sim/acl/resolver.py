@@ -156,6 +156,27 @@ class ACLResolver:
             self._put_token(token)
             self.tables.bootstrap_index = index
 
+    def restore_tables(self, tables: ACLTables) -> None:
+        """The ACL tables of a restored snapshot. As Consul's leader does after a restore
+        (``initializeACLs``, agent/consul/leader.go), the anonymous token and the configured
+        initial management token are put back when the snapshot lacks them; so is the
+        simulator's own management token, which Python callers hold."""
+        self.tables = tables
+        for token in (self.anonymous, self.management):
+            if token.accessor_id not in tables.tokens:
+                self._put_token(token)
+        if self.enabled and self.initial_management:
+            if self.initial_management not in tables.secrets:
+                self._put_token(
+                    Token(
+                        self.rand.uuid(),
+                        self.initial_management,
+                        "Initial Management Token",
+                        Grants(policies=[GLOBAL_MANAGEMENT_ID]),
+                        create_time=self.clock.now(),
+                    )
+                )
+
     # -- settings --------------------------------------------------------------------------
     @property
     def management_token(self) -> str:

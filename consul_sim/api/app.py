@@ -28,6 +28,7 @@ from consul_sim.api import (
     session,
     sim,
     sim_call,
+    snapshot,
     status,
     stream,
     txn,
@@ -116,6 +117,7 @@ def create_app(cluster: Cluster) -> FastAPI:
     app.include_router(txn.router)
     app.include_router(discovery_chain.router)
     app.include_router(agent_ops.router)
+    app.include_router(snapshot.router)
     ui.mount(app)
     app.add_middleware(RunDueTimers, cluster=cluster)
     app.add_middleware(PrintablePathCheck)

@@ -35,7 +35,7 @@ from consul_sim.peering.mesh import (
 )
 from consul_sim.peering.replication import StreamMessage, remove_imported
 from consul_sim.peering.stream import Streams
-from consul_sim.peering.streamauth import same_secret, stream_denied
+from consul_sim.peering.streamauth import active_stream, same_secret, stream_denied
 from consul_sim.peering.tokens import (
     KEY_BYTES,
     SecretRefused,
@@ -687,6 +687,15 @@ class PeeringService:
                 "InvalidArgument",
                 "expected PeerID to be empty; the wrong end of peering is being dialed",
             )
+        current = self.streams.ends.get(record.id)
+        if current is not None and current.remote_peering_id != msg.dialer_peering_id:
+            # One stream per acceptor peering (stream_tracker.go, Connected): a second
+            # dialer peering of the same token's peer (an alias) is refused while the first
+            # is connected, after its secret was promoted, as Consul checks in that order
+            # (stream_resources.go). The first keeps the stream, so the Terminated of a
+            # delete reaches it. The same dialer peering opening again replaces its own
+            # stream: its old one is over on its side, as gRPC would have noticed.
+            raise active_stream(record.id)
         if record.remote != msg.remote:
             updated = record.model_copy(deep=True)
             updated.remote = msg.remote.model_copy()

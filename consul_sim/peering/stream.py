@@ -348,6 +348,31 @@ class Streams:
             ):
                 self._schedule(record.id, 0.0)
 
+    def restored(self) -> None:
+        """The state store was replaced by a snapshot restore. An open stream whose peering
+        is gone ends; the others stay open and send their exports again from scratch, as
+        Consul's do when the event publisher force-closes their subscriptions after a
+        restore; a dialer peering with no stream dials now."""
+        for peering_id in sorted(self.ends):
+            end = self.ends[peering_id]
+            if self.service.table.get_by_id(peering_id) is None:
+                self.forget(peering_id)
+                self.service.tracker.forget(peering_id)
+                continue
+            end.cursor = self.ctx.store.catalog.change_position
+            end.config_index = end.roots_index = -1
+            end.exported, end.dirty = set(), set()
+            end.list_sent, end.bundle_sent, end.list_dirty = None, None, True
+        for record in self.service.table.list():
+            if (
+                record.should_dial
+                and record.id not in self.ends
+                and record.id not in self._dialing
+                and record.state
+                not in (PeeringState.DELETING, PeeringState.TERMINATED, PeeringState.PENDING)
+            ):
+                self._schedule(record.id, 0.0)
+
     # -- redialing --------------------------------------------------------------------------
     def wait_for_link(self, peering_id: str) -> None:
         """The open is stuck behind a held link: retry it on the first step after release

@@ -14,7 +14,8 @@ message of its own, so each one carries the proof itself.
   matches, hands the message to its network tagged with that secret, so the stream end applies
   the same rule as in-process.
 
-A refusal is Consul's ``PermissionDenied`` for a wrong stream secret.
+A refusal is Consul's ``PermissionDenied`` for a wrong stream secret, and its plain error
+(gRPC's ``Unknown``) for a second stream of a peering that has one connected.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import hashlib
 import hmac
 
 from consul_sim.errors import RPCError
+from consul_sim.gostd import quote
 
 INVALID_STREAM_SECRET = "invalid peering stream secret"
 MAC_HEADER = "X-Consul-Sim-Stream-MAC"
@@ -31,6 +33,17 @@ MAC_HEADER = "X-Consul-Sim-Stream-MAC"
 
 def stream_denied() -> RPCError:
     return RPCError("PermissionDenied", INVALID_STREAM_SECRET)
+
+
+def active_stream(peering_id: str) -> RPCError:
+    """An acceptor keeps one stream per peering: stream_tracker.go's ``Connected`` refuses a
+    second while one is connected, and stream_resources.go returns that as a plain Go error
+    (so gRPC's ``Unknown``), wrapped."""
+    return RPCError(
+        "Unknown",
+        "failed to register stream: there is an active stream for the given PeerID "
+        + quote(peering_id),
+    )
 
 
 def same_secret(expected: str, presented: str) -> bool:

@@ -129,3 +129,26 @@ def test_settle_still_reports_the_tail_when_the_ring_is_full() -> None:
         assert [int(line.split()[0][1:]) for line in tail] == list(
             range(world.network.journal.last_seq - 2, world.network.journal.last_seq + 1)
         )
+
+
+def test_a_full_ring_comes_back_from_a_snapshot_and_keeps_rolling() -> None:
+    with World(clock="virtual", seed=5, journal_size=4) as world:
+        a = world.network.attach("a", Sink())
+        b = world.network.attach("b", Sink())
+        for i in range(5):
+            world.network.send(a, b, Note(f"note {i} é"))
+        world.settle()
+        restored = World.restore(world.snapshot())
+        try:
+            journal = restored.network.journal
+            assert (journal.size, journal.dropped, len(journal)) == (4, 6, 4)
+            assert [e.render() for e in journal] == [e.render() for e in world.network.journal]
+            assert journal[-1].summary == world.network.journal[-1].summary
+            restored.network.send(a, b, Note("after"))
+            world.network.send(a, b, Note("after"))
+            restored.settle()
+            world.settle()
+            assert journal.dropped == world.network.journal.dropped == 8
+            assert restored.network.tail(4) == world.network.tail(4)
+        finally:
+            restored.close()
