@@ -55,6 +55,9 @@ if TYPE_CHECKING:
 
 router = ConsulRouter()
 
+NULL = {"type": "null"}
+"""What reload, leave and force-leave answer: Go's encoding of their nil result."""
+
 LogFn = Callable[..., None]
 
 POLL = 0.1
@@ -147,7 +150,7 @@ def _null() -> Response:
 @router.endpoint(
     "/v1/agent/reload",
     "PUT",
-    doc=Op("re-read the agent's configuration files", (), answers=(ok(OBJECT),), errors=(403, 500)),
+    doc=Op("re-read the agent's configuration files", (), answers=(ok(NULL),), errors=(403, 500)),
 )
 async def reload(request: Request) -> Response:
     cluster = cluster_of(request)
@@ -164,7 +167,7 @@ async def reload(request: Request) -> Response:
 @router.endpoint(
     "/v1/agent/leave",
     "PUT",
-    doc=Op("leave the cluster gracefully and shut down", (), answers=(ok(OBJECT),), errors=(403,)),
+    doc=Op("leave the cluster gracefully and shut down", (), answers=(ok(NULL),), errors=(403,)),
 )
 async def leave(request: Request) -> Response:
     cluster = cluster_of(request)
@@ -185,8 +188,8 @@ async def leave(request: Request) -> Response:
             Param("prune", "also forget the node at once"),
             Param("wan", "the WAN pool"),
         ),
-        answers=(ok(OBJECT),),
-        errors=(403,),
+        answers=(ok(NULL),),
+        errors=(400, 403),
     ),
 )
 async def force_leave(request: Request) -> Response:
