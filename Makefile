@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser screenshot test lint format demo bench fuzz clean
+.PHONY: install browser pyconsul screenshot test lint format demo bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) browser
+install: $(STAMP) browser pyconsul
+
+# py-consul's own test suite (tests/integration/test_py_consul_suite.py runs it against
+# `consul-sim agent`): its sdist, pinned by version and sha256, unpacked in a git-ignored cache.
+PYCONSUL_VERSION := 1.8.0
+PYCONSUL_SHA256 := ed9ab0adb335d33ea84f7622f372411f8e288bb09aee5e7632264d28d285a52c
+PYCONSUL_CACHE := .cache/py-consul
+PYCONSUL_SDIST := $(PYCONSUL_CACHE)/py_consul-$(PYCONSUL_VERSION).tar.gz
+PYCONSUL_DIR := $(PYCONSUL_CACHE)/py_consul-$(PYCONSUL_VERSION)
+
+pyconsul: $(PYCONSUL_DIR)/tests/conftest.py
+
+$(PYCONSUL_DIR)/tests/conftest.py: $(STAMP)
+	mkdir -p $(PYCONSUL_CACHE)
+	test -f $(PYCONSUL_SDIST) || $(BIN)/python -m pip download --quiet --no-deps \
+		--no-binary :all: --dest $(PYCONSUL_CACHE) py-consul==$(PYCONSUL_VERSION)
+	echo "$(PYCONSUL_SHA256)  $(PYCONSUL_SDIST)" | sha256sum --check --quiet - \
+		|| (rm -f $(PYCONSUL_SDIST); exit 1)
+	rm -rf $(PYCONSUL_DIR)
+	tar -xzf $(PYCONSUL_SDIST) -C $(PYCONSUL_CACHE)
+	touch $@
 
 # The dashboard's browser test (tests/browser) drives Debian's Chromium through Playwright;
 # Playwright's own browser download (`playwright install`) does not work here.
@@ -50,4 +70,4 @@ fuzz: install
 	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -q tests/stateful tests/unit tests/fuzz
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) .cache build *.egg-info .mypy_cache .ruff_cache

@@ -22,6 +22,7 @@ from consul_sim.api import (
     event,
     health,
     kv,
+    operator,
     peering,
     peerstream,
     query,
@@ -118,6 +119,7 @@ def create_app(cluster: Cluster) -> FastAPI:
     app.include_router(discovery_chain.router)
     app.include_router(agent_ops.router)
     app.include_router(snapshot.router)
+    app.include_router(operator.router)
     ui.mount(app)
     app.add_middleware(RunDueTimers, cluster=cluster)
     app.add_middleware(PrintablePathCheck)
