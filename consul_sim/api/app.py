@@ -20,6 +20,7 @@ from consul_sim.api import (
     event,
     health,
     kv,
+    operator,
     peering,
     peerstream,
     query,
@@ -112,6 +113,7 @@ def create_app(cluster: Cluster) -> FastAPI:
     app.include_router(coordinate.router)
     app.include_router(txn.router)
     app.include_router(discovery_chain.router)
+    app.include_router(operator.router)
     ui.mount(app)
     app.add_middleware(RunDueTimers, cluster=cluster)
     app.add_middleware(PrintablePathCheck)
