@@ -37,6 +37,7 @@ from consul_sim.durations import DurationError, format_duration, parse_duration
 from consul_sim.errors import BadRequest, ConsulError, RPCError
 from consul_sim.gostd import quote
 from consul_sim.models.base import json_kind
+from consul_sim.store.catalog import SERVICES
 
 if TYPE_CHECKING:
     from consul_sim.store import Store
@@ -297,36 +298,30 @@ class Operator:
 
     # -- usage --------------------------------------------------------------------------------
     def usage(self) -> tuple[int, dict[str, Any]]:
-        """``structs.ServiceUsage`` of this datacenter, with the services table's index."""
-        with self.store.lock:
-            tables = self.store.catalog
-            names: set[str] = set()
-            instances = 0
-            billable = 0
-            kinds = dict.fromkeys(CONNECT_KINDS, 0)
-            for row in tables.rows(""):
-                for svc in row.services.values():
-                    names.add(svc.service)
-                    instances += 1
-                    kind = svc.kind or ""
-                    native = bool(svc.connect.get("Native"))
-                    if kind in kinds:
-                        kinds[kind] += 1
-                    if native:
-                        kinds["connect-native"] += 1
-                    if kind not in NOT_BILLABLE and svc.service != "consul":
-                        billable += 1
-            nodes = len(tables.rows(""))
-            index = self.store.max_index(("services", "nodes"))
-        return index, {
-            self.datacenter: {
-                "Services": len(names),
-                "ServiceInstances": instances,
-                "ConnectServiceInstances": kinds,
-                "BillableServiceInstances": billable,
-                "Nodes": nodes,
-            }
+        """``structs.ServiceUsage`` of this datacenter and the services table's index
+        (``Store.ServiceUsage`` in ``agent/consul/state/usage.go``): unique names, instances,
+        instances per Connect kind, and the billable ones (typical or Connect-native, not the
+        ``consul`` service). Call under the store lock."""
+        names: set[str] = set()
+        instances = billable = 0
+        kinds = dict.fromkeys(CONNECT_KINDS, 0)
+        for row in self.store.catalog.rows(""):
+            for svc in row.services.values():
+                names.add(svc.service)
+                instances += 1
+                if svc.kind in kinds:
+                    kinds[svc.kind] += 1
+                if svc.connect.get("Native"):
+                    kinds["connect-native"] += 1
+                if svc.kind not in NOT_BILLABLE and svc.service != "consul":
+                    billable += 1
+        usage = {
+            "Services": len(names),
+            "ServiceInstances": instances,
+            "ConnectServiceInstances": kinds,
+            "BillableServiceInstances": billable,
         }
+        return self.store.max_index((SERVICES,)), {self.datacenter: usage}
 
 
 def multierror(errors: list[str]) -> str:

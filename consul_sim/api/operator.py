@@ -17,6 +17,7 @@ from starlette.responses import Response
 from consul_sim.api.http import (
     ConsulRouter,
     authorizer,
+    blocking,
     check_dc,
     cluster_of,
     empty_response,
@@ -253,12 +254,18 @@ def _keyring_params(request: Request) -> None:
     ),
 )
 async def usage(request: Request) -> Response:
-    """``OperatorUsage``: ``?global`` adds WAN-federated datacenters; peers are not federated,
-    so the answer is this datacenter's either way."""
+    """``OperatorUsage``, a blocking query: ``?global`` adds WAN-federated datacenters; peers
+    are not federated, so the answer is this datacenter's either way."""
     cluster = cluster_of(request)
     opts = query_options(request, cluster)
     authorizer(request, cluster).require("operator", READ)
-    index, counts = cluster.operator.usage()
+    operator = cluster.operator
+
+    def read() -> tuple[int, dict[str, Any]]:
+        with cluster.store.lock:
+            return operator.usage()
+
+    index, counts = await blocking(request, cluster, opts, read)
     body = {
         "Usage": counts,
         "Index": index,

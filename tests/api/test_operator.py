@@ -10,6 +10,7 @@ import pytest
 
 from consul_sim.world import Cluster, World
 from tests.api.conftest import register
+from tests.blocking import blocked_get
 
 AUTOPILOT_DEFAULTS = (
     '{"CleanupDeadServers":true,"LastContactThreshold":"200ms","MaxTrailingLogs":250,'
@@ -274,8 +275,8 @@ def test_usage_counts_this_datacenters_services(client: httpx.Client) -> None:
         assert r.text == (
             '{"Usage":{"dc1":{"Services":3,"ServiceInstances":3,"ConnectServiceInstances":'
             '{"api-gateway":0,"connect-native":0,"connect-proxy":1,"ingress-gateway":0,'
-            '"mesh-gateway":0,"terminating-gateway":0},"BillableServiceInstances":1,'
-            f'"Nodes":2}}}},"Index":{index},"LastContact":0,"KnownLeader":true,'
+            '"mesh-gateway":0,"terminating-gateway":0},"BillableServiceInstances":1}},'
+            f'"Index":{index},"LastContact":0,"KnownLeader":true,'
             '"ConsistencyLevel":"leader","NotModified":false,"Backend":0,'
             '"ResultsFilteredByACLs":false}'
         )
@@ -323,3 +324,13 @@ def test_operator_endpoints_need_their_permission(
             headers={"X-Consul-Token": cluster.acl.management_token},
         ).text
         assert after == before
+
+
+@pytest.mark.slow
+def test_a_blocking_usage_read_wakes_on_a_registration(world: World, client: httpx.Client) -> None:
+    index = int(client.get("/v1/operator/usage").headers["X-Consul-Index"])
+    with blocked_get(world, client, f"/v1/operator/usage?index={index}&wait=60s") as results:
+        register(client, {"Node": "n1", "Address": "10.0.0.1", "Service": {"Service": "web"}})
+    assert len(results) == 1
+    assert int(results[0].headers["X-Consul-Index"]) > index
+    assert results[0].json()["Usage"]["dc1"]["Services"] == 2
