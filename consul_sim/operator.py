@@ -29,6 +29,7 @@ The domain keeps no HTTP: handlers in ``api/operator.py`` decode, authorize and 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -114,10 +115,14 @@ _GO_FIELD = {
 def decode_autopilot(body: Any) -> dict[str, Any]:
     """The fields a PUT sets, over ``api.NewAutopilotConfiguration()``'s defaults.
 
-    Go's decoder matches names case-insensitively, ignores unknown ones and refuses a value of
-    the wrong JSON type; a duration is a ``time.ParseDuration`` string or nanoseconds
-    (``ReadableDuration.UnmarshalJSON``). Errors carry Consul's ``Error parsing autopilot
-    config:`` prefix (``agent/operator_endpoint.go``)."""
+    Go's decoder matches names case-insensitively, ignores unknown ones, leaves a plain field
+    alone on ``null`` (a duration is a pointer: ``null`` makes it 0) and refuses a value of
+    the wrong JSON type; a duration is a ``time.ParseDuration`` string, else whatever
+    ``strconv.ParseFloat`` reads as nanoseconds (``ReadableDuration.UnmarshalJSON`` in
+    ``api/api.go``). Errors carry Consul's ``Error parsing autopilot config:`` prefix
+    (``agent/operator_endpoint.go``)."""
+    if body is None:
+        return {}
     if not isinstance(body, dict):
         raise BadRequest(
             f"Error parsing autopilot config: json: cannot unmarshal {json_kind(body)} "
@@ -126,7 +131,7 @@ def decode_autopilot(body: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in body.items():
         known = _FIELDS.get(key.lower())
-        if known is None or value is None:
+        if known is None or (value is None and known[1] != "duration"):
             continue
         attr, kind = known
         out[attr] = _field(attr, kind, value)
@@ -135,6 +140,8 @@ def decode_autopilot(body: Any) -> dict[str, Any]:
 
 def _field(attr: str, kind: str, value: Any) -> Any:
     if kind == "duration":
+        if value is None:
+            return 0.0
         if isinstance(value, str):
             try:
                 return parse_duration(value)
@@ -142,19 +149,21 @@ def _field(attr: str, kind: str, value: Any) -> Any:
                 raise BadRequest(f"Error parsing autopilot config: {exc}") from None
         if isinstance(value, int | float) and not isinstance(value, bool):
             return value / 1e9
-        raise BadRequest(f"Error parsing autopilot config: invalid duration {_go_value(value)}")
+        raw = json.dumps(value, separators=(",", ":"))
+        raise BadRequest(
+            f"Error parsing autopilot config: strconv.ParseFloat: parsing {quote(raw)}: "
+            "invalid syntax"
+        )
     wanted = {"bool": "bool", "string": "string"}.get(kind, "number")
     got = json_kind(value)
-    if got != wanted or (wanted == "number" and (value != int(value) or value < 0)):
+    if got == "number" and wanted == "number" and (value != int(value) or value < 0):
+        got = f"number {json.dumps(value)}"
+    if got != wanted:
         raise BadRequest(
             f"Error parsing autopilot config: json: cannot unmarshal {got} into Go struct field "
             f"AutopilotConfiguration.{_GO_FIELD[attr]} of type {kind}"
         )
     return int(value) if wanted == "number" else value
-
-
-def _go_value(value: Any) -> str:
-    return quote(value) if isinstance(value, str) else str(value).lower()
 
 
 class Operator:

@@ -37,7 +37,7 @@ from consul_sim.api.openapi import (
 )
 from consul_sim.errors import BadRequest
 from consul_sim.gostd import NumError, parse_bool, parse_uint
-from consul_sim.models.base import DecodeError, parse_json
+from consul_sim.models.base import DecodeError, json_kind, parse_json
 from consul_sim.operator import decode_autopilot
 
 router = ConsulRouter()
@@ -207,17 +207,36 @@ async def keyring(request: Request) -> Response:
             body = parse_json(await request.body())
         except DecodeError as exc:
             raise BadRequest(f"Request decode failed: {exc}") from None
-        if not isinstance(body, dict) or not isinstance(body.get("Key", ""), str):
-            raise BadRequest(
-                "Request decode failed: json: cannot unmarshal into Go value of type "
-                "agent.keyringArgs"
-            )
+        _check_keyring_args(body)
     _keyring_params(request)
     operation = _KEYRING_OPS[request.method]
     access = READ if operation == "list" else WRITE
     authorizer(request, cluster).require("keyring", access)
     cluster.operator.keyring(operation)
     return empty_response()  # pragma: no cover - encryption is never on
+
+
+def _check_keyring_args(body: Any) -> None:
+    """``decodeBody`` into ``keyringArgs`` (Key, Token, RelayFactor, LocalOnly): Go's
+    type errors for a body that is not an object or a field of the wrong JSON type."""
+    if body is None:
+        return
+    if not isinstance(body, dict):
+        raise BadRequest(
+            f"Request decode failed: json: cannot unmarshal {json_kind(body)} into Go value "
+            "of type agent.keyringArgs"
+        )
+    types = {"key": ("Key", "string"), "token": ("Token", "string")}
+    for name, value in body.items():
+        field = types.get(name.lower())
+        if field is None or value is None:
+            continue
+        go_name, go_type = field
+        if json_kind(value) != go_type:
+            raise BadRequest(
+                f"Request decode failed: json: cannot unmarshal {json_kind(value)} into Go "
+                f"struct field keyringArgs.{go_name} of type {go_type}"
+            )
 
 
 def _keyring_params(request: Request) -> None:

@@ -127,6 +127,25 @@ def test_autopilot_configuration_is_kept_per_cluster(world: World, client: httpx
             'Error parsing autopilot config: time: invalid duration "soon"',
         ),
         (
+            "",
+            '{"MinQuorum":-1}',
+            "Error parsing autopilot config: json: cannot unmarshal number -1 into Go struct "
+            "field AutopilotConfiguration.MinQuorum of type uint",
+        ),
+        (
+            "",
+            '{"LastContactThreshold":true}',
+            'Error parsing autopilot config: strconv.ParseFloat: parsing "true": invalid syntax',
+        ),
+        (
+            "",
+            "[]",
+            (
+                "Error parsing autopilot config: json: cannot unmarshal array into Go value "
+                "of type api.AutopilotConfiguration"
+            ),
+        ),
+        (
             "?cas=x",
             "{}",
             'Error parsing cas value: strconv.ParseUint: parsing "x": invalid syntax',
@@ -237,6 +256,14 @@ def test_keyring_list_fails_without_gossip_encryption(client: httpx.Client) -> N
         ("GET", "?local-only=maybe", None, (
             'Error parsing local-only: strconv.ParseBool: parsing "maybe": invalid syntax'
         )),
+        ("POST", "", '{"Key":5}', (
+            "Request decode failed: json: cannot unmarshal number into Go struct field "
+            "keyringArgs.Key of type string"
+        )),
+        ("PUT", "", "[]", (
+            "Request decode failed: json: cannot unmarshal array into Go value of type "
+            "agent.keyringArgs"
+        )),
         ("POST", "?local-only=true", '{"Key":"k"}', (
             "Invalid use of local-only: local-only can only be set for list requests"
         )),
@@ -334,3 +361,19 @@ def test_a_blocking_usage_read_wakes_on_a_registration(world: World, client: htt
     assert len(results) == 1
     assert int(results[0].headers["X-Consul-Index"]) > index
     assert results[0].json()["Usage"]["dc1"]["Services"] == 2
+
+
+def test_autopilot_put_null_keeps_plain_fields_and_zeroes_durations(
+    client: httpx.Client,
+) -> None:
+    r = client.put(
+        "/v1/operator/autopilot/configuration",
+        content='{"MaxTrailingLogs":null,"LastContactThreshold":null,"ServerStabilizationTime":5e9}',
+    )
+    assert (r.status_code, r.text) == (200, "true")
+    config = client.get("/v1/operator/autopilot/configuration").json()
+    assert (
+        config["MaxTrailingLogs"],
+        config["LastContactThreshold"],
+        config["ServerStabilizationTime"],
+    ) == (250, "0s", "5s")
