@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from consul_sim.coordinates import Coordinates
     from consul_sim.events import UserEvents
     from consul_sim.explain import Explanation
+    from consul_sim.operator import Operator
     from consul_sim.oracles import IndexMarks
 
 ClockChoice = Literal["wall", "virtual"] | Clock
@@ -272,6 +273,21 @@ class Cluster:
             self.world.clock,
             datacenter=self.datacenter,
             agent_node=self.node_name,
+            started_at=self.started_at,
+        )
+
+    @cached_property
+    def operator(self) -> Operator:
+        """``/v1/operator/*``: the one server's Raft view, autopilot, keyring errors, usage."""
+        from consul_sim.operator import Operator
+
+        return Operator(
+            self.store,
+            node_id=self.node_id,
+            node_name=self.node_name,
+            datacenter=self.datacenter,
+            raft_address=self.leader_address,
+            version=CONSUL_VERSION,
             started_at=self.started_at,
         )
 

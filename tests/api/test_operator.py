@@ -1,37 +1,33 @@
-"""/v1/operator over HTTP: a dev server's one-voter Raft configuration, autopilot, the keyring
-with gossip encryption off, and usage, with Consul's statuses and sentences
-(``agent/operator_endpoint.go`` and the RPCs it calls; see ``consul_sim/api/operator.py``)."""
+"""/v1/operator/* as Consul answers a single-server dev agent (agent/operator_endpoint.go and
+the Operator RPCs in agent/consul/operator_*_endpoint.go)."""
 
 from __future__ import annotations
+
+import json
 
 import httpx
 import pytest
 
 from consul_sim.world import Cluster, World
+from tests.api.conftest import register
+from tests.blocking import blocked_get
 
-ANON = ". The anonymous token is used implicitly when a request does not specify a token."
+AUTOPILOT_DEFAULTS = (
+    '{"CleanupDeadServers":true,"LastContactThreshold":"200ms","MaxTrailingLogs":250,'
+    '"MinQuorum":0,"ServerStabilizationTime":"10s","RedundancyZoneTag":"",'
+    '"DisableUpgradeMigration":false,"UpgradeVersionTag":"","CreateIndex":1,"ModifyIndex":1}'
+)
 
 
-@pytest.fixture
-def locked(world: World) -> Cluster:
-    return world.add_cluster("secure", acl_default_policy="deny", acl_initial_management="root")
-
-
-def test_raft_configuration_is_this_one_leading_voter(dc1: Cluster, client: httpx.Client) -> None:
+def test_raft_configuration_lists_the_one_voting_leader(dc1: Cluster, client: httpx.Client) -> None:
     r = client.get("/v1/operator/raft/configuration")
     assert r.status_code == 200
-    body = r.json()
-    assert body["Index"] == 0
-    [server] = body["Servers"]
-    assert server == {
-        "ID": dc1.node_id,
-        "Node": dc1.node_name,
-        "Address": "127.0.0.1:8300",
-        "Leader": True,
-        "ProtocolVersion": "3",
-        "Voter": True,
-        "LastIndex": dc1.store.index,
-    }
+    assert r.text == (
+        f'{{"Servers":[{{"ID":"{dc1.node_id}","Node":"dc1-server","Address":"127.0.0.1:8300",'
+        f'"Leader":true,"ProtocolVersion":"3","Voter":true,"LastIndex":{dc1.store.index}}}],'
+        '"Index":1}'
+    )
+    assert "X-Consul-Index" not in r.headers
 
 
 @pytest.mark.parametrize(
@@ -40,159 +36,344 @@ def test_raft_configuration_is_this_one_leading_voter(dc1: Cluster, client: http
         (
             "",
             400,
-            "Must specify either ?id with the server's ID or ?address with IP:port of peer to "
-            "remove",
+            "Must specify either ?id with the server's ID or ?address with IP:port of peer "
+            "to remove",
         ),
         ("?id=a&address=b", 400, "Must specify only one of ?id or ?address"),
-        (
-            "?address=10.255.255.1:8300",
-            500,
-            'address "10.255.255.1:8300" was not found in the Raft configuration',
-        ),
         ("?id=nope", 500, 'id "nope" was not found in the Raft configuration'),
+        (
+            "?address=10.0.0.9:8300",
+            500,
+            'address "10.0.0.9:8300" was not found in the Raft configuration',
+        ),
+        ("?address=127.0.0.1:8300", 500, "need at least one voter in configuration: {[]}"),
     ],
 )
-def test_removing_a_raft_peer_not_in_the_configuration_fails(
+def test_removing_a_raft_peer_fails_as_consul_fails(
     client: httpx.Client, query: str, status: int, text: str
 ) -> None:
+    before = client.get("/v1/operator/raft/configuration").text
     r = client.delete(f"/v1/operator/raft/peer{query}")
     assert (r.status_code, r.text) == (status, text)
-    assert client.get("/v1/operator/raft/configuration").json()["Servers"]
+    assert client.get("/v1/operator/raft/configuration").text == before
 
 
-def test_transferring_leadership_with_no_other_server_fails(client: httpx.Client) -> None:
+def test_removing_the_leader_by_id_is_refused(dc1: Cluster, client: httpx.Client) -> None:
+    r = client.delete(f"/v1/operator/raft/peer?id={dc1.node_id}")
+    assert (r.status_code, r.text) == (500, "need at least one voter in configuration: {[]}")
+
+
+def test_transfer_leader_has_no_peer_to_hand_to(dc1: Cluster, client: httpx.Client) -> None:
     r = client.post("/v1/operator/raft/transfer-leader")
     assert (r.status_code, r.text) == (500, "rpc error: code = Unknown desc = cannot find peer")
-    r = client.post("/v1/operator/raft/transfer-leader?id=abc")
+    r = client.post("/v1/operator/raft/transfer-leader?id=other")
     assert (r.status_code, r.text) == (
         500,
-        "rpc error: code = Unknown desc = Could not find address for server id abc",
+        "rpc error: code = Unknown desc = Could not find address for server id other",
     )
 
 
-def test_autopilot_configuration_defaults_and_cas(client: httpx.Client) -> None:
-    config = client.get("/v1/operator/autopilot/configuration").json()
-    index = config["ModifyIndex"]
-    assert config == {
-        "CleanupDeadServers": True,
-        "LastContactThreshold": "200ms",
-        "MaxTrailingLogs": 250,
-        "MinQuorum": 0,
-        "ServerStabilizationTime": "10s",
-        "RedundancyZoneTag": "",
-        "DisableUpgradeMigration": False,
-        "UpgradeVersionTag": "",
-        "CreateIndex": index,
-        "ModifyIndex": index,
-    }
-    url = "/v1/operator/autopilot/configuration"
-    stale = client.put(f"{url}?cas={index + 1000}", json={"CleanupDeadServers": False})
-    assert (stale.status_code, stale.text) == (200, "false")
-    assert client.get(url).json()["CleanupDeadServers"] is True
-
-    r = client.put(url, json={"CleanupDeadServers": False, "MaxTrailingLogs": 10})
-    assert (r.status_code, r.text) == (200, "true")
-    updated = client.get(url).json()
-    assert updated["CleanupDeadServers"] is False
-    assert updated["MaxTrailingLogs"] == 10
-    assert updated["LastContactThreshold"] == "200ms"  # api.NewAutopilotConfiguration's default
-    assert updated["CreateIndex"] == index
-    assert updated["ModifyIndex"] > index
-
-    r = client.put(f"{url}?cas={updated['ModifyIndex']}", json={"CleanupDeadServers": True})
-    assert (r.status_code, r.text) == (200, "true")
-    assert client.get(url).json()["CleanupDeadServers"] is True
-
-    bad = client.put(f"{url}?cas=x", json={})
-    assert (bad.status_code, bad.text) == (
-        400,
-        'Error parsing cas value: strconv.ParseUint: parsing "x": invalid syntax',
-    )
+def test_autopilot_configuration_starts_at_consuls_defaults(client: httpx.Client) -> None:
+    r = client.get("/v1/operator/autopilot/configuration")
+    assert (r.status_code, r.text) == (200, AUTOPILOT_DEFAULTS)
 
 
-def test_autopilot_health_is_one_healthy_leader(dc1: Cluster, client: httpx.Client) -> None:
-    r = client.get("/v1/operator/autopilot/health")
-    assert r.status_code == 200
-    body = r.json()
-    assert (body["Healthy"], body["FailureTolerance"]) == (True, 0)
-    [server] = body["Servers"]
-    assert server["ID"] == dc1.node_id
-    assert server["Name"] == dc1.node_name
-    assert (server["Leader"], server["Healthy"], server["Voter"]) == (True, True, True)
-    assert server["SerfStatus"] == "alive"
-
-
-def test_keyring_without_gossip_encryption_is_consuls_500(
+def test_autopilot_put_replaces_the_configuration_and_cas_guards_it(
     dc1: Cluster, client: httpx.Client
 ) -> None:
-    node, dc = dc1.node_name, dc1.datacenter
-    r = client.get("/v1/operator/keyring")
-    assert (r.status_code, r.text) == (
-        500,
-        "4 errors occurred:\n"
-        "\t* WAN error: 1/1 nodes reported failure\n"
-        f"\t* {node}.{dc}: Keyring is empty (encryption not enabled)\n"
-        f"\t* {dc} (LAN) error: 1/1 nodes reported failure\n"
-        f"\t* {node}: Keyring is empty (encryption not enabled)\n\n",
+    r = client.put(
+        "/v1/operator/autopilot/configuration",
+        json={"MaxTrailingLogs": 300, "lastcontactthreshold": "1s", "CleanupDeadServers": False},
     )
-    key = {"Key": "8CooQRX1+VK7MsQQK6lx2LhumpSfQzUjE63HdAu2hgA="}
-    for method in ("POST", "PUT", "DELETE"):
-        r = client.request(method, "/v1/operator/keyring", json=key)
-        assert r.status_code == 500
-        assert r.text.endswith(f"\t* {node}: No keyring to modify (encryption not enabled)\n\n")
-    r = client.request("PUT", "/v1/operator/keyring?local-only=true", json=key)
-    assert (r.status_code, r.text) == (
-        400,
-        "Invalid use of local-only: local-only can only be set for list requests",
-    )
-    r = client.get("/v1/operator/keyring?relay-factor=9")
-    assert (r.status_code, r.text) == (
-        400,
-        "Invalid relay-factor: Relay factor must be in range: [0, 5]",
-    )
+    assert (r.status_code, r.text) == (200, "true")
+    first = client.get("/v1/operator/autopilot/configuration").json()
+    index = dc1.store.index
+    assert first == {
+        **json.loads(AUTOPILOT_DEFAULTS),
+        "CleanupDeadServers": False,
+        "LastContactThreshold": "1s",
+        "MaxTrailingLogs": 300,
+        "ModifyIndex": index,
+    }
+    r = client.put("/v1/operator/autopilot/configuration?cas=1", json={"MinQuorum": 3})
+    assert (r.status_code, r.text) == (200, "false")
+    assert client.get("/v1/operator/autopilot/configuration").json() == first
+    r = client.put(f"/v1/operator/autopilot/configuration?cas={index}", json={"MinQuorum": 3})
+    assert (r.status_code, r.text) == (200, "true")
+    after = client.get("/v1/operator/autopilot/configuration").json()
+    assert (after["MinQuorum"], after["MaxTrailingLogs"]) == (3, 250)
+    assert after["ModifyIndex"] > index
 
 
-def test_usage_counts_this_datacenters_services_and_nodes(client: httpx.Client) -> None:
-    client.put("/v1/agent/service/register", json={"Name": "web"})
-    client.put(
-        "/v1/agent/service/register",
-        json={
-            "Name": "web-proxy",
-            "Kind": "connect-proxy",
-            "Port": 21000,
-            "Proxy": {"DestinationServiceName": "web"},
-        },
-    )
-    r = client.get("/v1/operator/usage")
-    assert r.status_code == 200
-    assert int(r.headers["X-Consul-Index"]) == r.json()["Index"]
-    body = r.json()
-    usage = body["Usage"]["dc1"]
-    assert usage["Nodes"] == 1
-    assert usage["Services"] == 3  # consul, web, web-proxy
-    assert usage["ServiceInstances"] == 3
-    assert usage["BillableServiceInstances"] == 1
-    assert usage["ConnectServiceInstances"]["connect-proxy"] == 1
-    assert body["KnownLeader"] is True
+def test_autopilot_configuration_is_kept_per_cluster(world: World, client: httpx.Client) -> None:
+    other = world.add_cluster("dc2")
+    assert client.put("/v1/operator/autopilot/configuration", json={"MinQuorum": 5}).text == "true"
+    assert other.client.get("/v1/operator/autopilot/configuration").json()["MinQuorum"] == 0
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "rule"),
+    ("query", "body", "text"),
     [
-        ("GET", "/v1/operator/raft/configuration", "operator:read"),
-        ("POST", "/v1/operator/raft/transfer-leader", "operator:write"),
-        ("GET", "/v1/operator/autopilot/configuration", "operator:read"),
-        ("GET", "/v1/operator/usage", "operator:read"),
-        ("GET", "/v1/operator/keyring", "keyring:read"),
+        ("", "", "Error parsing autopilot config: EOF"),
+        (
+            "",
+            '{"MaxTrailingLogs":"many"}',
+            "Error parsing autopilot config: json: cannot unmarshal string into Go struct field "
+            "AutopilotConfiguration.MaxTrailingLogs of type uint64",
+        ),
+        (
+            "",
+            '{"ServerStabilizationTime":"soon"}',
+            'Error parsing autopilot config: time: invalid duration "soon"',
+        ),
+        (
+            "",
+            '{"MinQuorum":-1}',
+            "Error parsing autopilot config: json: cannot unmarshal number -1 into Go struct "
+            "field AutopilotConfiguration.MinQuorum of type uint",
+        ),
+        (
+            "",
+            '{"LastContactThreshold":true}',
+            'Error parsing autopilot config: strconv.ParseFloat: parsing "true": invalid syntax',
+        ),
+        (
+            "",
+            "[]",
+            (
+                "Error parsing autopilot config: json: cannot unmarshal array into Go value "
+                "of type api.AutopilotConfiguration"
+            ),
+        ),
+        (
+            "?cas=x",
+            "{}",
+            'Error parsing cas value: strconv.ParseUint: parsing "x": invalid syntax',
+        ),
     ],
 )
-def test_operator_endpoints_need_their_permission(
-    locked: Cluster, method: str, path: str, rule: str
+def test_autopilot_put_rejects_bad_input_and_changes_nothing(
+    client: httpx.Client, query: str, body: str, text: str
 ) -> None:
-    r = locked.client.request(method, path)
+    r = client.put(f"/v1/operator/autopilot/configuration{query}", content=body)
+    assert (r.status_code, r.text) == (400, text)
+    assert client.get("/v1/operator/autopilot/configuration").text == AUTOPILOT_DEFAULTS
+
+
+def test_autopilot_health_and_state_show_the_healthy_leader(
+    dc1: Cluster, client: httpx.Client
+) -> None:
+    last = dc1.store.index
+    server = {
+        "ID": dc1.node_id,
+        "Name": "dc1-server",
+        "Address": "127.0.0.1:8300",
+    }
+    r = client.get("/v1/operator/autopilot/health")
+    assert r.status_code == 200
+    version = r.json()["Servers"][0]["Version"]
+    assert r.json() == {
+        "Healthy": True,
+        "FailureTolerance": 0,
+        "Servers": [
+            {
+                **server,
+                "SerfStatus": "alive",
+                "Version": version,
+                "Leader": True,
+                "LastContact": "0s",
+                "LastTerm": 2,
+                "LastIndex": last,
+                "Healthy": True,
+                "Voter": True,
+                "StableSince": "2026-01-01T00:00:00Z",
+            }
+        ],
+    }
+    r = client.get("/v1/operator/autopilot/state")
+    assert r.status_code == 200
+    assert r.json() == {
+        "Healthy": True,
+        "FailureTolerance": 0,
+        "OptimisticFailureTolerance": 0,
+        "Servers": {
+            dc1.node_id: {
+                **server,
+                "NodeStatus": "alive",
+                "Version": version,
+                "LastContact": "0s",
+                "LastTerm": 2,
+                "LastIndex": last,
+                "Healthy": True,
+                "StableSince": "2026-01-01T00:00:00Z",
+                "Status": "leader",
+                "Meta": {"consul-network-segment": "", "consul-version": version},
+                "NodeType": "voter",
+            }
+        },
+        "Leader": dc1.node_id,
+        "Voters": [dc1.node_id],
+    }
+
+
+def _keyring_error(message: str) -> str:
+    return (
+        "4 errors occurred:\n"
+        "\t* WAN error: 1/1 nodes reported failure\n"
+        f"\t* dc1-server.dc1: {message}\n"
+        "\t* dc1 (LAN) error: 1/1 nodes reported failure\n"
+        f"\t* dc1-server: {message}\n\n"
+    )
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_keyring_changes_fail_without_gossip_encryption(client: httpx.Client, method: str) -> None:
+    key = {"Key": "pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s="}
+    r = client.request(method, "/v1/operator/keyring", json=key)
+    assert (r.status_code, r.text) == (
+        500,
+        _keyring_error("No keyring to modify (encryption not enabled)"),
+    )
+
+
+def test_keyring_list_fails_without_gossip_encryption(client: httpx.Client) -> None:
+    r = client.get("/v1/operator/keyring")
+    assert (r.status_code, r.text) == (
+        500,
+        _keyring_error("Keyring is empty (encryption not enabled)"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "body", "text"),
+    [
+        ("GET", "?relay-factor=x", None, (
+            'Error parsing relay factor: strconv.Atoi: parsing "x": invalid syntax'
+        )),
+        ("GET", "?relay-factor=6", None, (
+            "Invalid relay-factor: Relay factor must be in range: [0, 5]"
+        )),
+        ("GET", "?local-only=maybe", None, (
+            'Error parsing local-only: strconv.ParseBool: parsing "maybe": invalid syntax'
+        )),
+        ("POST", "", '{"Key":5}', (
+            "Request decode failed: json: cannot unmarshal number into Go struct field "
+            "keyringArgs.Key of type string"
+        )),
+        ("PUT", "", "[]", (
+            "Request decode failed: json: cannot unmarshal array into Go value of type "
+            "agent.keyringArgs"
+        )),
+        ("POST", "?local-only=true", '{"Key":"k"}', (
+            "Invalid use of local-only: local-only can only be set for list requests"
+        )),
+    ],
+)  # fmt: skip
+def test_keyring_rejects_bad_parameters(
+    client: httpx.Client, method: str, query: str, body: str | None, text: str
+) -> None:
+    r = client.request(method, f"/v1/operator/keyring{query}", content=body)
+    assert (r.status_code, r.text) == (400, text)
+
+
+def test_usage_counts_this_datacenters_services(client: httpx.Client) -> None:
+    register(
+        client,
+        {"Node": "n1", "Address": "10.0.0.1", "Service": {"Service": "web", "Port": 80}},
+    )
+    register(
+        client,
+        {
+            "Node": "n1",
+            "Address": "10.0.0.1",
+            "Service": {
+                "ID": "web-proxy",
+                "Service": "web-sidecar-proxy",
+                "Kind": "connect-proxy",
+                "Port": 21000,
+                "Proxy": {"DestinationServiceName": "web"},
+            },
+        },
+    )
+    for query in ("", "?global"):
+        r = client.get(f"/v1/operator/usage{query}")
+        assert r.status_code == 200
+        index = r.headers["X-Consul-Index"]
+        assert r.text == (
+            '{"Usage":{"dc1":{"Services":3,"ServiceInstances":3,"ConnectServiceInstances":'
+            '{"api-gateway":0,"connect-native":0,"connect-proxy":1,"ingress-gateway":0,'
+            '"mesh-gateway":0,"terminating-gateway":0},"BillableServiceInstances":1}},'
+            f'"Index":{index},"LastContact":0,"KnownLeader":true,'
+            '"ConsistencyLevel":"leader","NotModified":false,"Backend":0,'
+            '"ResultsFilteredByACLs":false}'
+        )
+
+
+OPERATOR_CALLS = [
+    ("GET", "/v1/operator/raft/configuration", "operator:read"),
+    ("DELETE", "/v1/operator/raft/peer?id=x", "operator:write"),
+    ("POST", "/v1/operator/raft/transfer-leader", "operator:write"),
+    ("GET", "/v1/operator/autopilot/configuration", "operator:read"),
+    ("PUT", "/v1/operator/autopilot/configuration", "operator:write"),
+    ("GET", "/v1/operator/autopilot/health", "operator:read"),
+    ("GET", "/v1/operator/autopilot/state", "operator:read"),
+    ("GET", "/v1/operator/usage", "operator:read"),
+    ("GET", "/v1/operator/keyring", "keyring:read"),
+    ("POST", "/v1/operator/keyring", "keyring:write"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "permission"), OPERATOR_CALLS)
+def test_operator_endpoints_need_their_permission(
+    world: World, method: str, path: str, permission: str
+) -> None:
+    cluster = world.add_cluster("secure", acl_default_policy="deny")
+    resource, access = permission.split(":")
+    weaker = {resource: "read"} if access == "write" else {"node:*": "read"}
+    accessor, token = cluster.acl.create_token(weaker)
+    body = {"Key": "k"} if "keyring" in path else {"MinQuorum": 2}
+    content = json.dumps(body) if method in ("PUT", "POST") else None
+    before = cluster.client.get(
+        "/v1/operator/autopilot/configuration",
+        headers={"X-Consul-Token": cluster.acl.management_token},
+    ).text
+    r = cluster.client.request(method, path, content=content, headers={"X-Consul-Token": token})
     assert (r.status_code, r.text) == (
         403,
-        f"Permission denied: anonymous token lacks permission '{rule}'{ANON}",
+        f"Permission denied: token with AccessorID '{accessor}' lacks permission '{permission}'",
     )
-    ok = locked.client.request(method, path, headers={"X-Consul-Token": "root"})
-    assert ok.status_code != 403
+    accessor, token = cluster.acl.create_token({resource: access})
+    r = cluster.client.request(method, path, content=content, headers={"X-Consul-Token": token})
+    assert r.status_code != 403
+    if method != "GET" and "autopilot" not in path:
+        after = cluster.client.get(
+            "/v1/operator/autopilot/configuration",
+            headers={"X-Consul-Token": cluster.acl.management_token},
+        ).text
+        assert after == before
+
+
+@pytest.mark.slow
+def test_a_blocking_usage_read_wakes_on_a_registration(world: World, client: httpx.Client) -> None:
+    index = int(client.get("/v1/operator/usage").headers["X-Consul-Index"])
+    with blocked_get(world, client, f"/v1/operator/usage?index={index}&wait=60s") as results:
+        register(client, {"Node": "n1", "Address": "10.0.0.1", "Service": {"Service": "web"}})
+    assert len(results) == 1
+    assert int(results[0].headers["X-Consul-Index"]) > index
+    assert results[0].json()["Usage"]["dc1"]["Services"] == 2
+
+
+def test_autopilot_put_null_keeps_plain_fields_and_zeroes_durations(
+    client: httpx.Client,
+) -> None:
+    r = client.put(
+        "/v1/operator/autopilot/configuration",
+        content='{"MaxTrailingLogs":null,"LastContactThreshold":null,"ServerStabilizationTime":5e9}',
+    )
+    assert (r.status_code, r.text) == (200, "true")
+    config = client.get("/v1/operator/autopilot/configuration").json()
+    assert (
+        config["MaxTrailingLogs"],
+        config["LastContactThreshold"],
+        config["ServerStabilizationTime"],
+    ) == (250, "0s", "5s")

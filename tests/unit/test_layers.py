@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("models", ("models",)),
     ("store", ("store",)),
     ("domain", ("peering", "config", "catalog", "connect", "sessions", "kvs", "acl",
-                "events", "coordinates", "txn")),
+                "events", "coordinates", "txn", "operator")),
     ("world", ("", "world", "calls", "snapshot", "archive", "oracles", "explain")),
     ("front", ("api", "cli", "server", "scenarios", "testing")),
 ]  # fmt: skip
