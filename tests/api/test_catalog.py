@@ -30,6 +30,23 @@ def test_register_without_address_is_refused_with_consuls_sentence(client: httpx
     assert client.get("/v1/catalog/node/n1").text == "null"
 
 
+def test_skip_node_update_on_an_unknown_node_writes_the_node(client: httpx.Client) -> None:
+    """ensureRegistrationTxn writes a node it does not find even under SkipNodeUpdate; the Go
+    client's own test fixtures register a service that way before its node, in map order."""
+    r = client.put(
+        "/v1/catalog/register",
+        json={"Node": "baz", "SkipNodeUpdate": True, "Service": {"ID": "w2", "Service": "warning"}},
+    )
+    assert (r.status_code, r.text) == (200, "true")
+    node = client.get("/v1/catalog/node/baz").json()
+    assert node["Node"]["Address"] == ""
+    assert list(node["Services"]) == ["w2"]
+    register(client, {"Node": "baz", "Address": "127.0.0.4"})
+    node = client.get("/v1/catalog/node/baz").json()
+    assert node["Node"]["Address"] == "127.0.0.4"
+    assert list(node["Services"]) == ["w2"]
+
+
 def test_deregister_node_cascades_to_services_and_checks(client: httpx.Client) -> None:
     register(
         client,
