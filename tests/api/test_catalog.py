@@ -227,3 +227,20 @@ def test_connect_endpoints_return_sidecar_proxies_and_native_services(
     assert entry["Service"]["Kind"] == "connect-proxy"
     assert [e["ServiceName"] for e in client.get("/v1/catalog/connect/api").json()] == ["api"]
     assert client.get("/v1/catalog/connect/db").json() == []
+
+
+def test_node_services_lists_a_nodes_services(client: httpx.Client) -> None:
+    """CatalogNodeServiceList (agent/catalog_endpoint.go) answers structs.NodeServiceList:
+    services as a list with Tags never null, and for an unknown node the empty value."""
+    register(
+        client, {"Node": "n1", "Address": "10.0.0.1", "Service": {"ID": "w1", "Service": "web"}}
+    )
+    r = client.get("/v1/catalog/node-services/n1")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["Node"]["Node"] == "n1"
+    assert [(s["ID"], s["Service"], s["Tags"]) for s in body["Services"]] == [("w1", "web", [])]
+    assert int(r.headers["X-Consul-Index"]) >= 1
+    assert client.get("/v1/catalog/node-services/ghost").json() == {"Node": None, "Services": None}
+    missing = client.get("/v1/catalog/node-services/")
+    assert (missing.status_code, missing.text) == (400, "Missing node name")
