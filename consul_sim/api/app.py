@@ -18,6 +18,7 @@ from consul_sim.api import (
     errors,
     health,
     kv,
+    operator,
     peering,
     peerstream,
     query,
@@ -106,6 +107,7 @@ def create_app(cluster: Cluster) -> FastAPI:
     app.include_router(query.router)
     app.include_router(session.router)
     app.include_router(agent_ops.router)
+    app.include_router(operator.router)
     ui.mount(app)
     app.add_middleware(RunDueTimers, cluster=cluster)
     app.add_middleware(PrintablePathCheck)
