@@ -44,7 +44,7 @@ selected=$(names tests.txt | wc -l)
 excluded=$(names excluded.txt | wc -l)
 regex="^($(names tests.txt | paste -sd '|'))\$"
 
-log=$(mktemp "${TMPDIR:-/tmp}/conformance.XXXXXX")
+log="$work/go-test.log"
 status=0
 go test -exec "$here/inside.sh" github.com/hashicorp/consul/api -run "$regex" -count=1 -parallel "$parallel" \
     -timeout "$timeout" -v >"$log" 2>&1 || status=$?
@@ -54,5 +54,4 @@ passed=$(grep -cE '^--- PASS: [^/]*$' "$log" || true)
 failed=$(grep -cE '^--- FAIL: [^/ ]* ' "$log" || true)
 echo "conformance: $passed passed, $failed failed of $selected selected; $excluded excluded"
 if [ -n "${CONFORMANCE_LOG:-}" ]; then cp "$log" "$CONFORMANCE_LOG"; fi
-rm -f "$log"
 exit "$status"
