@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser pyconsul screenshot test lint format demo bench fuzz clean
+.PHONY: install browser pyconsul screenshot test lint format demo bench fuzz conformance clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ bench: install
 
 fuzz: install
 	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -q tests/stateful tests/unit tests/fuzz
+
+# HashiCorp's Go client's own tests against consul-sim (conformance/go/run.sh says how).
+conformance: install
+	conformance/go/run.sh
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info .mypy_cache .ruff_cache

@@ -26,6 +26,7 @@ import concurrent.futures
 import hmac
 import socket
 import threading
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -37,6 +38,7 @@ from consul_sim.api.http import closing_on
 from consul_sim.api.http11 import MAX_REQUEST_HEAD, GoLimitsH11Protocol
 from consul_sim.api.inprocess import front_door
 from consul_sim.api.peerstream import HTTPTransport
+from consul_sim.ports import listen_tcp
 from consul_sim.world import World
 
 DEFAULT_CLUSTERS = (("cluster-01", 8500), ("cluster-02", 8501))
@@ -82,10 +84,18 @@ class ServedWorld:
     """Serve ``{cluster name: port}`` on ``host``; port 0 picks a free port."""
 
     def __init__(
-        self, world: World, ports: dict[str, int], host: str = "127.0.0.1", *, sim_token: str = ""
+        self,
+        world: World,
+        ports: dict[str, int],
+        host: str = "127.0.0.1",
+        *,
+        sim_token: str = "",
+        listening: Mapping[str, socket.socket] | None = None,
     ) -> None:
         """``sim_token``, when not empty, is what ``/_sim/`` requests must carry in
-        ``X-Sim-Token`` (``consul-sim serve -sim-token``)."""
+        ``X-Sim-Token`` (``consul-sim serve -sim-token``). ``listening`` holds sockets already
+        listening (from ``consul_sim.ports.listen_tcp``) for some of the clusters; the served
+        world owns and closes them."""
         self.world = world
         self.sim_token = sim_token
         self.host = host
@@ -95,6 +105,7 @@ class ServedWorld:
         self._futures: list[concurrent.futures.Future[None]] = []
         self._ticker: concurrent.futures.Future[None] | None = None
         self._sockets: list[socket.socket] = []
+        self._listening = dict(listening or {})
         self._transport: HTTPTransport | None = None
         self._stopping = False
         self._started = False
@@ -103,20 +114,14 @@ class ServedWorld:
         self._following = False
 
     def _bind(self) -> dict[str, socket.socket]:
-        """Listen on every port first (as asyncio would: SO_REUSEADDR), so the ports are known
-        before serving starts; nothing is left open when one fails.
-
-        The socket names IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted
-        connections only when the listening socket's proto says TCP, and without it every
-        response waits out Nagle's algorithm against the client's delayed ACK (~40 ms)."""
+        """Listen on every port first, so the ports are known before serving starts; nothing is
+        left open when one fails. A socket the caller already listens on (``listening``) is
+        used as it is (``consul-sim agent`` listens before it imports the web stack)."""
         bound: dict[str, socket.socket] = {}
         try:
             for name, port in self.requested.items():
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+                sock = self._listening.pop(name, None) or listen_tcp(self.host, port)
                 self._sockets.append(sock)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((self.host, port))
-                sock.listen(2048)
                 sock.setblocking(False)
                 bound[name] = sock
         except OSError:
@@ -125,9 +130,10 @@ class ServedWorld:
         return bound
 
     def _close_sockets(self) -> None:
-        for sock in self._sockets:
+        for sock in [*self._sockets, *self._listening.values()]:
             sock.close()
         self._sockets.clear()
+        self._listening.clear()
 
     def _publish_addresses(self) -> None:
         """Each served cluster's HTTP address becomes its peering address (the old one keeps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -306,6 +307,41 @@ async def connect(request: Request) -> Response:
     ),
 )
 async def node(request: Request) -> Response:
+    return await _node_read(
+        request,
+        None,
+        lambda n, svcs: {"Node": n.render(), "Services": {s.id: s.render() for s in svcs}},
+    )
+
+
+@router.endpoint(
+    "/v1/catalog/node-services/{node:path}",
+    "GET",
+    doc=Op(
+        "a node and its services as a list",
+        READ_OPTIONS,
+        answers=(ok({"type": "object"}),),
+    ),
+)
+async def node_services(request: Request) -> Response:
+    """``CatalogNodeServiceList`` (agent/catalog_endpoint.go): the same read as
+    ``/v1/catalog/node/:node`` with the services as a list; it answers the
+    ``structs.NodeServiceList`` value itself, so an unknown (or unreadable) node is
+    ``{"Node": null, "Services": null}`` rather than ``null``."""
+    return await _node_read(
+        request,
+        {"Node": None, "Services": None},
+        lambda n, svcs: {"Node": n.render(), "Services": [s.render() for s in svcs]},
+    )
+
+
+async def _node_read(
+    request: Request,
+    missing: dict[str, Any] | None,
+    shape: Callable[[Node, list[NodeService]], dict[str, Any]],
+) -> Response:
+    """One node and its services as ``shape`` puts them; ``missing`` for an unknown node or
+    one the token cannot read (answered as if it did not exist)."""
     cluster = cluster_of(request)
     name = request.path_params["node"]
     opts = query_options(request, cluster)
@@ -318,17 +354,13 @@ async def node(request: Request) -> Response:
         acl.filtered = False
         index, found = queries.node_services(cluster.store, name, peer=opts.peer)
         if found is None:
-            return index, None
+            return index, missing
         node_obj, svcs = found
         svcs = apply_filter(opts.filter, svcs, NodeService.render, NODE_SERVICE_FIELDS)
-        # A node the token cannot read is answered as if it did not exist (``null``).
         if not acl.keep([node_obj], lambda authz, n: can_read_node(authz, n.node)):
-            return index, None
+            return index, missing
         svcs = acl.keep(svcs, lambda authz, s: can_read_service(authz, s.service))
-        return index, {
-            "Node": node_obj.render(),
-            "Services": {s.id: s.render() for s in svcs},
-        }
+        return index, shape(node_obj, svcs)
 
     index, body = await blocking(request, cluster, opts, read)
     return opts.respond(body, index, headers=acl.headers())

@@ -69,9 +69,9 @@ def register(store: Store, datacenter: str, req: RegisterRequest, peer: str = ""
         )
 
     catalog = store.catalog
+    # SkipNodeUpdate skips the node write only when the node exists: ensureRegistrationTxn
+    # (agent/consul/state/catalog.go) writes the node when none is found, even address-less.
     existing_row = catalog.row(peer, req.node)
-    if existing_row is None and not req.address:
-        raise _fail(MISSING_NODE_REGISTRATION)
     # Every refusal is decided before the transaction opens, so a refused request writes nothing.
     for check in prepared:
         if check.node.lower() != req.node.lower() and catalog.row(peer, check.node) is None:

@@ -28,8 +28,6 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from consul_sim.catalog.agent import multierror
-from consul_sim.config.hcl import HCLError, load_hcl
 from consul_sim.gostd import quote as go_quote
 
 __all__ = ["AgentConfig", "AgentConfigError", "load_agent_config"]
@@ -318,6 +316,10 @@ def _parse_source(name: str, fmt: str, text: str) -> dict[str, Any]:
         except json.JSONDecodeError as exc:
             raise AgentConfigError(f"failed to parse {name}: {exc.msg}") from None
     else:
+        # Imported here: the HCL reader pulls in pydantic, and `consul-sim agent` reads its
+        # configuration before it listens (sdk/testutil allows two seconds until it does).
+        from consul_sim.config.hcl import HCLError, load_hcl
+
         try:
             data = load_hcl(text) if text.strip() else {}
         except HCLError as exc:
@@ -366,6 +368,8 @@ def _check(data: dict[str, Any], schema: Schema, prefix: str, source: str) -> No
     _walk(data, schema, prefix, unknown, type_errors)
     if unknown:
         problems = [f"invalid config key {key}" for key in sorted(unknown)]
+        from consul_sim.catalog.agent import multierror
+
         raise AgentConfigError(f"failed to parse {source}: {multierror(problems)}")
     if type_errors:
         listed = "\n".join(f"* {e}" for e in type_errors)

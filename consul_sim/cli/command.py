@@ -235,12 +235,15 @@ def group(name: str, synopsis: str, usage: str) -> None:
     register(name)(cls)
 
 
-def load_commands() -> dict[str, CommandFactory]:
-    """Import every module of ``consul_sim.cli.commands`` (each registers its commands)."""
+def load_commands(only: str | None = None) -> dict[str, CommandFactory]:
+    """Import every module of ``consul_sim.cli.commands`` (each registers its commands), or with
+    ``only`` just that module: ``consul-sim agent`` must listen within two seconds of starting
+    (sdk/testutil's ``waitForAPI``), and the other groups' imports cost it most of a second."""
     from consul_sim.cli import commands
 
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        importlib.import_module(f"{commands.__name__}.{info.name}")
+    names = [m.name for m in pkgutil.iter_modules(commands.__path__)]
+    for name in sorted(names) if only is None else [only]:
+        importlib.import_module(f"{commands.__name__}.{name}")
     return dict(_REGISTRY)
 
 

@@ -38,7 +38,9 @@ def main(
         env=os.environ if env is None else env,
         client_factory=client_factory,
     )
-    code = CLI(args, load_commands(), ctx).run()
+    # `agent` alone (no help flag before it) loads only its own module: see load_commands.
+    only = "agent" if args[:1] == ["agent"] else None
+    code = CLI(args, load_commands(only), ctx).run()
     if argv is None:
         # The process ends next. Its interpreter would spend ~0.4 s at exit collecting the
         # object graph that pydantic, FastAPI and uvicorn built (longer than serve's whole

@@ -48,7 +48,6 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 ALLOW = "allow"
 DENY = "deny"
 PEER_PREFIX = "peer:"
-DEFAULT_REASON_NO_ACLS = "ACLs disabled, access is allowed by default"
 DEFAULT_REASON_ACLS = "Default behavior configured by ACLs"
 
 
@@ -114,14 +113,18 @@ class Intention:
             "SourceType": self.source_type,
             "Action": self.action,
             "Permissions": list(self.permissions) or None,
-            # LegacyNormalize forces a legacy source's Meta to a (possibly empty) map.
-            "Meta": dict(self.meta) if self.meta or self.id else None,
+            "Meta": dict(self.meta),
             "Precedence": self.precedence,
             "CreatedAt": self.created_at,
             "UpdatedAt": self.updated_at,
             "CreateIndex": self.create_index,
             "ModifyIndex": self.modify_index,
         }
+        if not self.meta:
+            # structs.Intention's Meta is `json:",omitempty"`: LegacyNormalize gives a legacy
+            # source an empty map, which the JSON leaves out, so HashiCorp's Go client reads
+            # it as nil (api's TestAPI_ConnectIntentionCreateListGetUpdateDelete expects nil).
+            del out["Meta"]
         return out
 
 
@@ -187,7 +190,11 @@ def decide(
             return Decision(False, f"Matched L7 intention: {ixn.describe()}", ixn)
         return Decision(ixn.action == ALLOW, f"Matched L4 intention: {ixn.describe()}", ixn)
     if acl_default_policy is None:
-        return Decision(True, DEFAULT_REASON_NO_ACLS)
+        # With ACLs disabled the token resolver answers acl.ManageAll() (agent/consul/acl.go),
+        # never nil, so agent/connect_auth.go reaches its ACL default branch: allowed, with
+        # the ACL reason. Its older "ACLs disabled, access is allowed by default" no longer
+        # shows; HashiCorp's api TestAPI_AgentConnectAuthorize asserts the ACL reason.
+        return Decision(True, DEFAULT_REASON_ACLS)
     return Decision(acl_default_policy == ALLOW, DEFAULT_REASON_ACLS)
 
 

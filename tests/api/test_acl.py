@@ -360,7 +360,7 @@ def test_without_acls_tokens_are_ignored_and_default_allows(world: World) -> Non
     )
     assert authorize(cluster, "db", "web") == {
         "Authorized": True,
-        "Reason": "ACLs disabled, access is allowed by default",
+        "Reason": "Default behavior configured by ACLs",
     }
 
 

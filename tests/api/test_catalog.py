@@ -30,6 +30,23 @@ def test_register_without_address_is_refused_with_consuls_sentence(client: httpx
     assert client.get("/v1/catalog/node/n1").text == "null"
 
 
+def test_skip_node_update_on_an_unknown_node_writes_the_node(client: httpx.Client) -> None:
+    """ensureRegistrationTxn writes a node it does not find even under SkipNodeUpdate; the Go
+    client's own test fixtures register a service that way before its node, in map order."""
+    r = client.put(
+        "/v1/catalog/register",
+        json={"Node": "baz", "SkipNodeUpdate": True, "Service": {"ID": "w2", "Service": "warning"}},
+    )
+    assert (r.status_code, r.text) == (200, "true")
+    node = client.get("/v1/catalog/node/baz").json()
+    assert node["Node"]["Address"] == ""
+    assert list(node["Services"]) == ["w2"]
+    register(client, {"Node": "baz", "Address": "127.0.0.4"})
+    node = client.get("/v1/catalog/node/baz").json()
+    assert node["Node"]["Address"] == "127.0.0.4"
+    assert list(node["Services"]) == ["w2"]
+
+
 def test_deregister_node_cascades_to_services_and_checks(client: httpx.Client) -> None:
     register(
         client,
@@ -214,3 +231,20 @@ def test_connect_endpoints_return_sidecar_proxies_and_native_services(
     assert entry["Service"]["Kind"] == "connect-proxy"
     assert [e["ServiceName"] for e in client.get("/v1/catalog/connect/api").json()] == ["api"]
     assert client.get("/v1/catalog/connect/db").json() == []
+
+
+def test_node_services_lists_a_nodes_services(client: httpx.Client) -> None:
+    """CatalogNodeServiceList (agent/catalog_endpoint.go) answers structs.NodeServiceList:
+    services as a list with Tags never null, and for an unknown node the empty value."""
+    register(
+        client, {"Node": "n1", "Address": "10.0.0.1", "Service": {"ID": "w1", "Service": "web"}}
+    )
+    r = client.get("/v1/catalog/node-services/n1")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["Node"]["Node"] == "n1"
+    assert [(s["ID"], s["Service"], s["Tags"]) for s in body["Services"]] == [("w1", "web", [])]
+    assert int(r.headers["X-Consul-Index"]) >= 1
+    assert client.get("/v1/catalog/node-services/ghost").json() == {"Node": None, "Services": None}
+    missing = client.get("/v1/catalog/node-services/")
+    assert (missing.status_code, missing.text) == (400, "Missing node name")

@@ -205,7 +205,7 @@ def test_authorize_without_intentions_allows_by_default(dc1: Cluster) -> None:
     uri = f"spiffe://{dc1.trust_domain}/ns/default/dc/cluster-01/svc/web"
     assert authorize(dc1, "db", uri) == {
         "Authorized": True,
-        "Reason": "ACLs disabled, access is allowed by default",
+        "Reason": "Default behavior configured by ACLs",
     }
 
 
@@ -250,7 +250,7 @@ def test_peering_intentions_file_lets_only_the_peer_frontend_in(world: World) ->
     }
     local = authorize(dc1, "service-name", local_uri)
     assert local["Authorized"] is True
-    assert local["Reason"] == "ACLs disabled, access is allowed by default"
+    assert local["Reason"] == "Default behavior configured by ACLs"
     assert check(dc1, "frontend", "service-name") == {"Allowed": True}
     r = dc1.client.get(
         "/v1/connect/intentions/exact",

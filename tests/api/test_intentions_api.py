@@ -404,3 +404,16 @@ def test_legacy_create_needs_intentions_write(deny: Cluster) -> None:
     body = {"SourceName": "web", "DestinationName": "db", "Action": "allow"}
     r = deny.client.post("/v1/connect/intentions", json=body)
     assert (r.status_code, r.text) == (403, "Permission denied")
+
+
+def test_an_intention_without_meta_leaves_meta_out(dc1: Cluster) -> None:
+    """structs.Intention's Meta is omitempty: HashiCorp's Go client reads an intention made
+    without Meta back with a nil Meta (its TestAPI_ConnectIntentionCreateListGetUpdateDelete)."""
+    bare = create_legacy(dc1, "api", "db")
+    tagged = create_legacy(dc1, "web", "db", Meta={"team": "x"})
+    listed = {i["ID"]: i for i in dc1.client.get("/v1/connect/intentions").json()}
+    assert "Meta" not in listed[bare]
+    assert listed[tagged]["Meta"] == {"team": "x"}
+    one = dc1.client.get(f"/v1/connect/intentions/{bare}").json()
+    assert "Meta" not in one
+    assert one["SourceName"] == "api"

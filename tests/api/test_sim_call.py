@@ -41,7 +41,7 @@ ALLOWED = (
 )
 DEFAULT_ALLOW = (
     'cluster-01\'s intentions allow "frontend" from its peer "cluster-02" to call '
-    '"service-name": ACLs disabled, access is allowed by default'
+    '"service-name": Default behavior configured by ACLs'
 )
 
 
@@ -373,7 +373,7 @@ def test_local_call_needs_a_passing_instance(world: World, c1: Cluster) -> None:
         "Reasons": [
             '"db" has no instance registered on cluster-01',
             'cluster-01\'s intentions allow "web" to call "db": '
-            "ACLs disabled, access is allowed by default",
+            "Default behavior configured by ACLs",
         ],
     }
     register(c1, "db")

@@ -32,7 +32,7 @@ PEER_REASONS = [
     'cluster-01 exports "web" to its peer "cluster-03"',
     '"web" has 1 passing instance on cluster-01',
     'cluster-01\'s intentions allow "frontend" from its peer "cluster-03" to call "web": '
-    "ACLs disabled, access is allowed by default",
+    "Default behavior configured by ACLs",
 ]
 
 
@@ -152,7 +152,7 @@ def test_a_passing_local_instance_keeps_the_call_local(
         "Reasons": [
             '"web" on cluster-03 has 1 passing instance',
             'cluster-03\'s intentions allow "frontend" to call "web": '
-            "ACLs disabled, access is allowed by default",
+            "Default behavior configured by ACLs",
         ],
     }
 
@@ -242,6 +242,6 @@ def test_router_and_splitter_send_a_plain_call_down_the_heaviest_leg(world: Worl
             "web-v2.default.default.cluster-03)",
             '"web-v2" on cluster-03 has 1 passing instance',
             'cluster-03\'s intentions allow "frontend" to call "web-v2": '
-            "ACLs disabled, access is allowed by default",
+            "Default behavior configured by ACLs",
         ],
     }

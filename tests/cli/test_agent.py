@@ -170,6 +170,35 @@ def test_sdk_testutil_config_starts_and_the_harness_finds_the_trust_domain(
 
 
 @pytest.mark.slow
+def test_a_request_made_as_soon_as_the_port_accepts_is_answered(tmp_path: Path) -> None:
+    """sdk/testutil's waitForAPI gives the agent two seconds and keeps only the last probe's
+    outcome: the agent listens before loading its web stack, so the first connection it
+    accepts waits in the backlog and gets its answer instead of a reset."""
+    cfg, path = sdk_testutil_config(tmp_path)
+    port = cfg["ports"]["http"]
+    proc = launch("agent", "-config-file", str(path))
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            assert time.monotonic() < deadline, "the agent never listened"
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=READY_TIMEOUT)
+                break
+            except ConnectionRefusedError:
+                time.sleep(0.01)
+        with sock:
+            sock.sendall(b"GET /v1/status/leader HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert json.loads(body).startswith("127.0.0.1:")
+    finally:
+        stop(proc)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sig", "hcl", "code"),
     [

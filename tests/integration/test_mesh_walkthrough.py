@@ -293,7 +293,7 @@ def test_mesh_walkthrough_end_to_end(mesh: MeshWorld) -> None:
     before = ok(two.post("/_sim/call", json=call)).json()
     assert before["Reasons"][-1] == (
         'cluster-01\'s intentions allow "frontend" from its peer "cluster-02" to call '
-        '"web": ACLs disabled, access is allowed by default'
+        '"web": Default behavior configured by ACLs'
     )
     allow_from_peer(one, "web", "frontend", "cluster-02")
 

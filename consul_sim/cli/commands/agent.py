@@ -16,16 +16,18 @@ like Consul prints them, and one log line says they are not opened.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from consul_sim.cli.agentconfig import AgentConfig, AgentConfigError, load_agent_config
 from consul_sim.cli.command import FlagCommand, register
-from consul_sim.cli.commands.serve import caught_signals, port_in_use
+from consul_sim.cli.commands.serve import caught_signals
 from consul_sim.cli.flags import AppendSlice, Bool, FlagSet, Int, OptBool, OptString
 from consul_sim.cli.servicefile import ServiceFileError, load_service_files
 from consul_sim.gostd import quote as go_quote
+from consul_sim.ports import listen_tcp
 from consul_sim.version import BUILD_DATE, CONSUL_VERSION
 
 if TYPE_CHECKING:
@@ -236,14 +238,28 @@ class AgentRun:
         if host.startswith("unix://"):
             self.ui.error(f"==> consul-sim serves HTTP on TCP only, not {host}")
             return 1
+        listening: dict[str, socket.socket] = {}
         if port > 0:
-            failure = port_in_use(host, port)
-            if failure is not None:
+            # Listen before importing the web stack (a second or more on a loaded machine):
+            # sdk/testutil's waitForAPI allows two seconds, and a connection made meanwhile
+            # waits in the backlog for its answer instead of being refused.
+            try:
+                listening[cfg.datacenter] = listen_tcp(host, port)
+            except OSError:
                 self.ui.error(
                     f"==> Error starting agent: listen tcp {host}:{port}: bind: address already "
                     "in use"
                 )
                 return 1
+        try:
+            return self._serve(listening)
+        finally:
+            for sock in listening.values():
+                sock.close()
+
+    def _serve(self, listening: dict[str, socket.socket]) -> int:
+        cfg = self.cfg
+        host, port = cfg.http_addr, cfg.http_port
         from consul_sim.server import ServedWorld
         from consul_sim.world import World
 
@@ -269,7 +285,10 @@ class AgentRun:
             with caught_signals() as signals:
                 self._register_control(cluster, left, signals)
                 if port > 0:
-                    served = ServedWorld(world, {cfg.datacenter: port}, host=host)
+                    served = ServedWorld(
+                        world, {cfg.datacenter: port}, host=host, listening=listening
+                    )
+                    listening.clear()
                     try:
                         served.start()
                     except (OSError, RuntimeError, TimeoutError) as exc:
