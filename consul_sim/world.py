@@ -6,7 +6,7 @@ node, a store, its Connect CA, its peering service, and ``cluster.client``, an `
 that calls the cluster's HTTP API in-process (no socket), or a port via ``consul_sim.server``.
 
 The world builds no HTTP app and no client itself: that is :mod:`consul_sim.api`'s job. The
-world only knows a :class:`FrontDoor` (the protocol below) and finds the installed one through
+world only knows a :class:`~consul_sim.frontdoor.FrontDoor` and finds the installed one through
 the ``consul_sim.front_door`` entry point the first time a client is asked for, so the domain
 stays importable, and fast to import, without FastAPI, Starlette or httpx.
 """
@@ -18,12 +18,17 @@ import threading
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 from consul_sim.acl import ACLResolver
 from consul_sim.catalog.agent import LocalAgent
 from consul_sim.clock import Clock, VirtualClock, WallClock
 from consul_sim.connect.ca import ConnectCA
+from consul_sim.faults import WorldFaults
+from consul_sim.frontdoor import FRONT_DOOR_GROUP as FRONT_DOOR_GROUP  # re-exported
+from consul_sim.frontdoor import FRONT_DOOR_NAME as FRONT_DOOR_NAME  # re-exported
+from consul_sim.frontdoor import FrontDoor as FrontDoor  # re-exported
+from consul_sim.frontdoor import installed_front_door as installed_front_door  # re-exported
 from consul_sim.journal import DEFAULT_JOURNAL_SIZE
 from consul_sim.models.catalog import (
     PASSING,
@@ -61,42 +66,11 @@ if TYPE_CHECKING:
 
 ClockChoice = Literal["wall", "virtual"] | Clock
 
-FRONT_DOOR_GROUP = "consul_sim.front_door"
-"""The entry-point group naming the factory of a world's in-process HTTP front door."""
-FRONT_DOOR_NAME = "in-process"
-
 MAX_EVENTS_PER_ADVANCE = 1_000_000
 
 
 class NotSettled(RuntimeError):
     """The world kept having work to do; the message ends with the journal's tail."""
-
-
-class FrontDoor(Protocol):
-    """How a world's clusters are called over HTTP with no socket (built by ``consul_sim.api``)."""
-
-    def client(self, cluster: Cluster) -> httpx.Client:
-        """A new client whose requests the cluster's own app answers."""
-        ...
-
-    def close(self) -> None:
-        """Stop whatever the front door runs (its event-loop thread)."""
-        ...
-
-
-def installed_front_door(world: World) -> FrontDoor:
-    """The front door the installed distribution names under ``consul_sim.front_door``."""
-    from importlib.metadata import entry_points  # ~50 ms: paid by the first client only
-
-    found = entry_points(group=FRONT_DOOR_GROUP, name=FRONT_DOOR_NAME)
-    if not found:
-        raise RuntimeError(
-            f"no {FRONT_DOOR_GROUP!r} entry point named {FRONT_DOOR_NAME!r}: install "
-            "consul-sim (pip install consul-sim, or pip install -e . in a checkout) so "
-            "cluster.client can reach the cluster's HTTP API"
-        )
-    factory = next(iter(found)).load()
-    return cast(FrontDoor, factory(world))
 
 
 AGENT_ADDRESS = "127.0.0.1"
@@ -320,7 +294,7 @@ class Cluster:
         return f"<Cluster {self.name!r} node={self.node_name!r}>"
 
 
-class World:
+class World(WorldFaults):
     """Every simulated cluster, and the time they share."""
 
     strict_peer_names = False
@@ -565,63 +539,6 @@ class World:
 
         with self.lock:
             return explain(self, service=service, source=source, consumer=consumer, token=token)
-
-    # -- faults -------------------------------------------------------------------------------
-    def partition(self, a: str, b: str) -> None:
-        """Cut the link between two clusters, both ways: queued messages on it are dropped."""
-        with self.lock:
-            self.cluster(a), self.cluster(b)
-            self.network.partition(a, b)
-
-    def heal(self, a: str | None = None, b: str | None = None) -> None:
-        """Heal one link; with no arguments, every link."""
-        with self.lock:
-            if (a is None) != (b is None):
-                raise ValueError("heal() takes two cluster names or none")
-            if a is not None and b is not None:
-                self.cluster(a), self.cluster(b)
-            self.network.heal(a, b)
-
-    def set_link(
-        self,
-        a: str,
-        b: str,
-        *,
-        latency: float | None = None,
-        loss: float | None = None,
-        duplicate: float | None = None,
-    ) -> None:
-        """Latency in seconds; loss and duplicate are probabilities drawn from the seed."""
-        with self.lock:
-            self.cluster(a), self.cluster(b)
-            self.network.set_link(a, b, latency=latency, loss=loss, duplicate=duplicate)
-
-    def hold(self, a: str, b: str) -> None:
-        """Keep every message on the link until ``release``."""
-        with self.lock:
-            self.cluster(a), self.cluster(b)
-            self.network.hold(a, b)
-
-    def release(self, a: str, b: str) -> None:
-        with self.lock:
-            self.cluster(a), self.cluster(b)
-            self.network.release(a, b)
-
-    def crash(self, name: str) -> None:
-        """The cluster's servers stop: it neither sends nor receives, its timers do nothing,
-        and its peers notice only when their heartbeat timeout fires."""
-        with self.lock:
-            self.cluster(name)
-            self.network.crash(name)
-
-    def restart(self, name: str) -> None:
-        """A new leader comes up: its stream tracker starts empty and it redials its peers."""
-        with self.lock:
-            cluster = self.cluster(name)
-            if name not in self.network.crashed:
-                return
-            self.network.restart(name)
-            cluster.peering.on_restart()
 
     def _wake_watchers(self) -> None:
         """Blocking queries re-check their deadlines when virtual time moves."""

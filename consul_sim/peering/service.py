@@ -11,6 +11,9 @@ process, arrives on a later world step: ESTABLISHING until then); what flows ove
 local delete marks the record DELETING, tells the other end ``Terminated`` over the open stream,
 removes what was imported from that peer, and removes the record shortly after on a timer.
 
+Generating a token and reading records need no other cluster; they live in
+:mod:`consul_sim.peering.local`, a mixin of :class:`PeeringService`.
+
 Errors are Consul's: plain Go errors cross the gRPC boundary as ``code = Unknown``.
 """
 
@@ -19,19 +22,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
-from consul_sim.errors import ConsulError, NotFound, RPCError
+from consul_sim.errors import ConsulError, RPCError
 from consul_sim.meta import validate_meta
-from consul_sim.models.peering import Peering, PeeringToken, Remote, TokenRemote
+from consul_sim.models.peering import Peering, Remote
 from consul_sim.models.peering_state import PeeringState, StreamTracker
 from consul_sim.net import Unreachable
 from consul_sim.peering.context import PeeringContext
+from consul_sim.peering.local import ENTERPRISE_PARTITIONS as ENTERPRISE_PARTITIONS  # re-exported
+from consul_sim.peering.local import LocalPeeringOps
+from consul_sim.peering.local import not_found as not_found  # re-exported
 from consul_sim.peering.mesh import (
     DialRoute,
     MeshIndex,
     dial_routes,
-    local_server_addresses,
 )
 from consul_sim.peering.replication import StreamMessage, remove_imported
 from consul_sim.peering.stream import Streams
@@ -40,9 +44,7 @@ from consul_sim.peering.tokens import (
     KEY_BYTES,
     SecretRefused,
     decode_token,
-    encode_token,
     envelope_digest,
-    sign_secret,
     unknown,
     validate_peer_name,
     validate_token,
@@ -54,7 +56,6 @@ DELETION_DELAY = 0.1
 """Seconds between a local DELETE and the leader routine removing the record (then 404)."""
 
 PEERING_DISABLED = "peering must be enabled to use this endpoint"
-ENTERPRISE_PARTITIONS = "Partitions are a Consul Enterprise feature"
 
 
 # -- messages between clusters ------------------------------------------------------------------
@@ -107,10 +108,6 @@ def _dial_error(exc: Unreachable | RPCError) -> tuple[str, str]:
     return exc.message, exc.code
 
 
-def not_found(name: str) -> NotFound:
-    return NotFound(f'Peering not found for "{name}"')
-
-
 def go_multierror(errors: list[str]) -> str:
     """hashicorp/go-multierror's default list format."""
     if len(errors) == 1:
@@ -160,7 +157,7 @@ class Establishing:
         return unknown(go_multierror(self.errors))
 
 
-class PeeringService:
+class PeeringService(LocalPeeringOps):
     """``cluster.peering``: the Python API and the server side of this cluster's peerings."""
 
     def __init__(self, ctx: PeeringContext) -> None:
@@ -220,69 +217,6 @@ class PeeringService:
         """Catch up with the catalog's mesh, and put moved gateways on the network."""
         if self.mesh.sync(self.ctx.store):
             self.mesh.attach(self.ctx.store, self.ctx.network, self.ctx.name, self.address)
-
-    # -- acceptor: generate a token -------------------------------------------------------------
-    def generate_token(
-        self,
-        peer: str,
-        *,
-        meta: Mapping[str, str] | None = None,
-        partition: str = "",
-        server_external_addresses: list[str] | None = None,
-    ) -> str:
-        with self.ctx.lock:
-            self.check_enabled()
-            if partition not in ("", "default"):
-                raise RPCError("InvalidArgument", ENTERPRISE_PARTITIONS)
-            validate_peer_name(peer)
-            problem = validate_meta(meta or {})
-            if problem:
-                raise unknown(f"meta tags failed validation: {problem}")
-            existing = self.table.get(peer)
-            if existing is None:
-                record = Peering(id=self._new_id(), name=peer, meta=dict(meta or {}))
-            else:
-                if existing.should_dial:
-                    raise unknown(
-                        f'cannot create peering with name: "{existing.name}"; '
-                        "there is already an established peering"
-                    )
-                # Meta is kept only from the call that created the peering.
-                record = existing.model_copy(deep=True)
-                record.state = PeeringState.UNDEFINED
-            jti = self.rand.uuid()
-            if existing is not None and existing.state == PeeringState.TERMINATED:
-                # Consul's state store ignores this write: the new secret is never stored,
-                # so the token answers 200 yet cannot be used. Delete and recreate instead.
-                pass
-            else:
-                record = self._write(record)
-                self.table.set_establishment_secret(record.id, jti)
-            now = self._now()
-            self.sync_mesh()
-            # After the write, as Consul: with no gateway to advertise the call fails, yet
-            # the PENDING record stays.
-            server_addresses = local_server_addresses(self.ctx.store, self.mesh, self.address)
-            envelope = PeeringToken(
-                # Consul puts its Connect CA roots in the token; the dialer verifies the
-                # acceptor's servers with them and keeps them as PeerCAPems.
-                ca=self.ctx.ca.root_pems(),
-                manual_server_addresses=list(server_external_addresses or []) or None,
-                server_addresses=server_addresses,
-                server_name=self.server_name,
-                peer_id=record.id,
-                remote=TokenRemote(partition="default", datacenter=self.ctx.datacenter),
-            )
-            envelope.establishment_secret = sign_secret(
-                self._key,
-                peer_name=peer,
-                peer_id=record.id,
-                jti=jti,
-                issued_at=now,
-                expires_at=now + self.token_ttl if self.token_ttl is not None else None,
-                digest=envelope_digest(envelope),
-            )
-            return encode_token(envelope)
 
     # -- dialer: establish ----------------------------------------------------------------------
     def establish(
@@ -519,35 +453,6 @@ class PeeringService:
         with self.ctx.lock:
             self.streams.reset()
 
-    # -- reads ----------------------------------------------------------------------------------
-    def read_record(self, name: str) -> tuple[int, Peering | None]:
-        """The record and the index a read of it answers with: its own ``ModifyIndex``, or
-        the table's when there is none (``state/peering.go``'s ``peeringReadTxn``). So a
-        blocking read watches that one peering: another peering's write leaves the index
-        where it was and the reader keeps waiting, as Consul's watch on the record does;
-        the overlay from the stream tracker moves no index, as in Consul."""
-        with self.ctx.lock:
-            record = self.table.get(name)
-            if record is None:
-                return self.table.index(), None
-            return max(record.modify_index, 1), record
-
-    def render(self, record: Peering) -> dict[str, Any]:
-        return record.render(self.tracker.get(record.id))
-
-    def read(self, name: str) -> dict[str, Any]:
-        """The peering as ``GET /v1/peering/<name>`` shows it; NotFound when there is none."""
-        with self.ctx.lock:
-            self.check_enabled()
-            record = self.table.get(name)
-            if record is None:
-                raise not_found(name)
-            return self.render(record)
-
-    def list_records(self) -> tuple[int, list[Peering]]:
-        with self.ctx.lock:
-            return self.table.index(), self.table.list()
-
     # -- delete ---------------------------------------------------------------------------------
     def delete(self, name: str) -> None:
         """Idempotent: a missing or already-deleting peering is a no-op."""
@@ -728,9 +633,3 @@ class PeeringService:
         if status is not None:
             status.disconnect(self._now())
         return StreamOpened()
-
-    # Last, so the method does not shadow the builtin in the annotations above.
-    def list(self) -> list[dict[str, Any]]:
-        with self.ctx.lock:
-            self.check_enabled()
-            return [self.render(r) for r in self.table.list()]

@@ -26,7 +26,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("store", ("store",)),
     ("domain", ("peering", "config", "catalog", "connect", "sessions", "kvs", "acl",
                 "events", "coordinates", "txn", "operator")),
-    ("world", ("", "world", "calls", "snapshot", "archive", "oracles", "explain")),
+    ("world", ("", "world", "calls", "snapshot", "archive", "oracles", "explain", "frontdoor",
+               "faults")),
     ("front", ("api", "cli", "server", "scenarios", "testing")),
 ]  # fmt: skip
 """Each layer and the first name under ``consul_sim`` of the modules it holds ("" = the face)."""
