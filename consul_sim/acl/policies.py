@@ -5,9 +5,10 @@ unique; an ID, when given, an existing one; a policy's rules must parse (``Faile
 rules: ...`` or ``Invalid <kind> policy: ...``); the builtin global-management policy may be
 renamed but not given other rules or datacenters, nor deleted. A role's policy links and
 identities are checked as a token's are. Reads need ``acl:read``; a missing policy or role is
-404 ``Requested policy does not exist: ACL not found``; deleting a missing one is 404 ``Cannot
-find policy to delete``. Deleting a policy or role leaves the links to it dangling, and reads
-drop them, as Consul does.
+403 ``Requested policy does not exist: ACL not found`` (``agent/http.go``: any error saying ``ACL
+not found`` is ``isForbidden``, checked before every other status); deleting a missing one is
+404 ``Cannot find policy to delete``. Deleting a policy or role leaves the links to it
+dangling, and reads drop them, as Consul does.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from consul_sim.acl.identities import GLOBAL_MANAGEMENT_ID, GLOBAL_READ_ONLY_ID
 from consul_sim.acl.objects import Grants, Policy, Role
 from consul_sim.acl.resolver import POLICIES, ROLES, ACLResolver
 from consul_sim.acl.rules import READ, WRITE, ACLError, parse_rules
-from consul_sim.errors import NotFound
+from consul_sim.errors import NotFound, PermissionDenied
 from consul_sim.gostd import quote
 from consul_sim.models.acl import PolicyBody, RoleBody
 
@@ -86,7 +87,7 @@ def read_policy(acl: ACLResolver, authz: Authorizer, *, pid: str = "", name: str
     authz.require("acl", READ)
     policy = acl.tables.policies.get(pid) if pid else acl.policy_by_name(name)
     if policy is None:
-        raise NotFound(f"Requested policy does not exist: {ACL_NOT_FOUND}")
+        raise PermissionDenied(f"Requested policy does not exist: {ACL_NOT_FOUND}")
     return policy
 
 
@@ -152,7 +153,7 @@ def read_role(acl: ACLResolver, authz: Authorizer, *, rid: str = "", name: str =
     authz.require("acl", READ)
     role = acl.tables.roles.get(rid) if rid else acl.role_by_name(name)
     if role is None:
-        raise NotFound(f"Requested role does not exist: {ACL_NOT_FOUND}")
+        raise PermissionDenied(f"Requested role does not exist: {ACL_NOT_FOUND}")
     return role
 
 

@@ -5,9 +5,10 @@ writes need ``acl:write``. Creation checks the IDs a caller chose (UUIDs, not re
 use), turns ``ExpirationTTL`` into ``ExpirationTime`` on the cluster clock and keeps it between
 Consul's default ``acl.token_min_expiration_ttl`` (1m) and ``token_max_expiration_ttl`` (24h);
 updates keep the SecretID, locality, auth method and expiry; expired tokens are gone for every
-read, as ``IsExpired`` makes them. Not-found answers follow ``agent/acl_endpoint.go``: 404
-``Requested token does not exist: ACL not found`` for a read, ``Cannot find token to delete``
-for a delete, 403 ``ACL not found`` for a clone.
+read, as ``IsExpired`` makes them. Not-found answers follow ``agent/acl_endpoint.go``: 403
+``Requested token does not exist: ACL not found`` for a read (``agent/http.go`` checks
+``isForbidden`` first, and ``acl.IsErrNotFound`` matches any error that says ``ACL not
+found``), 404 ``Cannot find token to delete`` for a delete, 403 ``ACL not found`` for a clone.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def read(acl: ACLResolver, authz: Authorizer, accessor: str) -> dict[str, Any]:
     authz.require("acl", READ)
     token = acl.token_by_accessor(accessor)
     if token is None:
-        raise NotFound(TOKEN_NOT_FOUND)
+        raise PermissionDenied(TOKEN_NOT_FOUND)
     return acl.render_token(token, show_secret=authz.allowed("acl", WRITE))
 
 
