@@ -73,7 +73,7 @@ def read_method(acl: ACLResolver, authz: Authorizer, name: str) -> dict[str, Any
     authz.require("acl", READ)
     method = acl.tables.auth_methods.get(name)
     if method is None:
-        raise PermissionDenied(f"Requested auth method does not exist: {ACL_NOT_FOUND}")
+        raise NotFound(f"Requested auth method does not exist: {ACL_NOT_FOUND}")
     return method.render()
 
 
@@ -133,7 +133,7 @@ def read_binding_rule(acl: ACLResolver, authz: Authorizer, rid: str) -> dict[str
     authz.require("acl", READ)
     rule = acl.tables.binding_rules.get(rid)
     if rule is None:
-        raise PermissionDenied(f"Requested binding rule does not exist: {ACL_NOT_FOUND}")
+        raise NotFound(f"Requested binding rule does not exist: {ACL_NOT_FOUND}")
     return rule.render()
 
 

@@ -5,10 +5,9 @@ unique; an ID, when given, an existing one; a policy's rules must parse (``Faile
 rules: ...`` or ``Invalid <kind> policy: ...``); the builtin global-management policy may be
 renamed but not given other rules or datacenters, nor deleted. A role's policy links and
 identities are checked as a token's are. Reads need ``acl:read``; a missing policy or role is
-403 ``Requested policy does not exist: ACL not found`` (``agent/http.go``: any error saying ``ACL
-not found`` is ``isForbidden``, checked before every other status); deleting a missing one is
-404 ``Cannot find policy to delete``. Deleting a policy or role leaves the links to it
-dangling, and reads drop them, as Consul does.
+404 ``Requested policy does not exist: ACL not found``; deleting a missing one is 404 ``Cannot
+find policy to delete``. Deleting a policy or role leaves the links to it dangling, and reads
+drop them, as Consul does.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from consul_sim.acl.identities import GLOBAL_MANAGEMENT_ID, GLOBAL_READ_ONLY_ID
 from consul_sim.acl.objects import Grants, Policy, Role
 from consul_sim.acl.resolver import POLICIES, ROLES, ACLResolver
 from consul_sim.acl.rules import READ, WRITE, ACLError, parse_rules
-from consul_sim.errors import NotFound, PermissionDenied
+from consul_sim.errors import NotFound
 from consul_sim.gostd import quote
 from consul_sim.models.acl import PolicyBody, RoleBody
 
@@ -85,9 +84,11 @@ def set_policy(acl: ACLResolver, authz: Authorizer, body: PolicyBody) -> dict[st
 
 def read_policy(acl: ACLResolver, authz: Authorizer, *, pid: str = "", name: str = "") -> Policy:
     authz.require("acl", READ)
+    if pid:
+        checks.uuid_index_arg(pid)
     policy = acl.tables.policies.get(pid) if pid else acl.policy_by_name(name)
     if policy is None:
-        raise PermissionDenied(f"Requested policy does not exist: {ACL_NOT_FOUND}")
+        raise NotFound(f"Requested policy does not exist: {ACL_NOT_FOUND}")
     return policy
 
 
@@ -151,9 +152,11 @@ def set_role(acl: ACLResolver, authz: Authorizer, body: RoleBody) -> dict[str, A
 
 def read_role(acl: ACLResolver, authz: Authorizer, *, rid: str = "", name: str = "") -> Role:
     authz.require("acl", READ)
+    if rid:
+        checks.uuid_index_arg(rid)
     role = acl.tables.roles.get(rid) if rid else acl.role_by_name(name)
     if role is None:
-        raise PermissionDenied(f"Requested role does not exist: {ACL_NOT_FOUND}")
+        raise NotFound(f"Requested role does not exist: {ACL_NOT_FOUND}")
     return role
 
 

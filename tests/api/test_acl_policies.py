@@ -58,7 +58,7 @@ def test_policy_crud_round_trip(dc1: Cluster) -> None:
     r = dc1.client.delete(f"/v1/acl/policy/{policy['ID']}", headers=mgmt(dc1))
     assert (r.status_code, r.text) == (200, "true")
     r = dc1.client.get(f"/v1/acl/policy/{policy['ID']}", headers=mgmt(dc1))
-    assert (r.status_code, r.text) == (403, "Requested policy does not exist: ACL not found")
+    assert (r.status_code, r.text) == (404, "Requested policy does not exist: ACL not found")
     r = dc1.client.delete(f"/v1/acl/policy/{policy['ID']}", headers=mgmt(dc1))
     assert (r.status_code, r.text) == (404, "Cannot find policy to delete")
 
@@ -116,7 +116,7 @@ def test_role_crud_and_lookup_by_name(dc1: Cluster) -> None:
     r = dc1.client.delete(f"/v1/acl/role/{role['ID']}", headers=mgmt(dc1))
     assert (r.status_code, r.text) == (200, "true")
     r = dc1.client.get("/v1/acl/role/name/ops", headers=mgmt(dc1))
-    assert (r.status_code, r.text) == (403, "Requested role does not exist: ACL not found")
+    assert (r.status_code, r.text) == (404, "Requested role does not exist: ACL not found")
 
 
 def test_role_writes_need_acl_write(dc1: Cluster) -> None:
@@ -180,7 +180,7 @@ def test_auth_methods_and_binding_rules_crud(dc1: Cluster) -> None:
     assert dc1.client.delete("/v1/acl/auth-method/m", headers=mgmt(dc1)).text == "true"
     assert dc1.client.get("/v1/acl/binding-rules", headers=mgmt(dc1)).json() == []
     r = dc1.client.get("/v1/acl/auth-method/m", headers=mgmt(dc1))
-    assert (r.status_code, r.text) == (403, "Requested auth method does not exist: ACL not found")
+    assert (r.status_code, r.text) == (404, "Requested auth method does not exist: ACL not found")
 
 
 def test_lists_are_filtered_by_a_policys_rules_and_say_so(dc1: Cluster) -> None:

@@ -317,12 +317,19 @@ def test_default_policy_allow_still_keeps_acl_and_snapshot_to_managers(world: Wo
     assert dc.client.get("/v1/acl/tokens", headers=mgmt(dc)).status_code == 200
 
 
-def test_reading_a_missing_token_or_policy_is_403_acl_not_found(dc1: Cluster) -> None:
-    """agent/http.go answers any error saying ``ACL not found`` with 403, before 404."""
-    r = dc1.client.get("/v1/acl/token/unknown", headers=mgmt(dc1))
+def test_reading_a_missing_token_is_403_and_a_missing_policy_404(dc1: Cluster) -> None:
+    """A missing token's read is refused like an unknown ACL, a missing policy's is a 404; an ID
+    that is not 36 characters fails the state store's UUID index (a 500)."""
+    missing = "00000000-dead-beef-0000-000000000000"
+    r = dc1.client.get(f"/v1/acl/token/{missing}", headers=mgmt(dc1))
     assert (r.status_code, r.text) == (403, "Requested token does not exist: ACL not found")
-    r = dc1.client.get("/v1/acl/policy/unknown", headers=mgmt(dc1))
-    assert (r.status_code, r.text) == (403, "Requested policy does not exist: ACL not found")
+    r = dc1.client.get(f"/v1/acl/policy/{missing}", headers=mgmt(dc1))
+    assert (r.status_code, r.text) == (404, "Requested policy does not exist: ACL not found")
+    for path in ("/v1/acl/token/unknown", "/v1/acl/policy/unknown", "/v1/acl/role/unknown"):
+        r = dc1.client.get(path, headers=mgmt(dc1))
+        assert (r.status_code, r.text) == (500, "UUID must be 36 characters")
+    r = dc1.client.get("/v1/acl/token/unknown")
+    assert (r.status_code, r.text) == (403, ANON.format("read"))
 
 
 def test_templated_policy_variables_answer_with_a_lower_case_name(dc1: Cluster) -> None:
