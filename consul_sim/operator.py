@@ -21,8 +21,8 @@ gives for a ``consul agent -dev``:
 - Keyring: the dev agent has no gossip key, so Serf's key queries fail on every member
   (``handleListKeys`` / ``handleInstallKey`` in serf's ``internal_query.go``) and Consul folds the
   WAN pool's then the LAN pool's failure into one multierror (``keyringErrorsOrNil``).
-- Usage (``agent/consul/operator_usage_endpoint.go``): service and instance counts of the local
-  catalog (imported services are not this datacenter's).
+- Usage (``agent/consul/operator_usage_endpoint.go``): node, service and instance counts of the
+  local catalog (imported services are not this datacenter's).
 
 The domain keeps no HTTP: handlers in ``api/operator.py`` decode, authorize and render.
 """
@@ -191,8 +191,9 @@ class Operator:
 
     # -- Raft ---------------------------------------------------------------------------------
     def raft_configuration(self) -> dict[str, Any]:
-        """``structs.RaftConfigurationResponse``; ``Index`` is the configuration entry's own
-        index, the bootstrap's (1), and ``LastIndex`` the log's last index."""
+        """``structs.RaftConfigurationResponse``; ``LastIndex`` is the log's last index.
+        ``Index`` is the future's ``Index()``, always 0: hashicorp/raft's ``GetConfiguration``
+        (``api.go``) fills only ``latest`` of its configurations, never ``latestIndex``."""
         return {
             "Servers": [
                 {
@@ -205,7 +206,7 @@ class Operator:
                     "LastIndex": self.store.index,
                 }
             ],
-            "Index": 1,
+            "Index": 0,
         }
 
     def remove_peer(self, *, peer_id: str | None = None, address: str | None = None) -> None:
@@ -308,13 +309,15 @@ class Operator:
     # -- usage --------------------------------------------------------------------------------
     def usage(self) -> tuple[int, dict[str, Any]]:
         """``structs.ServiceUsage`` of this datacenter and the services table's index
-        (``Store.ServiceUsage`` in ``agent/consul/state/usage.go``): unique names, instances,
+        (``Store.ServiceUsage`` in ``agent/consul/state/usage.go``): the local nodes (the
+        ``Nodes`` field first, as ``api/operator_usage.go`` mirrors it), unique names, instances,
         instances per Connect kind, and the billable ones (typical or Connect-native, not the
         ``consul`` service). Call under the store lock."""
         names: set[str] = set()
         instances = billable = 0
         kinds = dict.fromkeys(CONNECT_KINDS, 0)
-        for row in self.store.catalog.rows(""):
+        rows = self.store.catalog.rows("")
+        for row in rows:
             for svc in row.services.values():
                 names.add(svc.service)
                 instances += 1
@@ -325,6 +328,7 @@ class Operator:
                 if svc.kind not in NOT_BILLABLE and svc.service != "consul":
                     billable += 1
         usage = {
+            "Nodes": len(rows),
             "Services": len(names),
             "ServiceInstances": instances,
             "ConnectServiceInstances": kinds,

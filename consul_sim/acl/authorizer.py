@@ -14,8 +14,11 @@ Resolution follows ``acl/policy_authorizer.go`` and ``acl/policy_merger.go``:
   rule that covers it (``getPolicy`` walks the radix tree from the root, the last prefix seen
   wins);
 - ``write`` grants everything, ``list`` read and list, ``read`` only read, ``deny`` nothing
-  (``enforce``); with no rule ``mesh`` and ``peering`` ask ``operator``, and anything else
-  falls to the default policy (the chained ``allow``/``deny`` authorizer);
+  (``enforce``); with no rule ``mesh`` and ``peering`` ask ``operator``, ``acl`` is denied
+  whatever the default policy (``acl/static_authorizer.go``: the ``allow`` root authorizer
+  grants ``ACLRead``/``ACLWrite``/``Snapshot`` only when ``allowManage``, which only the
+  ``manage`` root sets), and anything else falls to the default policy (the chained
+  ``allow``/``deny`` authorizer);
 - a service rule's intentions level, when it has none, is ``read`` for a ``read``/``write``
   service rule and ``deny`` otherwise (``loadRules``).
 
@@ -39,6 +42,8 @@ ANONYMOUS_TOKEN_ID = "00000000-0000-0000-0000-000000000002"
 ANONYMOUS_HINT = " The anonymous token is used implicitly when a request does not specify a token."
 FALLBACK = {"mesh": "operator", "peering": "operator"}
 """Segment-less resources whose missing rule defers to another before the default policy."""
+MANAGE_ONLY = frozenset({"acl"})
+"""Resources the ``allow`` default policy does not grant (``StaticAuthorizer.allowManage``)."""
 
 _PRECEDENCE = {DENY: 4, WRITE: 3, LIST: 2, READ: 1, "": 0}
 """``takesPrecedenceOver`` (``acl/policy.go``) as a rank; no level loses to any level."""
@@ -158,7 +163,7 @@ class Authorizer:
             return self._all_allow(resource, access)
         decided = self._decide(resource, access, segment)
         if decided is None:
-            return self.default_policy == ALLOW
+            return self.default_policy == ALLOW and resource not in MANAGE_ONLY
         return decided
 
     def _all_allow(self, resource: str, access: str) -> bool:

@@ -34,6 +34,15 @@ def rpc_error(message: str) -> ConsulError:
     return ConsulError(message, 500)
 
 
+def uuid_index_arg(text: str) -> None:
+    """A lookup by a UUID-indexed ID (a token's AccessorID, a policy's or role's ID): the state
+    store's ``uuidStringToBytes`` (``agent/consul/state/indexer.go``) refuses any string that is
+    not 36 characters before looking, and the RPC's plain error is a 500. (A 36-character
+    string that is not hex fails there too, with another sentence; not simulated.)"""
+    if len(text) != 36:
+        raise rpc_error("UUID must be 36 characters")
+
+
 def valid_uuid(text: str) -> bool:
     """``go-uuid``'s ``ParseUUID``: 36 characters, hex in 8-4-4-4-12."""
     if len(text) != 36:

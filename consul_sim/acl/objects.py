@@ -44,7 +44,7 @@ def render_node_identity(n: NodeIdentity) -> dict[str, Any]:
 def render_templated(t: TemplatedPolicy) -> dict[str, Any]:
     out: dict[str, Any] = {"TemplateName": t.template_name}
     if t.template_variables is not None and t.template_variables.name:
-        out["TemplateVariables"] = {"Name": t.template_variables.name}
+        out["TemplateVariables"] = {"name": t.template_variables.name}
     if t.datacenters:
         out["Datacenters"] = list(t.datacenters)
     return out

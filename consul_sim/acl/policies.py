@@ -84,6 +84,8 @@ def set_policy(acl: ACLResolver, authz: Authorizer, body: PolicyBody) -> dict[st
 
 def read_policy(acl: ACLResolver, authz: Authorizer, *, pid: str = "", name: str = "") -> Policy:
     authz.require("acl", READ)
+    if pid:
+        checks.uuid_index_arg(pid)
     policy = acl.tables.policies.get(pid) if pid else acl.policy_by_name(name)
     if policy is None:
         raise NotFound(f"Requested policy does not exist: {ACL_NOT_FOUND}")
@@ -150,6 +152,8 @@ def set_role(acl: ACLResolver, authz: Authorizer, body: RoleBody) -> dict[str, A
 
 def read_role(acl: ACLResolver, authz: Authorizer, *, rid: str = "", name: str = "") -> Role:
     authz.require("acl", READ)
+    if rid:
+        checks.uuid_index_arg(rid)
     role = acl.tables.roles.get(rid) if rid else acl.role_by_name(name)
     if role is None:
         raise NotFound(f"Requested role does not exist: {ACL_NOT_FOUND}")

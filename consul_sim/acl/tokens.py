@@ -5,9 +5,14 @@ writes need ``acl:write``. Creation checks the IDs a caller chose (UUIDs, not re
 use), turns ``ExpirationTTL`` into ``ExpirationTime`` on the cluster clock and keeps it between
 Consul's default ``acl.token_min_expiration_ttl`` (1m) and ``token_max_expiration_ttl`` (24h);
 updates keep the SecretID, locality, auth method and expiry; expired tokens are gone for every
-read, as ``IsExpired`` makes them. Not-found answers follow ``agent/acl_endpoint.go``: 404
-``Requested token does not exist: ACL not found`` for a read, ``Cannot find token to delete``
-for a delete, 403 ``ACL not found`` for a clone.
+read, as ``IsExpired`` makes them. Not-found answers follow ``agent/acl_endpoint.go``: 403
+``Requested token does not exist: ACL not found`` for a read (the handler's 404 ``HTTPError``
+says ``ACL not found``, and ``wrap`` in ``agent/http.go`` tests ``isForbidden``, a substring
+match, before any other status; later Consul writes the 404 header first, which policies,
+roles, auth methods and binding rules already get here, as py-consul's suite against Consul
+1.21 shows), 404 ``Cannot find token to delete`` for a delete, 403 ``ACL not found`` for a
+clone. An AccessorID that is not 36 characters fails the state store's UUID index first (500
+``UUID must be 36 characters``).
 """
 
 from __future__ import annotations
@@ -216,9 +221,10 @@ def delete(acl: ACLResolver, authz: Authorizer, accessor: str, request_secret: s
 
 def read(acl: ACLResolver, authz: Authorizer, accessor: str) -> dict[str, Any]:
     authz.require("acl", READ)
+    checks.uuid_index_arg(accessor)
     token = acl.token_by_accessor(accessor)
     if token is None:
-        raise NotFound(TOKEN_NOT_FOUND)
+        raise PermissionDenied(TOKEN_NOT_FOUND)
     return acl.render_token(token, show_secret=authz.allowed("acl", WRITE))
 
 

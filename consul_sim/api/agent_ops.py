@@ -9,7 +9,11 @@ Handlers follow ``agent/agent_endpoint.go``:
   agent down; under ``consul-sim serve`` (several clusters in one process) it answers and the
   cluster keeps running, as there is no agent process to end.
 - ``PUT /v1/agent/force-leave/:node`` (``AgentForceLeave``, ``operator:write``) takes ``?prune``
-  and ``?wan``; Serf accepts a leave for a node it does not know, so every name answers 200.
+  and ``?wan``. The server removes the name from each Serf pool it is a member of (LAN: the
+  name; WAN: ``<name>.<dc>``, or the name as given with ``?wan``) and, when no pool knows it,
+  fails with ``agent: No node found with name '<name>'``, a plain error and so a 500
+  (``removeFailedNode`` in ``agent/consul/server_ce.go``). A dev server's pools hold only
+  itself, so only its own name answers 200 (``?wan`` is assumed to search the same way).
 - ``GET /v1/agent/metrics`` (``AgentMetrics``, ``agent:read``) answers go-metrics'
   ``MetricsSummary``; ``?format=prometheus`` answers the text exposition format when
   ``telemetry.prometheus_retention_time`` is positive, else an empty 200 whose
@@ -189,17 +193,27 @@ async def leave(request: Request) -> Response:
             Param("wan", "the WAN pool"),
         ),
         answers=(ok(NULL),),
-        errors=(400, 403),
+        errors=(400, 403, 500),
     ),
 )
 async def force_leave(request: Request) -> Response:
     cluster = cluster_of(request)
     authorizer(request, cluster).require("operator", "write")
     node = request.path_params["node"]
+    if not _in_serf_pools(cluster, node):
+        raise ConsulError(f"agent: No node found with name '{node}'")
     control = control_of(cluster)
     if control is not None and control.log is not None:
         control.log("info", "agent", "Force leaving node", node=node)
     return _null()
+
+
+def _in_serf_pools(cluster: Cluster, node: str) -> bool:
+    """``removeFailedNode``'s search: the name in the LAN pool, or in the WAN pool as
+    ``<name>.<dc>`` (the suffix added when missing). A dev server's pools hold only itself."""
+    dc_suffix = f".{cluster.datacenter}"
+    wan_node = node if node.endswith(dc_suffix) else node + dc_suffix
+    return node == cluster.node_name or wan_node == cluster.node_name + dc_suffix
 
 
 # -- metrics -------------------------------------------------------------------------------------

@@ -370,14 +370,16 @@ async def _node_read(
     "/v1/catalog/gateway-services/{gateway:path}",
     "GET",
     doc=Op(
-        "the services a terminating or ingress gateway fronts (null when none)",
+        "the services a terminating or ingress gateway fronts",
         READ_OPTIONS,
-        answers=(ok({"type": ["array", "null"]}),),
+        answers=(ok({"type": "array"}),),
     ),
 )
 async def gateway_services(request: Request) -> Response:
     """``CatalogGatewayServices`` (agent/catalog_endpoint.go): service:read on the gateway, then
-    each row kept only if its service is readable; an empty answer is Go's nil slice."""
+    each row kept only if its service is readable. The server always runs the result through
+    ``filterGatewayServices`` (agent/consul/acl_filter.go; with ACLs off the authorizer is
+    ``ManageAll``), which rebuilds it with ``make(..., 0, n)``, so an empty answer is ``[]``."""
     cluster = cluster_of(request)
     name = request.path_params["gateway"]
     opts = query_options(request, cluster)
@@ -393,4 +395,4 @@ async def gateway_services(request: Request) -> Response:
         return index, acl.keep(rows, lambda authz, r: can_read_service(authz, r.service))
 
     index, rows = await blocking(request, cluster, opts, read)
-    return opts.respond([r.render() for r in rows] or None, index, headers=acl.headers())
+    return opts.respond([r.render() for r in rows], index, headers=acl.headers())

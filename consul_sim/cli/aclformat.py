@@ -64,7 +64,7 @@ def _grants(obj: dict[str, Any]) -> list[str]:
         lines.append("Templated Policies:")
         for t in obj["TemplatedPolicies"]:
             lines.append(f"   {t['TemplateName']}")
-            name = (t.get("TemplateVariables") or {}).get("Name")
+            name = (t.get("TemplateVariables") or {}).get("name")
             if name:
                 lines.append(f"      Name: {name}")
             dcs = ", ".join(t.get("Datacenters") or []) or "all"

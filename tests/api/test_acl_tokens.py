@@ -136,7 +136,7 @@ def test_token_crud_round_trip(dc1: Cluster) -> None:
     r = dc1.client.delete(f"/v1/acl/token/{accessor}", headers=mgmt(dc1))
     assert (r.status_code, r.text) == (200, "true")
     r = dc1.client.get(f"/v1/acl/token/{accessor}", headers=mgmt(dc1))
-    assert (r.status_code, r.text) == (404, "Requested token does not exist: ACL not found")
+    assert (r.status_code, r.text) == (403, "Requested token does not exist: ACL not found")
     r = dc1.client.delete(f"/v1/acl/token/{accessor}", headers=mgmt(dc1))
     assert (r.status_code, r.text) == (404, "Cannot find token to delete")
 
@@ -299,3 +299,48 @@ def test_replication_status_of_a_primary_needs_no_token(dc1: Cluster) -> None:
     r = dc1.client.get("/v1/acl/replication")
     assert r.status_code == 200
     assert (r.json()["Enabled"], r.json()["LastSuccess"]) == (False, "0001-01-01T00:00:00Z")
+
+
+def test_default_policy_allow_still_keeps_acl_and_snapshot_to_managers(world: World) -> None:
+    """``StaticAuthorizer`` (acl/static_authorizer.go): ``allow`` grants every resource but
+    ``acl`` and snapshots, which only ``allowManage`` grants."""
+    dc = world.add_cluster("dc1", acl_default_policy="allow")
+    assert dc.client.get("/v1/kv/anything").status_code == 404  # allowed, just missing
+    r = dc.client.get("/v1/acl/tokens")
+    assert (r.status_code, r.text) == (403, ANON.format("read"))
+    r = dc.client.get("/v1/acl/roles")
+    assert (r.status_code, r.text) == (403, ANON.format("read"))
+    r = dc.client.put("/v1/acl/policy", json={"Name": "p", "Rules": ""})
+    assert (r.status_code, r.text) == (403, ANON.format("write"))
+    r = dc.client.get("/v1/snapshot", headers={"X-Consul-Token": "anonymous"})
+    assert (r.status_code, r.text) == (403, ANON.format("write"))
+    assert dc.client.get("/v1/acl/tokens", headers=mgmt(dc)).status_code == 200
+
+
+def test_reading_a_missing_token_is_403_and_a_missing_policy_404(dc1: Cluster) -> None:
+    """A missing token's read is refused like an unknown ACL, a missing policy's is a 404; an ID
+    that is not 36 characters fails the state store's UUID index (a 500)."""
+    missing = "00000000-dead-beef-0000-000000000000"
+    r = dc1.client.get(f"/v1/acl/token/{missing}", headers=mgmt(dc1))
+    assert (r.status_code, r.text) == (403, "Requested token does not exist: ACL not found")
+    r = dc1.client.get(f"/v1/acl/policy/{missing}", headers=mgmt(dc1))
+    assert (r.status_code, r.text) == (404, "Requested policy does not exist: ACL not found")
+    for path in ("/v1/acl/token/unknown", "/v1/acl/policy/unknown", "/v1/acl/role/unknown"):
+        r = dc1.client.get(path, headers=mgmt(dc1))
+        assert (r.status_code, r.text) == (500, "UUID must be 36 characters")
+    r = dc1.client.get("/v1/acl/token/unknown")
+    assert (r.status_code, r.text) == (403, ANON.format("read"))
+
+
+def test_templated_policy_variables_answer_with_a_lower_case_name(dc1: Cluster) -> None:
+    """``ACLTemplatedPolicyVariables.Name`` is tagged ``json:"name"`` (agent/structs/acl.go)."""
+    token = make_token(
+        dc1,
+        TemplatedPolicies=[
+            {"TemplateName": "builtin/service", "TemplateVariables": {"Name": "api"}}
+        ],
+    )
+    expected = [{"TemplateName": "builtin/service", "TemplateVariables": {"name": "api"}}]
+    assert token["TemplatedPolicies"] == expected
+    r = dc1.client.get(f"/v1/acl/token/{token['AccessorID']}", headers=mgmt(dc1))
+    assert r.json()["TemplatedPolicies"] == expected

@@ -55,10 +55,12 @@ def test_reload_and_leave_need_agent_write(locked: Cluster) -> None:
         assert locked.client.put(path, headers={"X-Consul-Token": "root"}).status_code == 200
 
 
-def test_force_leave_takes_any_node_and_needs_operator_write(
-    client: httpx.Client, locked: Cluster
-) -> None:
-    r = client.put("/v1/agent/force-leave/gone-node?prune")
+def test_force_leave_needs_a_serf_member_and_operator_write(dc1: Cluster, locked: Cluster) -> None:
+    r = dc1.client.put("/v1/agent/force-leave/gone-node?prune")
+    assert (r.status_code, r.text) == (500, "agent: No node found with name 'gone-node'")
+    r = dc1.client.put(f"/v1/agent/force-leave/{dc1.node_name}?prune")
+    assert (r.status_code, r.text) == (200, "null")
+    r = dc1.client.put(f"/v1/agent/force-leave/{dc1.node_name}.{dc1.datacenter}")
     assert (r.status_code, r.text) == (200, "null")
     r = locked.client.put("/v1/agent/force-leave/gone-node")
     assert (r.status_code, r.text) == (

@@ -248,9 +248,11 @@ def test_ingress_gateway_services_carry_listener_port_and_protocol(client: httpx
     }
 
 
-def test_unknown_gateway_answers_null_and_blank_name_is_refused(client: httpx.Client) -> None:
+def test_unknown_gateway_answers_empty_list_and_blank_name_is_refused(
+    client: httpx.Client,
+) -> None:
     r = client.get("/v1/catalog/gateway-services/nope")
-    assert (r.status_code, r.text) == (200, "null")
+    assert (r.status_code, r.text) == (200, "[]")
     assert int(r.headers["X-Consul-Index"]) > 0
 
     r = client.get("/v1/catalog/gateway-services/")

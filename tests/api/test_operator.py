@@ -25,7 +25,7 @@ def test_raft_configuration_lists_the_one_voting_leader(dc1: Cluster, client: ht
     assert r.text == (
         f'{{"Servers":[{{"ID":"{dc1.node_id}","Node":"dc1-server","Address":"127.0.0.1:8300",'
         f'"Leader":true,"ProtocolVersion":"3","Voter":true,"LastIndex":{dc1.store.index}}}],'
-        '"Index":1}'
+        '"Index":0}'
     )
     assert "X-Consul-Index" not in r.headers
 
@@ -276,7 +276,7 @@ def test_keyring_rejects_bad_parameters(
     assert (r.status_code, r.text) == (400, text)
 
 
-def test_usage_counts_this_datacenters_services(client: httpx.Client) -> None:
+def test_usage_counts_this_datacenters_nodes_and_services(client: httpx.Client) -> None:
     register(
         client,
         {"Node": "n1", "Address": "10.0.0.1", "Service": {"Service": "web", "Port": 80}},
@@ -300,7 +300,7 @@ def test_usage_counts_this_datacenters_services(client: httpx.Client) -> None:
         assert r.status_code == 200
         index = r.headers["X-Consul-Index"]
         assert r.text == (
-            '{"Usage":{"dc1":{"Services":3,"ServiceInstances":3,"ConnectServiceInstances":'
+            '{"Usage":{"dc1":{"Nodes":2,"Services":3,"ServiceInstances":3,"ConnectServiceInstances":'
             '{"api-gateway":0,"connect-native":0,"connect-proxy":1,"ingress-gateway":0,'
             '"mesh-gateway":0,"terminating-gateway":0},"BillableServiceInstances":1}},'
             f'"Index":{index},"LastContact":0,"KnownLeader":true,'

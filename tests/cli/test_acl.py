@@ -106,7 +106,7 @@ def test_token_create_read_update_clone_delete(acl: Run) -> None:
     r = acl("acl", "token", "read", "-accessor-id", token["AccessorID"])
     assert r.code == 1
     assert r.stderr == (
-        f'Error reading token "{token["AccessorID"]}": Unexpected response code: 404 '
+        f'Error reading token "{token["AccessorID"]}": Unexpected response code: 403 '
         "(Requested token does not exist: ACL not found)\n"
     )
 
