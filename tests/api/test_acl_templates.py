@@ -113,3 +113,44 @@ def test_a_node_template_with_a_bad_name_gets_consuls_double_spaced_error(dc1: C
         'node identity "A b"  has an invalid name. Only lowercase alphanumeric characters, '
         "'-' and '_' are allowed",
     )
+
+
+def test_token_read_expanded_adds_every_policy_the_token_resolves_to(dc1: Cluster) -> None:
+    """``?expanded``: ``ACLTokenExpanded`` (agent/consul/acl_endpoint.go
+    lookupExpandedTokenInfo): linked and role policies, then identities' synthetic ones."""
+    h = mgmt(dc1)
+    p = dc1.client.put("/v1/acl/policy", json={"Name": "p", "Rules": ""}, headers=h).json()
+    role = dc1.client.put(
+        "/v1/acl/role", json={"Name": "r", "Policies": [{"ID": p["ID"]}]}, headers=h
+    ).json()
+    body = {
+        "Roles": [{"ID": role["ID"]}],
+        "NodeIdentities": [{"NodeName": "n", "Datacenter": "dc1"}],
+    }
+    token = dc1.client.put("/v1/acl/token", json=body, headers=h).json()
+    plain = dc1.client.get(f"/v1/acl/token/{token['AccessorID']}", headers=h).json()
+    r = dc1.client.get(f"/v1/acl/token/{token['AccessorID']}?expanded", headers=h)
+    got = r.json()
+    assert {k: got[k] for k in plain} == plain
+    rules = '\nnode "n" {\n\tpolicy = "write"\n}\nservice_prefix "" {\n\tpolicy = "read"\n}'
+    synthetic = got["ExpandedPolicies"][1]
+    assert [x["Name"] for x in got["ExpandedPolicies"]] == ["p", synthetic["Name"]]
+    assert synthetic["Name"] == f"synthetic-policy-{synthetic['ID']}"
+    assert (synthetic["Description"], synthetic["Rules"], synthetic["Datacenters"]) == (
+        'synthetic policy for node identity "n"',
+        rules,
+        ["dc1"],
+    )
+    assert [x["Name"] for x in got["ExpandedRoles"]] == ["r"]
+    assert list(got)[len(plain) :] == [
+        "ExpandedPolicies",
+        "ExpandedRoles",
+        "NamespaceDefaultPolicyIDs",
+        "NamespaceDefaultRoleIDs",
+        "AgentACLDefaultPolicy",
+        "AgentACLDownPolicy",
+        "ResolvedByAgent",
+    ]
+    assert [got[k] for k in list(got)[len(plain) + 2 :]] == [
+        None, None, "deny", "extend-cache", "dc1-server",
+    ]  # fmt: skip

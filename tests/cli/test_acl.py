@@ -218,3 +218,37 @@ def test_token_update_merge_policies_warns_and_keeps_existing_links(acl: Run) ->
         "Use `append-policy-name` or `append-policy-id` instead.\n"
     )
     assert [p["Name"] for p in json.loads(r.stdout)["Policies"]] == ["a", "b"]
+
+
+def test_token_read_expanded_prints_consuls_layers(acl: Run, acl_dc: Cluster) -> None:
+    """``FormatTokenExpanded`` (command/acl/token/formatter.go)."""
+    acl("acl", "policy", "create", "-name", "p", "-rules", 'key "a" {\n policy = "read"\n}')
+    r = acl("acl", "token", "create", "-policy-name", "p", "-format", "json")
+    token = json.loads(r.stdout)
+    r = acl("acl", "token", "read", "-expanded", "-accessor-id", token["AccessorID"])
+    assert r.code == 0, r.stderr
+    policy_id = token["Policies"][0]["ID"]
+    assert r.stdout == (
+        f"AccessorID:       {token['AccessorID']}\n"
+        f"SecretID:         {token['SecretID']}\n"
+        "Description:      \n"
+        "Local:            false\n"
+        "Create Time:      2026-01-01 00:00:00 +0000 UTC\n"
+        "Policies:\n"
+        "\tPolicy Name: p\n"
+        f"\t\tID: {policy_id}\n"
+        "\t\tDescription: \n"
+        "\t\tRules:\n"
+        '\t\t\tkey "a" {\n\t\t\t policy = "read"\n\t\t\t}\n\n'
+        "=== End of Authorizer Layer 0: Token ===\n"
+        "=== Start of Authorizer Layer 2: Agent Configuration Defaults (Inherited) ===\n"
+        "Description: Defined at request-time by the agent that resolves the ACL token; other "
+        "agents may have different configuration defaults\n"
+        f'Resolved By Agent: "{acl_dc.node_name}"\n\n'
+        "Default Policy: deny\n"
+        "\tDescription: Backstop rule used if no preceding layer has a matching rule (refer to "
+        "default_policy option in agent configuration)\n\n"
+        "Down Policy: extend-cache\n"
+        "\tDescription: Defines what to do if this Token's information cannot be read from the "
+        "primary_datacenter (refer to down_policy option in agent configuration)\n\n\n"
+    )

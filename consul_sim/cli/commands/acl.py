@@ -300,6 +300,9 @@ Usage: consul-sim acl token read [options] -accessor-id TOKENID
         self.self_flag = fs.boolean("self", False, "Indicates that the current HTTP token "
                                     "should be read by secret ID instead of expecting a -id "
                                     "option")  # fmt: skip
+        self.expanded = fs.boolean("expanded", False, "Indicates that the contents of the "
+                                   "policies and roles affecting the token should also be "
+                                   "shown.")  # fmt: skip
 
     def check(self) -> None:
         if not (self.accessor.value or self.old_id.value or self.self_flag.value):
@@ -307,8 +310,17 @@ Usage: consul-sim acl token read [options] -accessor-id TOKENID
 
     def act(self, job: Any) -> int:
         if self.self_flag.value:
-            return self.print_token(self.send("GET", "/v1/acl/token/self"))
-        return self.print_token(self.send("GET", f"/v1/acl/token/{self.accessor_id()}"))
+            token = self.send("GET", "/v1/acl/token/self")
+            if not self.expanded.value:
+                return self.print_token(token)
+            accessor = token["AccessorID"]
+        elif not self.expanded.value:
+            return self.print_token(self.send("GET", f"/v1/acl/token/{self.accessor_id()}"))
+        else:
+            accessor = self.accessor_id()
+        token = self.send("GET", f"/v1/acl/token/{accessor}", expanded="true")
+        pretty = aclformat.token_expanded(token, meta=self.meta.value)
+        return self.show(aclformat.api_token(token), pretty)
 
     def failure(self, job: Any) -> str:
         if self.self_flag.value:
