@@ -252,3 +252,30 @@ def test_token_read_expanded_prints_consuls_layers(acl: Run, acl_dc: Cluster) ->
         "\tDescription: Defines what to do if this Token's information cannot be read from the "
         "primary_datacenter (refer to down_policy option in agent configuration)\n\n\n"
     )
+
+
+def test_role_update_merges_its_flags_into_the_role_unless_no_merge(acl: Run) -> None:
+    """``command/acl/role/update/role_update.go``: policies and identities are added."""
+    for name in ("a", "b"):
+        acl("acl", "policy", "create", "-name", name, "-rules", "")
+    r = acl(
+        "acl", "role", "create", "-name", "r", "-policy-name", "a", "-service-identity", "web",
+        "-format", "json",
+    )  # fmt: skip
+    role_id = json.loads(r.stdout)["ID"]
+    r = acl(
+        "acl", "role", "update", "-id", role_id, "-policy-name", "b", "-policy-name", "a",
+        "-service-identity", "web:dc2", "-node-identity", "n1:dc1", "-format", "json",
+    )  # fmt: skip
+    assert r.code == 0, r.stderr
+    role = json.loads(r.stdout)
+    assert [p["Name"] for p in role["Policies"]] == ["a", "b"]
+    assert role["ServiceIdentities"] == [{"ServiceName": "web", "Datacenters": ["dc2"]}]
+    assert role["NodeIdentities"] == [{"NodeName": "n1", "Datacenter": "dc1"}]
+    r = acl(
+        "acl", "role", "update", "-id", role_id, "-no-merge", "-name", "r2",
+        "-policy-name", "b", "-format", "json",
+    )  # fmt: skip
+    role = json.loads(r.stdout)
+    assert (role["Name"], [p["Name"] for p in role["Policies"]]) == ("r2", ["b"])
+    assert "ServiceIdentities" not in role and "NodeIdentities" not in role

@@ -146,6 +146,18 @@ def _templated(name: str, variables: list[str]) -> dict[str, Any]:
     return out
 
 
+def upsert_services(services: list[dict[str, Any]], specs: list[str]) -> list[dict[str, Any]]:
+    """Merging ``-service-identity`` values into a token's or role's: one of the same name is
+    replaced in place, a new one appended (``command/acl/token/update``, ``role/update``)."""
+    for new in _service_identities(specs):
+        at = [i for i, s in enumerate(services) if s["ServiceName"] == new["ServiceName"]]
+        if at:
+            services[at[0]] = new
+        else:
+            services.append(new)
+    return services
+
+
 class Grants:
     """-policy-id/-policy-name/-role-id/-role-name/-service-identity/-node-identity."""
 
@@ -466,13 +478,7 @@ Usage: consul-sim acl token update [options]
             )
         if a["role-id"] or a["role-name"]:
             token["Roles"] = (token.get("Roles") or []) + _links(a["role-id"], a["role-name"])
-        services = token.get("ServiceIdentities") or []
-        for new in _service_identities(a["service-identity"]):
-            at = [i for i, s in enumerate(services) if s["ServiceName"] == new["ServiceName"]]
-            if at:
-                services[at[0]] = new
-            else:
-                services.append(new)
+        services = upsert_services(token.get("ServiceIdentities") or [], a["service-identity"])
         if services:
             token["ServiceIdentities"] = services
         nodes = token.get("NodeIdentities") or []
