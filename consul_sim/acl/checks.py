@@ -136,10 +136,13 @@ def templated_policies(found: list[TemplatedPolicy]) -> list[TemplatedPolicy]:
         name = t.template_variables.name if t.template_variables else ""
         if template.needs_name and not name:
             raise rpc_error("name: String length must be greater than or equal to 1")
-        if template.needs_name and not valid_identity_name(name):
-            kind = "service" if t.template_name == "builtin/service" else "node"
+        # Only the service and node templates check the name's characters; the node message
+        # carries a double space in Consul (acl_templated_policy.go ValidateTemplatedPolicy).
+        gap = {"builtin/service": " ", "builtin/node": "  "}.get(t.template_name)
+        if gap is not None and not valid_identity_name(name):
+            kind = t.template_name.removeprefix("builtin/")
             raise rpc_error(
-                f"{kind} identity {quote(name)} has an invalid name. Only lowercase "
+                f"{kind} identity {quote(name)}{gap}has an invalid name. Only lowercase "
                 "alphanumeric characters, '-' and '_' are allowed"
             )
         key = (t.template_name, name if template.needs_name else "")

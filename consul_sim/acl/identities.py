@@ -3,8 +3,9 @@
 ``agent/structs/acl.go``: the global-management (``...0001``) and global-read-only (``...0002``)
 builtin policies with their rules; a service identity's or node identity's synthetic policy
 (``SyntheticPolicy``, rules from ``acl_ce.go``); ``agent/structs/acl_templated_policy.go``: the
-builtin templated policies ``builtin/service``, ``builtin/node`` and ``builtin/dns`` (the Nomad
-and API-gateway templates are not simulated), each rendered with its ``Name`` variable into a
+builtin templated policies Consul CE ships (``builtin/service``, ``builtin/node``, ``builtin/dns``,
+``builtin/nomad-server``, ``builtin/api-gateway``, ``builtin/nomad-client``; ID ...0007, once
+``builtin/workload-identity``, is retired), each rendered with its ``Name`` variable into a
 synthetic policy described ``synthetic policy generated from templated policy: <name>``.
 
 A synthetic policy's ID is what Go's ``fnv.New128a().Sum([]byte(rules))`` gives: ``Sum``
@@ -108,37 +109,74 @@ query_prefix "" {
 }"""
 
 
+_NAME_SCHEMA = (
+    '{\n\t"type": "object",\n\t"properties": {\n\t\t"name": { "type": "string", "$ref": '
+    '"#/definitions/min-length-one" }\n\t},\n\t"required": ["name"],\n\t"definitions": {\n'
+    '\t\t"min-length-one": {\n\t\t\t\t"type": "string",\n\t\t\t\t"minLength": 1\n\t\t}\n\t}\n}'
+)
+"""``acltemplatedpolicy/schemas/{service,node,api-gateway}.json``, as the API docs' sample
+response for ``/v1/acl/templated-policy/name/builtin/service`` shows it (tab-indented)."""
+
+_NOMAD_SERVER = """
+acl = "write"
+agent_prefix "" {
+  policy = "read"
+}
+node_prefix "" {
+  policy = "read"
+}
+service_prefix "" {
+  policy = "write"
+}"""
+
+_NOMAD_CLIENT = """agent_prefix "" {
+  policy = "read"
+}
+node_prefix "" {
+  policy = "read"
+}
+service_prefix "" {
+  policy = "write"
+}
+key_prefix "" {
+  policy = "read"
+}"""
+
+_API_GATEWAY = """mesh = "read"
+node_prefix "" {
+\tpolicy = "read"
+}
+service_prefix "" {
+\tpolicy = "read"
+}
+service "{{.Name}}" {
+\tpolicy = "write"
+}"""
+
+
 @dataclass(frozen=True)
 class Template:
-    """A builtin templated policy (``ACLTemplatedPolicyBase``)."""
+    """A builtin templated policy (``ACLTemplatedPolicyBase``): its template text is the
+    embedded ``acltemplatedpolicy/policies/ce/<name>.hcl`` with Go's ``{{.Name}}`` placeholder."""
 
     name: str
     id: str
     description: str
-    needs_name: bool
+    text: str
+    schema: str = ""
+    """The JSON schema its variables are checked against (empty: takes none)."""
 
     @property
-    def schema(self) -> str:
-        """The JSON schema its variables are checked against (empty: takes none)."""
-        if not self.needs_name:
-            return ""
-        return (
-            '{\n    "type": "object",\n    "properties": {\n        "name": { "type": "string",'
-            ' "$ref": "#/definitions/min-length-one" }\n    },\n    "required": ["name"],\n'
-            '    "definitions": {\n        "min-length-one": {\n                "type": "string",'
-            '\n                "minLength": 1\n        }\n    }\n}'
-        )
+    def needs_name(self) -> bool:
+        return bool(self.schema)
 
     def template(self) -> str:
         """The template text, with Go's ``{{.Name}}`` placeholder."""
-        return self.rules("{{.Name}}")
+        return self.text
 
     def rules(self, name: str) -> str:
-        if self.name == "builtin/service":
-            return service_rules(name)
-        if self.name == "builtin/node":
-            return node_rules(name)
-        return DNS_RULES
+        """``text/template`` rendering: the only variable any CE template uses is ``.Name``."""
+        return self.text.replace("{{.Name}}", name)
 
 
 TEMPLATES = {
@@ -150,7 +188,8 @@ TEMPLATES = {
             "Gives the token or role permissions to register a service and discover services in "
             "the Consul catalog. It also gives the specified service's sidecar proxy the "
             "permission to discover and route traffic to other services.",
-            True,
+            service_rules("{{.Name}}"),
+            _NAME_SCHEMA,
         ),
         Template(
             "builtin/node",
@@ -158,14 +197,34 @@ TEMPLATES = {
             "Gives the token or role permissions for a register an agent/node into the catalog. "
             "A node is typically a consul agent but can also be a physical server, cloud "
             "instance or a container.",
-            True,
+            node_rules("{{.Name}}"),
+            _NAME_SCHEMA,
         ),
         Template(
             "builtin/dns",
             "00000000-0000-0000-0000-000000000005",
             "Gives the token or role permissions for the Consul DNS to query services in the "
             "network.",
-            False,
+            DNS_RULES,
+        ),
+        Template(
+            "builtin/nomad-server",
+            "00000000-0000-0000-0000-000000000006",
+            "Gives the token or role permissions required for integration with a nomad server.",
+            _NOMAD_SERVER,
+        ),
+        Template(
+            "builtin/api-gateway",
+            "00000000-0000-0000-0000-000000000008",
+            "Gives the token or role permissions for a Consul api gateway",
+            _API_GATEWAY,
+            _NAME_SCHEMA,
+        ),
+        Template(
+            "builtin/nomad-client",
+            "00000000-0000-0000-0000-000000000009",
+            "Gives the token or role permissions required for integration with a nomad client.",
+            _NOMAD_CLIENT,
         ),
     )
 }

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from consul_sim.acl import checks
+from consul_sim.acl import checks, expanded
 from consul_sim.acl.authorizer import ACL_NOT_FOUND, ANONYMOUS_TOKEN_ID, Authorizer
 from consul_sim.acl.identities import GLOBAL_MANAGEMENT_ID, RESERVED_PREFIX
 from consul_sim.acl.objects import Grants, Token
@@ -219,13 +219,20 @@ def delete(acl: ACLResolver, authz: Authorizer, accessor: str, request_secret: s
         acl._drop_token(token)
 
 
-def read(acl: ACLResolver, authz: Authorizer, accessor: str) -> dict[str, Any]:
+def read(
+    acl: ACLResolver, authz: Authorizer, accessor: str, *, expanded_by: str | None = None
+) -> dict[str, Any]:
+    """The token; with ``expanded_by`` (the answering agent's node name, for ``?expanded``)
+    its ``ACLTokenExpanded`` form."""
     authz.require("acl", READ)
     checks.uuid_index_arg(accessor)
     token = acl.token_by_accessor(accessor)
     if token is None:
         raise PermissionDenied(TOKEN_NOT_FOUND)
-    return acl.render_token(token, show_secret=authz.allowed("acl", WRITE))
+    out = acl.render_token(token, show_secret=authz.allowed("acl", WRITE))
+    if expanded_by is None:
+        return out
+    return expanded.render(acl, token, out, expanded_by)
 
 
 def read_self(acl: ACLResolver, secret: str) -> dict[str, Any]:

@@ -191,7 +191,11 @@ async def token_crud(request: Request) -> Response:
     acl = cluster.acl
     accessor = request.path_params["accessor"]
     if request.method == "GET":
-        return await _read(request, cluster, TOKENS, lambda a: tokens.read(acl, a, accessor))
+        # ?expanded (any value) asks for ACLTokenExpanded (agent/acl_endpoint.go ACLTokenGet).
+        by = cluster.node_name if "expanded" in request.query_params else None
+        return await _read(
+            request, cluster, TOKENS, lambda a: tokens.read(acl, a, accessor, expanded_by=by)
+        )
     if request.method == "DELETE":
         tokens.delete(acl, _authz(request, cluster), accessor, acl_token(request))
         return _out(request, True)

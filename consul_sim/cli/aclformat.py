@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from consul_sim.cli.commands.peering import go_time_string
+from consul_sim.gostd import quote
 
 PRETTY, JSON = "pretty", "json"
 FORMATS = (PRETTY, JSON)
@@ -72,7 +73,7 @@ def _grants(obj: dict[str, Any]) -> list[str]:
     return lines
 
 
-def token(obj: dict[str, Any], *, meta: bool = False) -> str:
+def _token_head(obj: dict[str, Any], meta: bool) -> list[str]:
     lines = [
         f"AccessorID:       {obj['AccessorID']}",
         f"SecretID:         {obj['SecretID']}",
@@ -86,8 +87,83 @@ def token(obj: dict[str, Any], *, meta: bool = False) -> str:
         lines.append(f"Expiration Time:  {go_time_string(obj['ExpirationTime'])}")
     if meta:
         lines += _meta(obj, 18)
-    lines += _grants(obj)
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def token(obj: dict[str, Any], *, meta: bool = False) -> str:
+    return "\n".join([*_token_head(obj, meta), *_grants(obj)]) + "\n"
+
+
+def _policy_block(p: dict[str, Any], indent: str) -> str:
+    rules = str(p.get("Rules", "")).replace("\n", "\n" + indent + "\t\t")
+    return (
+        f"{indent}Policy Name: {p.get('Name', '')}\n{indent}\tID: {p.get('ID', '')}\n"
+        f"{indent}\tDescription: {p.get('Description', '')}\n{indent}\tRules:\n"
+        f"{indent}\t\t{rules}\n\n"
+    )
+
+
+def _identity_block(head: str, p: dict[str, Any] | None, indent: str) -> str:
+    """An identity: its line, its synthetic policy's description and rules (the rules follow
+    ``Rules:`` directly: they start with a newline)."""
+    p = p or {}
+    rules = str(p.get("Rules", "")).replace("\n", "\n" + indent + "\t\t")
+    return (
+        f"{indent}Name: {head}\n{indent}\tDescription: {p.get('Description', '')}\n"
+        f"{indent}\tRules:{rules}\n\n"
+    )
+
+
+def token_expanded(obj: dict[str, Any], *, meta: bool = False) -> str:
+    """``FormatTokenExpanded`` (``command/acl/token/formatter.go``): every policy with its
+    rules, identities with their synthetic policies, roles with theirs, then the authorizer's
+    layers (CE has no namespace layer)."""
+    policies = {p["ID"]: p for p in obj.get("ExpandedPolicies") or []}
+    by_desc = {p.get("Description"): p for p in policies.values()}
+    roles = {r["ID"]: r for r in obj.get("ExpandedRoles") or []}
+    out = "\n".join(_token_head(obj, meta)) + "\n"
+
+    def grants(o: dict[str, Any], indent: str, titled: str) -> str:
+        text = ""
+        if o.get("Policies"):
+            text += f"{titled}Policies:\n"
+            text += "".join(_policy_block(policies.get(link["ID"], {}), indent)
+                            for link in o["Policies"])  # fmt: skip
+        if o.get("ServiceIdentities"):
+            text += f"{titled}Service Identities:\n"
+            for s in o["ServiceIdentities"]:
+                dcs = ", ".join(s.get("Datacenters") or []) or "all"
+                p = by_desc.get(f'synthetic policy for service identity "{s["ServiceName"]}"')
+                text += _identity_block(f"{s['ServiceName']} (Datacenters: {dcs})", p, indent)
+        if o.get("NodeIdentities"):
+            text += f"{titled}Node Identities:\n"
+            for n in o["NodeIdentities"]:
+                p = by_desc.get(f'synthetic policy for node identity "{n["NodeName"]}"')
+                head = f"{n['NodeName']} (Datacenter: {n['Datacenter']})"
+                text += _identity_block(head, p, indent)
+        return text
+
+    out += grants(obj, "\t", "")
+    if obj.get("Roles"):
+        out += "Roles:\n"
+        for link in obj["Roles"]:
+            r = roles.get(link["ID"], {})
+            out += f"\tRole Name: {r.get('Name', '')}\n\t\tID: {r.get('ID', '')}\n"
+            out += f"\t\tDescription: {r.get('Description', '')}\n"
+            out += grants(r, "\t\t\t", "\t\t")
+    return out + (
+        "=== End of Authorizer Layer 0: Token ===\n"
+        "=== Start of Authorizer Layer 2: Agent Configuration Defaults (Inherited) ===\n"
+        "Description: Defined at request-time by the agent that resolves the ACL token; other "
+        "agents may have different configuration defaults\n"
+        f"Resolved By Agent: {quote(obj.get('ResolvedByAgent', ''))}\n\n"
+        f"Default Policy: {obj.get('AgentACLDefaultPolicy', '')}\n"
+        "\tDescription: Backstop rule used if no preceding layer has a matching rule (refer to "
+        "default_policy option in agent configuration)\n\n"
+        f"Down Policy: {obj.get('AgentACLDownPolicy', '')}\n"
+        "\tDescription: Defines what to do if this Token's information cannot be read from the "
+        "primary_datacenter (refer to down_policy option in agent configuration)\n\n"
+    )
 
 
 def token_list(objs: list[dict[str, Any]], *, meta: bool = False) -> str:

@@ -146,3 +146,136 @@ def test_json_output_is_the_go_clients_token_and_list_meta_precedes_grants(acl: 
     assert [line.split(":")[0].strip() for line in lines[3:7]] == [
         "Hash", "Create Index", "Modify Index", "Policies",
     ]  # fmt: skip
+
+
+def test_token_update_appends_or_replaces_as_consuls_flags_say(acl: Run) -> None:
+    """``command/acl/token/update/token_update.go``: ``-append-*`` keeps what the token has,
+    a service identity of the same name is replaced, a plain flag with its append twin fails."""
+    for name in ("a", "b"):
+        acl("acl", "policy", "create", "-name", name, "-rules", "")
+    r = acl(
+        "acl", "token", "create", "-policy-name", "a", "-service-identity", "web",
+        "-node-identity", "n1:dc1", "-format", "json",
+    )  # fmt: skip
+    accessor = json.loads(r.stdout)["AccessorID"]
+    r = acl(
+        "acl", "token", "update", "-accessor-id", accessor, "-append-policy-name", "b",
+        "-append-service-identity", "web:dc2", "-append-service-identity", "api",
+        "-append-node-identity", "n1:dc1", "-append-node-identity", "n2:dc1",
+        "-append-templated-policy", "builtin/service", "-var", "name:db", "-format", "json",
+    )  # fmt: skip
+    assert r.code == 0, r.stderr
+    token = json.loads(r.stdout)
+    assert [p["Name"] for p in token["Policies"]] == ["a", "b"]
+    assert token["ServiceIdentities"] == [
+        {"ServiceName": "web", "Datacenters": ["dc2"]},
+        {"ServiceName": "api"},
+    ]
+    assert token["NodeIdentities"] == [
+        {"NodeName": "n1", "Datacenter": "dc1"},
+        {"NodeName": "n2", "Datacenter": "dc1"},
+    ]
+    assert token["TemplatedPolicies"] == [
+        {"TemplateName": "builtin/service", "TemplateVariables": {"name": "db"}}
+    ]
+    r = acl("acl", "token", "update", "-accessor-id", accessor, "-policy-name", "b")
+    assert r.code == 0, r.stderr
+    assert "Policies:\n" in r.stdout and " - a\n" not in r.stdout and " - b\n" in r.stdout
+    r = acl(
+        "acl", "token", "update", "-accessor-id", accessor, "-role-name", "x",
+        "-append-role-name", "y",
+    )  # fmt: skip
+    assert (r.code, r.stderr) == (
+        1,
+        "Cannot combine the use of role-id/role-name flags with append- variants. To set or "
+        "overwrite existing roles, use -role-id or -role-name. To append to existing roles, "
+        "use -append-role-id or -append-role-name.\n",
+    )
+    r = acl(
+        "acl", "token", "update", "-accessor-id", accessor, "-node-identity", "n3:dc1",
+        "-append-node-identity", "n4:dc1",
+    )  # fmt: skip
+    assert (r.code, r.stderr) == (
+        1,
+        "Cannot combine the use of node-identity flag with append-node-identity. To set or "
+        "overwrite existing node identities, use -node-identity. To append to existing node "
+        "identities, use -append-node-identity.\n",
+    )
+
+
+def test_token_update_merge_policies_warns_and_keeps_existing_links(acl: Run) -> None:
+    for name in ("a", "b"):
+        acl("acl", "policy", "create", "-name", name, "-rules", "")
+    r = acl("acl", "token", "create", "-policy-name", "a", "-format", "json")
+    accessor = json.loads(r.stdout)["AccessorID"]
+    r = acl(
+        "acl", "token", "update", "-accessor-id", accessor, "-merge-policies",
+        "-policy-name", "a", "-policy-name", "b", "-format", "json",
+    )  # fmt: skip
+    assert r.code == 0, r.stderr
+    assert r.stderr == (
+        "merge-policies is deprecated and will be removed in a future Consul version. "
+        "Use `append-policy-name` or `append-policy-id` instead.\n"
+    )
+    assert [p["Name"] for p in json.loads(r.stdout)["Policies"]] == ["a", "b"]
+
+
+def test_token_read_expanded_prints_consuls_layers(acl: Run, acl_dc: Cluster) -> None:
+    """``FormatTokenExpanded`` (command/acl/token/formatter.go)."""
+    acl("acl", "policy", "create", "-name", "p", "-rules", 'key "a" {\n policy = "read"\n}')
+    r = acl("acl", "token", "create", "-policy-name", "p", "-format", "json")
+    token = json.loads(r.stdout)
+    r = acl("acl", "token", "read", "-expanded", "-accessor-id", token["AccessorID"])
+    assert r.code == 0, r.stderr
+    policy_id = token["Policies"][0]["ID"]
+    assert r.stdout == (
+        f"AccessorID:       {token['AccessorID']}\n"
+        f"SecretID:         {token['SecretID']}\n"
+        "Description:      \n"
+        "Local:            false\n"
+        "Create Time:      2026-01-01 00:00:00 +0000 UTC\n"
+        "Policies:\n"
+        "\tPolicy Name: p\n"
+        f"\t\tID: {policy_id}\n"
+        "\t\tDescription: \n"
+        "\t\tRules:\n"
+        '\t\t\tkey "a" {\n\t\t\t policy = "read"\n\t\t\t}\n\n'
+        "=== End of Authorizer Layer 0: Token ===\n"
+        "=== Start of Authorizer Layer 2: Agent Configuration Defaults (Inherited) ===\n"
+        "Description: Defined at request-time by the agent that resolves the ACL token; other "
+        "agents may have different configuration defaults\n"
+        f'Resolved By Agent: "{acl_dc.node_name}"\n\n'
+        "Default Policy: deny\n"
+        "\tDescription: Backstop rule used if no preceding layer has a matching rule (refer to "
+        "default_policy option in agent configuration)\n\n"
+        "Down Policy: extend-cache\n"
+        "\tDescription: Defines what to do if this Token's information cannot be read from the "
+        "primary_datacenter (refer to down_policy option in agent configuration)\n\n\n"
+    )
+
+
+def test_role_update_merges_its_flags_into_the_role_unless_no_merge(acl: Run) -> None:
+    """``command/acl/role/update/role_update.go``: policies and identities are added."""
+    for name in ("a", "b"):
+        acl("acl", "policy", "create", "-name", name, "-rules", "")
+    r = acl(
+        "acl", "role", "create", "-name", "r", "-policy-name", "a", "-service-identity", "web",
+        "-format", "json",
+    )  # fmt: skip
+    role_id = json.loads(r.stdout)["ID"]
+    r = acl(
+        "acl", "role", "update", "-id", role_id, "-policy-name", "b", "-policy-name", "a",
+        "-service-identity", "web:dc2", "-node-identity", "n1:dc1", "-format", "json",
+    )  # fmt: skip
+    assert r.code == 0, r.stderr
+    role = json.loads(r.stdout)
+    assert [p["Name"] for p in role["Policies"]] == ["a", "b"]
+    assert role["ServiceIdentities"] == [{"ServiceName": "web", "Datacenters": ["dc2"]}]
+    assert role["NodeIdentities"] == [{"NodeName": "n1", "Datacenter": "dc1"}]
+    r = acl(
+        "acl", "role", "update", "-id", role_id, "-no-merge", "-name", "r2",
+        "-policy-name", "b", "-format", "json",
+    )  # fmt: skip
+    role = json.loads(r.stdout)
+    assert (role["Name"], [p["Name"] for p in role["Policies"]]) == ("r2", ["b"])
+    assert "ServiceIdentities" not in role and "NodeIdentities" not in role

@@ -135,6 +135,29 @@ def _node_identities(specs: list[str]) -> list[dict[str, Any]]:
     return out
 
 
+def _templated(name: str, variables: list[str]) -> dict[str, Any]:
+    """``acl.ExtractTemplatedPolicies``: ``-var name:VALUE`` fills the template's variables."""
+    out: dict[str, Any] = {"TemplateName": name}
+    for spec in variables:
+        key, sep, value = spec.partition(":")
+        if not sep or key != "name":
+            raise CommandError(f"Failed to parse templated policy variables: {spec!r}")
+        out["TemplateVariables"] = {"name": value}
+    return out
+
+
+def upsert_services(services: list[dict[str, Any]], specs: list[str]) -> list[dict[str, Any]]:
+    """Merging ``-service-identity`` values into a token's or role's: one of the same name is
+    replaced in place, a new one appended (``command/acl/token/update``, ``role/update``)."""
+    for new in _service_identities(specs):
+        at = [i for i, s in enumerate(services) if s["ServiceName"] == new["ServiceName"]]
+        if at:
+            services[at[0]] = new
+        else:
+            services.append(new)
+    return services
+
+
 class Grants:
     """-policy-id/-policy-name/-role-id/-role-name/-service-identity/-node-identity."""
 
@@ -154,6 +177,12 @@ class Grants:
                                   "multiple times.")  # fmt: skip
         self.node_ids = fs.var(AppendSlice(), "node-identity", "Name of a node identity to use, "
                                "NAME:DATACENTER. May be specified multiple times.")  # fmt: skip
+        self.templated = fs.string("templated-policy", "", "The templated policy name. Use "
+                                   "-var flag to specify variables when required.")  # fmt: skip
+        self.vars = fs.var(AppendSlice(), "var", "Templated policy variables. Must be used in "
+                           "combination with -templated-policy flag to specify required "
+                           "variables. May be specified multiple times with different "
+                           "variables. Format is VariableName:Value")  # fmt: skip
 
     def grants(self, into: dict[str, Any]) -> dict[str, Any]:
         """The flags given, replacing what ``into`` had for each kind named."""
@@ -165,6 +194,8 @@ class Grants:
             into["ServiceIdentities"] = _service_identities(self.service_ids.value)
         if self.node_ids.value:
             into["NodeIdentities"] = _node_identities(self.node_ids.value)
+        if self.templated.value:
+            into["TemplatedPolicies"] = [_templated(self.templated.value, self.vars.value)]
         return into
 
 
@@ -281,6 +312,9 @@ Usage: consul-sim acl token read [options] -accessor-id TOKENID
         self.self_flag = fs.boolean("self", False, "Indicates that the current HTTP token "
                                     "should be read by secret ID instead of expecting a -id "
                                     "option")  # fmt: skip
+        self.expanded = fs.boolean("expanded", False, "Indicates that the contents of the "
+                                   "policies and roles affecting the token should also be "
+                                   "shown.")  # fmt: skip
 
     def check(self) -> None:
         if not (self.accessor.value or self.old_id.value or self.self_flag.value):
@@ -288,13 +322,52 @@ Usage: consul-sim acl token read [options] -accessor-id TOKENID
 
     def act(self, job: Any) -> int:
         if self.self_flag.value:
-            return self.print_token(self.send("GET", "/v1/acl/token/self"))
-        return self.print_token(self.send("GET", f"/v1/acl/token/{self.accessor_id()}"))
+            token = self.send("GET", "/v1/acl/token/self")
+            if not self.expanded.value:
+                return self.print_token(token)
+            accessor = token["AccessorID"]
+        elif not self.expanded.value:
+            return self.print_token(self.send("GET", f"/v1/acl/token/{self.accessor_id()}"))
+        else:
+            accessor = self.accessor_id()
+        token = self.send("GET", f"/v1/acl/token/{accessor}", expanded="true")
+        pretty = aclformat.token_expanded(token, meta=self.meta.value)
+        return self.show(aclformat.api_token(token), pretty)
 
     def failure(self, job: Any) -> str:
         if self.self_flag.value:
             return "Error reading token"
         return f'Error reading token "{self.target}"'
+
+
+_APPEND_FLAGS = {
+    "policy-id": "ID of a policy to add to this token. The token retains existing policies. "
+    "May be specified multiple times",
+    "policy-name": "Name of a policy to add to this token. The token retains existing "
+    "policies. May be specified multiple times",
+    "role-id": "ID of a role to add to this token. The token retains existing roles. May be "
+    "specified multiple times",
+    "role-name": "Name of a role to add to this token. The token retains existing roles. May "
+    "be specified multiple times",
+    "service-identity": "Name of a service identity to use for this token. This token retains "
+    "existing service identities. May be specified multiple times. Format is the SERVICENAME "
+    "or SERVICENAME:DATACENTER1,DATACENTER2,...",
+    "node-identity": "Name of a node identity to use for this token. This token retains "
+    "existing node identities. May be specified multiple times. Format is NODENAME:DATACENTER",
+    "templated-policy": "The templated policy name to add to this token. The token retains "
+    "existing templated policies. Use -var flag to specify variables when required.",
+}
+_MERGE_FLAGS = {
+    "policies": "-append-policy-id or -append-policy-name",
+    "roles": "-append-role-id or -append-role-name",
+    "service-identities": "-append-service-identity",
+    "node-identities": "-append-node-identity",
+}
+_IDENTITY_CONFLICT = (
+    "Cannot combine the use of {kind}-identity flag with append-{kind}-identity. To set or "
+    "overwrite existing {kind} identities, use -{kind}-identity. To append to existing {kind} "
+    "identities, use -append-{kind}-identity."
+)
 
 
 @register("acl token update")
@@ -315,6 +388,14 @@ Usage: consul-sim acl token update [options]
         self.accessor_flag(fs, "update")
         self.description = fs.string("description", "", "A description of the token")
         self.define_grants(fs, roles=True)
+        self.appends = {
+            flag: fs.var(AppendSlice(), f"append-{flag}", help_text)
+            for flag, help_text in _APPEND_FLAGS.items()
+        }
+        self.merges = {
+            kind: fs.boolean(f"merge-{kind}", False, f"DEPRECATED. Use {instead} instead.")
+            for kind, instead in _MERGE_FLAGS.items()
+        }
 
     def check(self) -> None:
         if not (self.accessor.value or self.old_id.value):
@@ -326,8 +407,89 @@ Usage: consul-sim acl token update [options]
         token = self.send("GET", f"/v1/acl/token/{accessor}")
         if self.flags.is_set("description"):
             token["Description"] = self.description.value
+        self.conflicts()
+        self.merge_links(token)
         self.grants(token)
+        self.append_grants(token)
         return self.print_token(self.send("PUT", f"/v1/acl/token/{accessor}", token))
+
+    def conflicts(self) -> None:
+        """A replacing flag and its ``append-`` twin together is Consul's error."""
+        a = {flag: bool(v.value) for flag, v in self.appends.items()}
+        pairs = (
+            (self.policy_ids.value or self.policy_names.value,
+             a["policy-id"] or a["policy-name"], "policy-id/policy-name flags", "policies",
+             "-policy-id or -policy-name", "-append-policy-id or -append-policy-name"),
+            (self.role_ids.value or self.role_names.value, a["role-id"] or a["role-name"],
+             "role-id/role-name flags", "roles", "-role-id or -role-name",
+             "-append-role-id or -append-role-name"),
+        )  # fmt: skip
+        if self.service_ids.value and a["service-identity"]:
+            raise CommandError(_IDENTITY_CONFLICT.format(kind="service"))
+        if self.node_ids.value and a["node-identity"]:
+            raise CommandError(_IDENTITY_CONFLICT.format(kind="node"))
+        for plain, appended, what, things, set_with, append_with in pairs:
+            if plain and appended and not self.merges[things].value:
+                raise CommandError(
+                    f"Cannot combine the use of {what} with append- variants. To set or "
+                    f"overwrite existing {things}, use {set_with}. To append to existing "
+                    f"{things}, use {append_with}."
+                )
+        if self.templated.value and a["templated-policy"]:
+            raise CommandError(
+                "Cannot combine the use of templated-policy flag with append-templated-policy. "
+                "To set or overwrite existing templated policies, use -templated-policy. To "
+                "append to existing templated policies, use -append-templated-policy."
+            )
+
+    def merge_links(self, token: dict[str, Any]) -> None:
+        """The deprecated ``-merge-*`` flags: the replacing flags' values join what the token
+        has (skipping links already there) instead of replacing it, with Consul's warning."""
+        kinds = (
+            ("policies", "Policies", self.policy_ids, self.policy_names, "policy"),
+            ("roles", "Roles", self.role_ids, self.role_names, "role"),
+        )
+        for kind, key, ids, names, flag in kinds:
+            if not self.merges[kind].value:
+                continue
+            self.ui.warn(
+                f"merge-{kind} is deprecated and will be removed in a future Consul version. "
+                f"Use `append-{flag}-name` or `append-{flag}-id` instead."
+            )
+            have = token.get(key) or []
+            extra = [{"Name": n} for n in names.value if all(h.get("Name") != n for h in have)]
+            extra += [{"ID": i} for i in ids.value if all(h.get("ID") != i for h in have)]
+            token[key] = have + extra
+            ids.value, names.value = [], []
+        for kind, plain in (("service-identities", self.service_ids),
+                            ("node-identities", self.node_ids)):  # fmt: skip
+            if self.merges[kind].value:
+                self.appends[kind.replace("identities", "identity")].value += plain.value
+                plain.value = []
+
+    def append_grants(self, token: dict[str, Any]) -> None:
+        """The ``append-`` flags: links and identities join what the token has
+        (``command/acl/token/update/token_update.go``): a service identity replaces the one of
+        the same name, a node identity or templated policy already there is not repeated."""
+        a = {flag: v.value for flag, v in self.appends.items()}
+        if a["policy-id"] or a["policy-name"]:
+            token["Policies"] = (token.get("Policies") or []) + _links(
+                a["policy-id"], a["policy-name"]
+            )
+        if a["role-id"] or a["role-name"]:
+            token["Roles"] = (token.get("Roles") or []) + _links(a["role-id"], a["role-name"])
+        services = upsert_services(token.get("ServiceIdentities") or [], a["service-identity"])
+        if services:
+            token["ServiceIdentities"] = services
+        nodes = token.get("NodeIdentities") or []
+        nodes += [n for n in _node_identities(a["node-identity"]) if n not in nodes]
+        if nodes:
+            token["NodeIdentities"] = nodes
+        for name in a["templated-policy"]:
+            templated = token.get("TemplatedPolicies") or []
+            new_t = _templated(name, self.vars.value)
+            if new_t not in templated:
+                token["TemplatedPolicies"] = [*templated, new_t]
 
     def failure(self, job: Any) -> str:
         return f"Failed to update token {self.target}"

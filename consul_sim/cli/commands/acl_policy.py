@@ -12,7 +12,14 @@ from typing import Any
 
 from consul_sim.cli import aclformat
 from consul_sim.cli.command import CommandError, register
-from consul_sim.cli.commands.acl import GLOBAL_MANAGEMENT_ID, ACLCommand, Grants
+from consul_sim.cli.commands.acl import (
+    GLOBAL_MANAGEMENT_ID,
+    ACLCommand,
+    Grants,
+    _node_identities,
+    _templated,
+    upsert_services,
+)
 from consul_sim.cli.datasource import DataSourceError, load_data_source
 from consul_sim.cli.flags import AppendSlice, FlagSet
 
@@ -326,12 +333,42 @@ Usage: consul-sim acl role update [options]
 
     def act(self, job: Any) -> int:
         rid = self.object_id()
-        body: dict[str, Any] = {"ID": rid, "Name": self.name.value}
-        if not self.no_merge.value:
-            body = self.send("GET", f"/v1/acl/role/{rid}")
-            if self.name.value:
-                body["Name"] = self.name.value
-        return self.render(self.send("PUT", f"/v1/acl/role/{rid}", self.fill(body)))
+        if self.no_merge.value:
+            body = self.fill({"ID": rid, "Name": self.name.value})
+        else:
+            body = self.merge(self.send("GET", f"/v1/acl/role/{rid}"))
+        return self.render(self.send("PUT", f"/v1/acl/role/{rid}", body))
+
+    def merge(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Without ``-no-merge`` the flags add to the role (``command/acl/role/update``):
+        a policy link already there by name or ID is skipped, a service identity replaces the
+        one of the same name, and a node identity is skipped only when the role has one of the
+        same name in *another* datacenter (Consul compares the datacenters with ``!=``)."""
+        if self.name.value:
+            body["Name"] = self.name.value
+        if self.description.value:
+            body["Description"] = self.description.value
+        links = body.get("Policies") or []
+        links += [{"Name": n} for n in self.policy_names.value
+                  if all(link.get("Name") != n for link in links)]  # fmt: skip
+        links += [{"ID": i} for i in self.policy_ids.value
+                  if all(link.get("ID") != i for link in links)]  # fmt: skip
+        services = upsert_services(body.get("ServiceIdentities") or [], self.service_ids.value)
+        nodes = body.get("NodeIdentities") or []
+        for node in _node_identities(self.node_ids.value):
+            if not any(n["NodeName"] == node["NodeName"] and n["Datacenter"] != node["Datacenter"]
+                       for n in nodes):  # fmt: skip
+                nodes.append(node)
+        for key, value in (("Policies", links), ("ServiceIdentities", services),
+                           ("NodeIdentities", nodes)):  # fmt: skip
+            if value:
+                body[key] = value
+        if self.templated.value:
+            body["TemplatedPolicies"] = [
+                *(body.get("TemplatedPolicies") or []),
+                _templated(self.templated.value, self.vars.value),
+            ]
+        return body
 
     def failure(self, job: Any) -> str:
         return f'Error updating role "{self.id.value}"'
