@@ -10,7 +10,8 @@ SIGTERM, or ``PUT /v1/agent/leave``, stops it within a second. Exit codes are Co
 that does not leave (a server's default, ``skip_leave_on_interrupt``/``leave_on_terminate``)
 exits 1, a leave exits 0.
 
-Only HTTP is served: DNS, gRPC, gRPC-TLS, Serf and server RPC ports are accepted and printed
+Only HTTP is served (on the gRPC TLS port too, else the gRPC port: the peering address, see
+``peering_port``): DNS, gRPC, gRPC-TLS, Serf and server RPC ports are accepted and printed
 like Consul prints them, and one log line says they are not opened.
 """
 
@@ -207,6 +208,14 @@ class _OptInt(OptString):
         return int(self.value or 0)
 
 
+def peering_port(cfg: AgentConfig) -> int:
+    """Where this agent takes peer streams, and so the port in the tokens it generates: the
+    gRPC TLS port when set, else the plaintext gRPC port (``GetLocalServerAddresses`` in
+    ``agent/consul/peering_backend.go``); -1 when neither is, and the HTTP port serves them."""
+    tls = cfg.ports.get("grpc_tls", -1)
+    return tls if tls > 0 else cfg.ports.get("grpc", -1)
+
+
 class AgentRun:
     """One agent's life: build the cluster, serve it, log, wait for a signal or a leave."""
 
@@ -285,8 +294,13 @@ class AgentRun:
             with caught_signals() as signals:
                 self._register_control(cluster, left, signals)
                 if port > 0:
+                    peer_port = peering_port(cfg)
                     served = ServedWorld(
-                        world, {cfg.datacenter: port}, host=host, listening=listening
+                        world,
+                        {cfg.datacenter: port},
+                        host=host,
+                        listening=listening,
+                        peer_ports={cfg.datacenter: peer_port} if peer_port > 0 else None,
                     )
                     listening.clear()
                     try:
@@ -295,6 +309,13 @@ class AgentRun:
                         self.ui.error(f"==> Error starting agent: {exc}")
                         return 1
                 self._startup_lines(cluster)
+                if served is not None and cfg.datacenter in served.peer_port_errors:
+                    self.log(
+                        "warn",
+                        "agent",
+                        "peering served on the HTTP port: cannot listen on the gRPC port",
+                        error=served.peer_port_errors[cfg.datacenter],
+                    )
                 checker = self._start_checker(world, cluster) if cfg.enable_local_checks else None
                 self.log("info", "agent", "Consul agent running!")
                 caught = signals.wait()
