@@ -49,6 +49,7 @@ from consul_sim.api.http import (
 from consul_sim.api.openapi import OBJECT, PRETTY, STRING, Answer, Op, Param, ok
 from consul_sim.clock import rfc3339
 from consul_sim.errors import BadRequest, ConsulError
+from consul_sim.ports import SERF_LAN_PORT, SERF_WAN_PORT
 
 if TYPE_CHECKING:
     from consul_sim.world import Cluster
@@ -358,3 +359,34 @@ async def monitor(request: Request) -> Response:
         media_type="text/plain",
         headers={"X-Consul-Default-Acl-Policy": "allow"},
     )
+
+
+# -- join ------------------------------------------------------------------------------------------
+@router.endpoint(
+    "/v1/agent/join/{address:path}",
+    "PUT",
+    doc=Op(
+        "join the agent to a gossip pool at an address",
+        (Param("wan", "the WAN pool"),),
+        answers=(ok(NULL),),
+        errors=(403, 500),
+    ),
+)
+async def join(request: Request) -> Response:
+    """``AgentJoin`` (``agent/agent_endpoint.go``): ``agent:write`` on the agent's node, then a
+    Serf join. A simulated agent gossips with no one, so only its own Serf address (the one
+    ``/v1/agent/self`` advertises; Serf's default port when none is given) joins; any other
+    fails as Serf fails when no node answers (``Failed to join``, in a multierror, 500).
+    Assumed: the refusal names a refused connection."""
+    cluster = cluster_of(request)
+    authorizer(request, cluster).require("agent", "write", cluster.node_name)
+    wan = flag(request, "wan")
+    port = SERF_WAN_PORT if wan else SERF_LAN_PORT
+    address = request.path_params["address"]
+    target = address if ":" in address else f"{address}:{port}"
+    if target != f"{cluster.address}:{port}":
+        raise ConsulError(
+            f"1 error occurred:\n\t* Failed to join {target}: dial tcp {target}: "
+            "connect: connection refused\n\n"
+        )
+    return _null()

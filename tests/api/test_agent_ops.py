@@ -145,3 +145,26 @@ def test_monitor_streams_log_lines_and_ends_when_the_client_leaves() -> None:
     finally:
         served.stop()
         world.close()
+
+
+def test_join_takes_the_agents_own_serf_address_and_refuses_others(
+    client: httpx.Client, locked: Cluster
+) -> None:
+    """What the Go client's TestAPI_AgentJoin does: join the address /v1/agent/self
+    advertises. A simulated agent has no one else to gossip with."""
+    own = client.get("/v1/agent/self").json()["DebugConfig"]["SerfAdvertiseAddrLAN"]
+    own = own.removeprefix("tcp://")
+    r = client.put(f"/v1/agent/join/{own}")
+    assert (r.status_code, r.text) == (200, "null")
+    r = client.put("/v1/agent/join/10.9.9.9")
+    assert (r.status_code, r.text) == (
+        500,
+        "1 error occurred:\n\t* Failed to join 10.9.9.9:8301: dial tcp 10.9.9.9:8301: "
+        "connect: connection refused\n\n",
+    )
+    r = locked.client.put(f"/v1/agent/join/{own}")
+    assert (r.status_code, r.text) == (
+        403,
+        f"Permission denied: anonymous token lacks permission 'agent:write' on "
+        f'"{locked.node_name}"{ANON}',
+    )
