@@ -419,3 +419,26 @@ def test_peering_token_names_the_grpc_tls_address_and_a_peer_dials_it(tmp_path: 
     finally:
         for proc in procs:
             stop(proc)
+
+
+@pytest.mark.slow
+def test_reload_loads_the_services_the_config_files_now_define(tmp_path: Path) -> None:
+    """As the Go client's TestAPI_AgentReload: a service written into a config file after
+    start is registered by PUT /v1/agent/reload; one the files no longer define goes."""
+    cfg, path = sdk_testutil_config(tmp_path)
+    extra = tmp_path / "reload.json"
+    extra.write_text("{}")
+    base = f"http://127.0.0.1:{cfg['ports']['http']}"
+    proc = launch("agent", "-config-file", str(path), "-config-file", str(extra))
+    try:
+        wait_like_testutil(base, cfg["node_name"])
+        extra.write_text('{"service":{"name":"redis", "port":1234, "Meta": {"some": "meta"}}}')
+        r = httpx.put(f"{base}/v1/agent/reload")
+        assert (r.status_code, r.text) == (200, "null")
+        redis = httpx.get(f"{base}/v1/agent/services").json()["redis"]
+        assert (redis["Port"], redis["Meta"]) == (1234, {"some": "meta"})
+        extra.write_text('{"service":{"name":"db", "port":5432}}')
+        assert httpx.put(f"{base}/v1/agent/reload").status_code == 200
+        assert sorted(httpx.get(f"{base}/v1/agent/services").json()) == ["db"]
+    finally:
+        stop(proc)

@@ -224,6 +224,10 @@ class AgentRun:
     ) -> None:
         self.command = command
         self.services = list(services or [])
+        self.loaded_services: list[str] = [
+            str(b.get("ID") or b.get("Name") or "") for b in self.services
+        ]
+        """IDs of the services the config files defined, which a reload replaces."""
         self.ui = command.ui
         self.cfg = cfg
         name = cfg.log_level.lower()
@@ -345,6 +349,26 @@ class AgentRun:
                 return f"Failed to register service {go_quote(str(name))}: {r.text.strip()}"
         return ""
 
+    def _reload_services(self, cluster: Cluster, services: list[dict[str, Any]]) -> None:
+        """``Agent.reloadConfigInternal`` unloads the services the old files defined and
+        loads the new files' (``unloadServices``/``loadServices``, ``agent/agent.go``): here
+        on the event-loop thread the reload request runs on, so through the agent's domain
+        object rather than its HTTP API. A definition the agent refuses fails the reload with
+        the agent's sentence, as Consul's does."""
+        from consul_sim.models.agent import ServiceDefinition
+        from consul_sim.models.base import decode_body
+
+        definitions = [decode_body(ServiceDefinition, b, root="", strict=True) for b in services]
+        with cluster.store.lock:
+            for service_id in self.loaded_services:
+                if cluster.agent.service(service_id) is not None:
+                    cluster.agent.deregister_service(service_id)
+            self.loaded_services = []
+            for sd in definitions:
+                cluster.agent.register_service(sd, replace_existing_checks=False)
+                self.loaded_services.append(sd.id or sd.name)
+        self.services = list(services)
+
     def _exit_code(self, caught: str) -> int:
         """``command/agent/agent.go``: a signal leaves gracefully (exit 0) only on SIGINT without
         ``skip_leave_on_interrupt`` or SIGTERM with ``leave_on_terminate``; both default to
@@ -377,7 +401,9 @@ class AgentRun:
                 flags=self.command.flag_values(),
                 dev=self.command.dev.value,
             )
+            services = load_service_files(list(self.command.config_paths.value)).services
             self.log("info", "agent", "Reloading configuration...")
+            self._reload_services(cluster, services)
             cluster.agent.enable_remote_script_checks = cfg.enable_script_checks
             self.cfg.enable_script_checks = cfg.enable_script_checks
             self.cfg.log_level = cfg.log_level
