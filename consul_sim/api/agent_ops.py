@@ -27,6 +27,9 @@ the running command; without one (``serve``, in-process worlds) reload re-reads 
 from __future__ import annotations
 
 import asyncio
+import re
+import resource
+import socket
 import threading
 import time
 import weakref
@@ -217,7 +220,21 @@ def _gauges(cluster: Cluster) -> list[tuple[str, float]]:
         ("consul.state.services", float(len(names))),
         ("consul.state.service_instances", float(instances)),
         ("consul.state.kv_entries", float(kv_entries)),
-        ("consul.runtime.num_goroutines", float(threading.active_count())),
+        *_runtime_gauges(),
+    ]
+
+
+def _runtime_gauges() -> list[tuple[str, float]]:
+    """go-metrics' runtime statistics (``EmitRuntimeStats``): plain ``SetGauge`` keys, which
+    get the host name inserted after the service name while ``telemetry.disable_hostname`` is
+    false, Consul's default (``EnableHostname``, ``agent/lib/telemetry.go``). The Go client's
+    ``TestAPI_AgentMetrics`` looks for ``consul.<hostname>.runtime.alloc_bytes``. Python's
+    figures stand in for Go's: threads for goroutines, the peak resident set for the heap."""
+    host = socket.gethostname()
+    alloc = float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    return [
+        (f"consul.{host}.runtime.num_goroutines", float(threading.active_count())),
+        (f"consul.{host}.runtime.alloc_bytes", alloc),
     ]
 
 
@@ -263,7 +280,8 @@ async def metrics(request: Request) -> Response:
             )
         text = "".join(
             f"# HELP {n} {n}\n# TYPE {n} gauge\n{n} {v:g}\n"
-            for n, v in ((name.replace(".", "_"), value) for name, value in gauges)
+            # go-metrics' prometheus sink: every character outside [a-zA-Z0-9_] becomes "_".
+            for n, v in ((re.sub(r"[^a-zA-Z0-9_]", "_", name), value) for name, value in gauges)
         )
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
     summary = {

@@ -7,6 +7,7 @@ none)."""
 from __future__ import annotations
 
 import re
+import socket
 import time
 
 import httpx
@@ -78,6 +79,9 @@ def test_metrics_answer_go_metrics_summary(client: httpx.Client) -> None:
     assert gauges["consul.state.nodes"] == 1
     assert gauges["consul.state.services"] == 1
     assert gauges["consul.state.kv_entries"] == 1
+    host = socket.gethostname()
+    assert gauges[f"consul.{host}.runtime.alloc_bytes"] > 0
+    assert gauges[f"consul.{host}.runtime.num_goroutines"] >= 1
     assert all(g["Labels"] == {} for g in body["Gauges"])
 
 
