@@ -27,8 +27,11 @@ the running command; without one (``serve``, in-process worlds) reload re-reads 
 from __future__ import annotations
 
 import asyncio
+import os
+import platform
 import re
 import resource
+import shutil
 import socket
 import threading
 import time
@@ -408,3 +411,51 @@ async def join(request: Request) -> Response:
             "connect: connection refused\n\n"
         )
     return _null()
+
+
+# -- host ------------------------------------------------------------------------------------------
+def _host_info() -> dict[str, Any]:
+    """``debug.CollectHostInfo`` (``agent/debug/host.go``): gopsutil's memory, CPU, host and
+    root-disk figures (lowerCamel keys, as gopsutil encodes them) and the collection time in
+    Unix nanoseconds. Here the figures are the machine's as Python's standard library sees
+    them; a figure it cannot read is left out, and ``Errors`` is null as when nothing failed."""
+    uname = platform.uname()
+    disk = shutil.disk_usage("/")
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return {
+        "Memory": {
+            "total": pages,
+            "available": available,
+            "used": pages - available,
+            "usedPercent": 100.0 * (pages - available) / pages if pages else 0.0,
+        },
+        "CPU": [{"cpu": i, "modelName": uname.processor} for i in range(os.cpu_count() or 1)],
+        "Host": {
+            "hostname": socket.gethostname(),
+            "os": uname.system.lower(),
+            "kernelVersion": uname.release,
+            "kernelArch": uname.machine,
+        },
+        "Disk": {
+            "path": "/",
+            "total": disk.total,
+            "free": disk.free,
+            "used": disk.used,
+            "usedPercent": 100.0 * disk.used / disk.total if disk.total else 0.0,
+        },
+        "CollectionTime": time.time_ns(),
+        "Errors": None,
+    }
+
+
+@router.endpoint(
+    "/v1/agent/host",
+    "GET",
+    doc=Op("the host the agent runs on", (PRETTY,), answers=(ok(OBJECT),), errors=(403,)),
+)
+async def host(request: Request) -> Response:
+    """``AgentHost`` (``agent/agent_endpoint.go``): ``operator:read``, then the host's figures."""
+    cluster = cluster_of(request)
+    authorizer(request, cluster).require("operator", "read")
+    return json_response(_host_info(), pretty=flag(request, "pretty"))

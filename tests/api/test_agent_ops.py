@@ -172,3 +172,17 @@ def test_join_takes_the_agents_own_serf_address_and_refuses_others(
         f"Permission denied: anonymous token lacks permission 'agent:write' on "
         f'"{locked.node_name}"{ANON}',
     )
+
+
+def test_host_answers_the_machines_figures_for_operator_read(
+    client: httpx.Client, locked: Cluster
+) -> None:
+    body = client.get("/v1/agent/host").json()
+    assert list(body) == ["Memory", "CPU", "Host", "Disk", "CollectionTime", "Errors"]
+    assert body["Host"]["hostname"] == socket.gethostname()
+    assert body["CollectionTime"] > 0 and body["Memory"]["total"] > 0
+    r = locked.client.get("/v1/agent/host")
+    assert (r.status_code, r.text) == (
+        403,
+        f"Permission denied: anonymous token lacks permission 'operator:read'{ANON}",
+    )
