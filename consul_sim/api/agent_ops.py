@@ -27,6 +27,7 @@ the running command; without one (``serve``, in-process worlds) reload re-reads 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import platform
 import re
@@ -323,11 +324,34 @@ def _journal_lines(cluster: Cluster, since: int) -> tuple[int, list[str]]:
     return last, lines
 
 
+_HCLOG_LINE = re.compile(r"^(\S+) \[([A-Z]+)\]\s+([^:]+): (.*)$")
+_HCLOG_FIELDS = re.compile(r"^(.*?): ((?:[\w.-]+=\S*)(?: [\w.-]+=\S*)*)$")
+
+
+def _as_json(line: str) -> str:
+    """One log line as hclog's JSON format writes it (``?logjson``): ``@level``,
+    ``@message``, ``@module``, ``@timestamp`` and the line's ``key=value`` fields."""
+    m = _HCLOG_LINE.match(line)
+    if m is None:
+        return json.dumps({"@message": line}, separators=(",", ":"))
+    stamp, level, module, rest = m.groups()
+    record: dict[str, str] = {"@level": level.lower(), "@message": rest, "@module": module}
+    fields = _HCLOG_FIELDS.match(rest)
+    if fields is not None:
+        record["@message"] = fields.group(1)
+        for pair in fields.group(2).split(" "):
+            key, _, value = pair.partition("=")
+            record[key] = value
+    record["@timestamp"] = stamp
+    return json.dumps(record, separators=(",", ":"))
+
+
 async def _monitor_lines(
     cluster: Cluster,
     level: int,
     closing: threading.Event | None,
     since: tuple[int, int],
+    as_json: bool = False,
 ) -> AsyncIterator[str]:
     """Lines after ``since`` (journal seq, agent log seq), taken when the request came in:
     the headers go out before this runs, and a line written meanwhile must not be lost."""
@@ -347,7 +371,7 @@ async def _monitor_lines(
                 journal_since, lines = _journal_lines(cluster, journal_since)
                 out.extend(lines)
             if out:
-                yield "".join(f"{line}\n" for line in out)
+                yield "".join(f"{_as_json(line) if as_json else line}\n" for line in out)
             await asyncio.sleep(POLL)
     finally:
         with _MONITORS_LOCK:
@@ -376,7 +400,7 @@ async def monitor(request: Request) -> Response:
     control = control_of(cluster)
     since = (journal_since, control.seq if control is not None else 0)
     return StreamingResponse(
-        _monitor_lines(cluster, level, closing_event(), since),
+        _monitor_lines(cluster, level, closing_event(), since, flag(request, "logjson")),
         media_type="text/plain",
         headers={"X-Consul-Default-Acl-Policy": "allow"},
     )

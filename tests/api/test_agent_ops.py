@@ -6,6 +6,7 @@ none)."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import time
@@ -186,3 +187,36 @@ def test_host_answers_the_machines_figures_for_operator_read(
         403,
         f"Permission denied: anonymous token lacks permission 'operator:read'{ANON}",
     )
+
+
+@pytest.mark.slow
+def test_monitor_json_shows_the_service_sync_a_register_logs() -> None:
+    """What the Go client's TestAPI_AgentMonitor(JSON) waits for: registering a service logs
+    the local state's sync, and ``?logjson`` gives each line as hclog's JSON."""
+    from consul_sim.cli.commands.agent import log_line
+
+    world = World(clock="wall", seed=3)
+    cluster = world.add_cluster("dc1")
+    control = AgentControl()
+    control.log = lambda level, name, message, **fields: control.publish(
+        level, log_line(level, name, message, **fields)
+    )
+    attach_control(cluster, control)
+    served = ServedWorld(world, {"dc1": 0}).start()
+    try:
+        with httpx.Client(base_url=served.url("dc1"), timeout=5.0) as http:
+            with http.stream("GET", "/v1/agent/monitor?loglevel=debug&logjson") as stream:
+                assert stream.status_code == 200
+                r = http.put("/v1/agent/service/register", json={"Name": "redis"})
+                assert r.status_code == 200
+                record = json.loads(next(stream.iter_lines()))
+        assert {k: record[k] for k in ("@level", "@message", "@module", "service")} == {
+            "@level": "info",
+            "@message": "Synced service",
+            "@module": "agent",
+            "service": "redis",
+        }
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["@timestamp"])
+    finally:
+        served.stop()
+        world.close()
