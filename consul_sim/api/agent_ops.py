@@ -414,7 +414,7 @@ async def monitor(request: Request) -> Response:
         "join the agent to a gossip pool at an address",
         (Param("wan", "the WAN pool"),),
         answers=(ok(NULL),),
-        errors=(403, 500),
+        errors=(400, 403, 500),
     ),
 )
 async def join(request: Request) -> Response:
