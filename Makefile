@@ -70,7 +70,9 @@ fuzz: install
 	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -q tests/stateful tests/unit tests/fuzz
 
 # HashiCorp's Go client's own tests against consul-sim (conformance/go/run.sh says how).
+# run.sh makes throwaway client certificates with the openssl binary.
 conformance: install
+	command -v openssl >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y openssl)
 	conformance/go/run.sh
 
 clean:

@@ -17,6 +17,13 @@ Served, a cluster's peering address is its HTTP address, so a token it generates
 cluster in another process can reach it, and traffic for addresses no local cluster owns goes
 over HTTP (``consul_sim.api.peerstream``). The listening sockets are bound before anything is
 served, so the address is in place before the first request can ask for a token.
+
+A cluster may also be given a peering port (``consul-sim agent`` gives its ``ports.grpc_tls``,
+else ``ports.grpc``): Consul's servers take peer streams on their gRPC port and put that address,
+not the HTTP one, in the tokens they generate (``agent/consul/peering_backend.go``,
+``GetLocalServerAddresses``: the gRPC TLS port when set, else the plaintext gRPC port). The
+simulator serves the same app there, so the token's ``ServerAddresses`` are what a Consul user
+would read and a peer in another process still reaches the stream endpoint through them.
 """
 
 from __future__ import annotations
@@ -50,6 +57,8 @@ a world step) is acted on promptly rather than on the next quarter-second tick."
 
 SIM_TOKEN_HEADER = "X-Sim-Token"
 SIM_TOKEN_DENIED = "Permission denied: /_sim/ endpoints need the X-Sim-Token this server was given"
+PEER_KEY = "peering:"
+"""Prefix of a cluster's peering listener among the served sockets (cluster names have no colon)."""
 UNGATED = ("/_sim/peerstream",)
 """Peer traffic between processes, which has its own authentication, not the sim token."""
 
@@ -91,12 +100,18 @@ class ServedWorld:
         *,
         sim_token: str = "",
         listening: Mapping[str, socket.socket] | None = None,
+        peer_ports: Mapping[str, int] | None = None,
     ) -> None:
         """``sim_token``, when not empty, is what ``/_sim/`` requests must carry in
         ``X-Sim-Token`` (``consul-sim serve -sim-token``). ``listening`` holds sockets already
         listening (from ``consul_sim.ports.listen_tcp``) for some of the clusters; the served
-        world owns and closes them."""
+        world owns and closes them. ``peer_ports`` gives some clusters a second listener whose
+        address becomes their peering address; one that cannot be bound is left out (the
+        cluster then peers through its HTTP address) and named in ``peer_port_errors``."""
         self.world = world
+        self.requested_peer_ports = dict(peer_ports or {})
+        self.peer_ports: dict[str, int] = {}
+        self.peer_port_errors: dict[str, str] = {}
         self.sim_token = sim_token
         self.host = host
         self.requested = dict(ports)
@@ -127,6 +142,15 @@ class ServedWorld:
         except OSError:
             self._close_sockets()
             raise
+        for name, port in self.requested_peer_ports.items():
+            try:
+                sock = listen_tcp(self.host, port)
+            except OSError as exc:
+                self.peer_port_errors[name] = str(exc)
+                continue
+            self._sockets.append(sock)
+            sock.setblocking(False)
+            bound[PEER_KEY + name] = sock
         return bound
 
     def _close_sockets(self) -> None:
@@ -143,8 +167,8 @@ class ServedWorld:
             network = world.network
             for name, port in self.ports.items():
                 cluster = world.cluster(name)
-                address = f"{self.host}:{port}"
-                cluster.http_address = address
+                cluster.http_address = f"{self.host}:{port}"
+                address = f"{self.host}:{self.peer_ports.get(name, port)}"
                 cluster.peering.address = network.attach(name, cluster.peering, address)
             self._transport = HTTPTransport(network)
             network.remote = self._transport
@@ -161,8 +185,8 @@ class ServedWorld:
         for name, port in self.ports.items():
             cluster = world.clusters.get(name)
             if cluster is not None:
-                address = f"{self.host}:{port}"
-                cluster.http_address = address
+                cluster.http_address = f"{self.host}:{port}"
+                address = f"{self.host}:{self.peer_ports.get(name, port)}"
                 cluster.peering.address = world.network.attach(name, cluster.peering, address)
         world.network.remote = self._transport
 
@@ -182,15 +206,21 @@ class ServedWorld:
         for name in self.requested:
             self.world.cluster(name)
         sockets = self._bind()
-        self.ports = {name: int(sock.getsockname()[1]) for name, sock in sockets.items()}
+        ports = {key: int(sock.getsockname()[1]) for key, sock in sockets.items()}
+        self.ports = {name: ports[name] for name in self.requested}
+        self.peer_ports = {
+            key.removeprefix(PEER_KEY): port
+            for key, port in ports.items()
+            if key.startswith(PEER_KEY)
+        }
         self._publish_addresses()
-        for name in self.requested:
-            cluster = self.world.cluster(name)
+        for key in sockets:
+            cluster = self.world.cluster(key.removeprefix(PEER_KEY))
             app = _Closable(door.app(cluster), self._closing, self.sim_token)
             config = uvicorn.Config(
                 app,
                 host=self.host,
-                port=self.ports[name],
+                port=ports[key],
                 log_level="warning",
                 lifespan="off",
                 access_log=False,
@@ -198,8 +228,8 @@ class ServedWorld:
                 h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
             )
             server = uvicorn.Server(config)
-            self._servers[name] = server
-            serving = server.serve(sockets=[sockets[name]])
+            self._servers[key] = server
+            serving = server.serve(sockets=[sockets[key]])
             self._futures.append(asyncio.run_coroutine_threadsafe(serving, loop.loop))
         self._ticker = asyncio.run_coroutine_threadsafe(self._tick(), loop.loop)
         self._futures.append(self._ticker)
@@ -279,7 +309,7 @@ class ServedWorld:
         if self._transport is not None:
             self._transport.close()
             self._transport = None
-        for name in self._servers:
+        for name in self.ports:
             self.world.cluster(name).http_address = None
 
     def __enter__(self) -> ServedWorld:

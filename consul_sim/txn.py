@@ -473,14 +473,17 @@ def _service(work: _Run, txn: Txn, op: ServiceTxnOp) -> None:
 
 
 def _as_registered(svc: NodeService) -> NodeService:
-    """The fields ``convertOps`` copies from the API's service into the stored one; the
-    weights are the API struct's, zero when not given (no default of 1 here)."""
+    """The fields ``convertOps`` copies from the API's service into the stored one, tagged
+    addresses included (the Go client's ``TestAPI_ClientTxnWrite`` reads them back); the
+    weights are the API struct's, zero when not given, which the store turns into 1/1
+    (:meth:`NodeService.weights_json`)."""
     weights = svc.weights or Weights(passing=0, warning=0)
     return NodeService(
         id=svc.id,
         service=svc.service,
         tags=list(svc.tags),
         address=svc.address,
+        tagged_addresses=dict(svc.tagged_addresses),
         meta=dict(svc.meta),
         port=svc.port,
         weights=weights,
@@ -498,7 +501,7 @@ def _check(work: _Run, txn: Txn, op: CheckTxnOp) -> None:
     if verb == "get":
         if existing is None:
             raise _fail(f"check {quote(check.check_id)} on node {quote(check.node)} doesn't exist")
-        work.results.append({"Check": existing.render()})
+        work.results.append({"Check": _check_result(existing)})
     elif verb in ("set", "cas"):
         if verb == "cas" and not _cas_matches(existing, check.modify_index):
             raise _fail(
@@ -511,7 +514,7 @@ def _check(work: _Run, txn: Txn, op: CheckTxnOp) -> None:
         if check.service_id and owner is None:
             raise _fail("Missing service registration")
         written = catalog.ensure_check(txn, _as_stored(check, row.node.node, owner))
-        work.results.append({"Check": written.render()})
+        work.results.append({"Check": _check_result(written)})
     elif verb == "delete":
         catalog.delete_check(txn, "", check.node, check.check_id)
     elif verb == "delete-cas":
@@ -523,6 +526,16 @@ def _check(work: _Run, txn: Txn, op: CheckTxnOp) -> None:
         catalog.delete_check(txn, "", check.node, check.check_id)
     else:
         raise _fail(f"unknown Check verb {quote(verb)}")
+
+
+def _check_result(check: HealthCheck) -> dict[str, Any]:
+    """A check as ``/v1/txn`` answers it: the state store's struct as it is, so a check with no
+    service tags has ``ServiceTags`` null (the health endpoints alone turn nil into ``[]``).
+    The simulator does not tell nil from an empty list; empty is rendered null here."""
+    out = check.render()
+    if out["ServiceTags"]:
+        return out
+    return {**out, "ServiceTags": None}
 
 
 def _as_stored(check: HealthCheck, node: str, owner: NodeService | None) -> HealthCheck:

@@ -79,6 +79,11 @@ TOKENS, POLICIES, ROLES = "acl-tokens", "acl-policies", "acl-roles"
 METHODS, BINDING_RULES = "acl-auth-methods", "acl-binding-rules"
 
 
+NOT_BOOTSTRAPPED = (
+    "ACL system must be bootstrapped before making any requests that require authorization: "
+)
+
+
 @dataclass
 class ACLTables:
     """The ACL state store tables (``agent/consul/state/acl.go``), keyed as Consul keys them."""
@@ -313,8 +318,16 @@ class ACLResolver:
             return Authorizer(Identity(ANONYMOUS_TOKEN_ID), ALLOW, enabled=False)
         token = self.token_by_secret(self.effective_secret(secret))
         if token is None:
-            raise PermissionDenied(ACL_NOT_FOUND)
+            raise PermissionDenied(self.not_found_text())
         return Authorizer(self.identity(token), self.default_policy)
+
+    def not_found_text(self) -> str:
+        """Consul's answer for a secret it does not know: ``ACL not found``, wrapped while
+        the ACL system can still be bootstrapped (``ResolveIdentityFromToken`` in
+        ``agent/consul/acl_server.go`` checks ``CanBootstrapACLToken``)."""
+        if self.tables.bootstrap_index:
+            return ACL_NOT_FOUND
+        return NOT_BOOTSTRAPPED + ACL_NOT_FOUND
 
     # -- the agent's tokens ----------------------------------------------------------------
     AGENT_TOKEN_KINDS = {

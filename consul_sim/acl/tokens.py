@@ -246,6 +246,9 @@ def read_self(acl: ACLResolver, secret: str) -> dict[str, Any]:
     return acl.render_token(token)
 
 
+ONE_FILTER = "can only filter by one of policy, role, serviceName, or methodName at a time"
+
+
 def listing(
     acl: ACLResolver,
     authz: Authorizer,
@@ -255,8 +258,12 @@ def listing(
     auth_method: str = "",
     service_name: str = "",
 ) -> list[dict[str, Any]]:
-    """``ACL.TokenList``: unexpired tokens by AccessorID, filtered as the query asks."""
+    """``ACL.TokenList``: unexpired tokens by AccessorID, filtered as the query asks. The
+    state store's ``ACLTokenList`` (``agent/consul/state/acl.go``) takes one filter at most
+    and refuses more with a plain error, which the HTTP layer answers 500."""
     authz.require("acl", READ)
+    if sum(1 for f in (policy, role, auth_method, service_name) if f) > 1:
+        raise checks.rpc_error(ONE_FILTER)
     show = authz.allowed("acl", WRITE)
     now = acl.now()
     out = []

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 from starlette.responses import Response
 
-from consul_sim.api.agent_ops import running_config
+from consul_sim.api.agent_ops import control_of, running_config
 from consul_sim.api.http import (
     ConsulRouter,
     QueryOptions,
@@ -167,6 +167,10 @@ async def register_service(request: Request) -> Response:
 
     with cluster.store.lock:
         cluster.agent.register_service(sd, replace_existing_checks=replace, vet_sidecar=vet_sidecar)
+    control = control_of(cluster)
+    if control is not None and control.log is not None:
+        # The local state's sync logs each service it pushes (agent/local/state.go).
+        control.log("info", "agent", "Synced service", service=sd.id or sd.name)
     return empty_response()
 
 

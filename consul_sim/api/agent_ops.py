@@ -31,6 +31,13 @@ the running command; without one (``serve``, in-process worlds) reload re-reads 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import socket
 import threading
 import time
 import weakref
@@ -53,6 +60,7 @@ from consul_sim.api.http import (
 from consul_sim.api.openapi import OBJECT, PRETTY, STRING, Answer, Op, Param, ok
 from consul_sim.clock import rfc3339
 from consul_sim.errors import BadRequest, ConsulError
+from consul_sim.ports import SERF_LAN_PORT, SERF_WAN_PORT
 
 if TYPE_CHECKING:
     from consul_sim.world import Cluster
@@ -230,7 +238,21 @@ def _gauges(cluster: Cluster) -> list[tuple[str, float]]:
         ("consul.state.services", float(len(names))),
         ("consul.state.service_instances", float(instances)),
         ("consul.state.kv_entries", float(kv_entries)),
-        ("consul.runtime.num_goroutines", float(threading.active_count())),
+        *_runtime_gauges(),
+    ]
+
+
+def _runtime_gauges() -> list[tuple[str, float]]:
+    """go-metrics' runtime statistics (``EmitRuntimeStats``): plain ``SetGauge`` keys, which
+    get the host name inserted after the service name while ``telemetry.disable_hostname`` is
+    false, Consul's default (``EnableHostname``, ``agent/lib/telemetry.go``). The Go client's
+    ``TestAPI_AgentMetrics`` looks for ``consul.<hostname>.runtime.alloc_bytes``. Python's
+    figures stand in for Go's: threads for goroutines, the peak resident set for the heap."""
+    host = socket.gethostname()
+    alloc = float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    return [
+        (f"consul.{host}.runtime.num_goroutines", float(threading.active_count())),
+        (f"consul.{host}.runtime.alloc_bytes", alloc),
     ]
 
 
@@ -276,7 +298,8 @@ async def metrics(request: Request) -> Response:
             )
         text = "".join(
             f"# HELP {n} {n}\n# TYPE {n} gauge\n{n} {v:g}\n"
-            for n, v in ((name.replace(".", "_"), value) for name, value in gauges)
+            # go-metrics' prometheus sink: every character outside [a-zA-Z0-9_] becomes "_".
+            for n, v in ((re.sub(r"[^a-zA-Z0-9_]", "_", name), value) for name, value in gauges)
         )
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
     summary = {
@@ -315,11 +338,34 @@ def _journal_lines(cluster: Cluster, since: int) -> tuple[int, list[str]]:
     return last, lines
 
 
+_HCLOG_LINE = re.compile(r"^(\S+) \[([A-Z]+)\]\s+([^:]+): (.*)$")
+_HCLOG_FIELDS = re.compile(r"^(.*?): ((?:[\w.-]+=\S*)(?: [\w.-]+=\S*)*)$")
+
+
+def _as_json(line: str) -> str:
+    """One log line as hclog's JSON format writes it (``?logjson``): ``@level``,
+    ``@message``, ``@module``, ``@timestamp`` and the line's ``key=value`` fields."""
+    m = _HCLOG_LINE.match(line)
+    if m is None:
+        return json.dumps({"@message": line}, separators=(",", ":"))
+    stamp, level, module, rest = m.groups()
+    record: dict[str, str] = {"@level": level.lower(), "@message": rest, "@module": module}
+    fields = _HCLOG_FIELDS.match(rest)
+    if fields is not None:
+        record["@message"] = fields.group(1)
+        for pair in fields.group(2).split(" "):
+            key, _, value = pair.partition("=")
+            record[key] = value
+    record["@timestamp"] = stamp
+    return json.dumps(record, separators=(",", ":"))
+
+
 async def _monitor_lines(
     cluster: Cluster,
     level: int,
     closing: threading.Event | None,
     since: tuple[int, int],
+    as_json: bool = False,
 ) -> AsyncIterator[str]:
     """Lines after ``since`` (journal seq, agent log seq), taken when the request came in:
     the headers go out before this runs, and a line written meanwhile must not be lost."""
@@ -339,7 +385,7 @@ async def _monitor_lines(
                 journal_since, lines = _journal_lines(cluster, journal_since)
                 out.extend(lines)
             if out:
-                yield "".join(f"{line}\n" for line in out)
+                yield "".join(f"{_as_json(line) if as_json else line}\n" for line in out)
             await asyncio.sleep(POLL)
     finally:
         with _MONITORS_LOCK:
@@ -368,7 +414,86 @@ async def monitor(request: Request) -> Response:
     control = control_of(cluster)
     since = (journal_since, control.seq if control is not None else 0)
     return StreamingResponse(
-        _monitor_lines(cluster, level, closing_event(), since),
+        _monitor_lines(cluster, level, closing_event(), since, flag(request, "logjson")),
         media_type="text/plain",
         headers={"X-Consul-Default-Acl-Policy": "allow"},
     )
+
+
+# -- join ------------------------------------------------------------------------------------------
+@router.endpoint(
+    "/v1/agent/join/{address:path}",
+    "PUT",
+    doc=Op(
+        "join the agent to a gossip pool at an address",
+        (Param("wan", "the WAN pool"),),
+        answers=(ok(NULL),),
+        errors=(400, 403, 500),
+    ),
+)
+async def join(request: Request) -> Response:
+    """``AgentJoin`` (``agent/agent_endpoint.go``): ``agent:write`` on the agent's node, then a
+    Serf join. A simulated agent gossips with no one, so only its own Serf address (the one
+    ``/v1/agent/self`` advertises; Serf's default port when none is given) joins; any other
+    fails as Serf fails when no node answers (``Failed to join``, in a multierror, 500).
+    Assumed: the refusal names a refused connection."""
+    cluster = cluster_of(request)
+    authorizer(request, cluster).require("agent", "write", cluster.node_name)
+    wan = flag(request, "wan")
+    port = SERF_WAN_PORT if wan else SERF_LAN_PORT
+    address = request.path_params["address"]
+    target = address if ":" in address else f"{address}:{port}"
+    if target != f"{cluster.address}:{port}":
+        raise ConsulError(
+            f"1 error occurred:\n\t* Failed to join {target}: dial tcp {target}: "
+            "connect: connection refused\n\n"
+        )
+    return _null()
+
+
+# -- host ------------------------------------------------------------------------------------------
+def _host_info() -> dict[str, Any]:
+    """``debug.CollectHostInfo`` (``agent/debug/host.go``): gopsutil's memory, CPU, host and
+    root-disk figures (lowerCamel keys, as gopsutil encodes them) and the collection time in
+    Unix nanoseconds. Here the figures are the machine's as Python's standard library sees
+    them; a figure it cannot read is left out, and ``Errors`` is null as when nothing failed."""
+    uname = platform.uname()
+    disk = shutil.disk_usage("/")
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return {
+        "Memory": {
+            "total": pages,
+            "available": available,
+            "used": pages - available,
+            "usedPercent": 100.0 * (pages - available) / pages if pages else 0.0,
+        },
+        "CPU": [{"cpu": i, "modelName": uname.processor} for i in range(os.cpu_count() or 1)],
+        "Host": {
+            "hostname": socket.gethostname(),
+            "os": uname.system.lower(),
+            "kernelVersion": uname.release,
+            "kernelArch": uname.machine,
+        },
+        "Disk": {
+            "path": "/",
+            "total": disk.total,
+            "free": disk.free,
+            "used": disk.used,
+            "usedPercent": 100.0 * disk.used / disk.total if disk.total else 0.0,
+        },
+        "CollectionTime": time.time_ns(),
+        "Errors": None,
+    }
+
+
+@router.endpoint(
+    "/v1/agent/host",
+    "GET",
+    doc=Op("the host the agent runs on", (PRETTY,), answers=(ok(OBJECT),), errors=(403,)),
+)
+async def host(request: Request) -> Response:
+    """``AgentHost`` (``agent/agent_endpoint.go``): ``operator:read``, then the host's figures."""
+    cluster = cluster_of(request)
+    authorizer(request, cluster).require("operator", "read")
+    return json_response(_host_info(), pretty=flag(request, "pretty"))

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import Response
 
+from consul_sim.api.agent_cache import cache_headers
 from consul_sim.api.http import (
     ConsulRouter,
     QueryOptions,
@@ -274,8 +275,12 @@ async def _service_nodes(request: Request, connect: bool) -> Response:
         return index, acl.keep(pairs, lambda authz, p: can_read_instance(authz, p[0], p[1]))
 
     index, pairs = await blocking(request, cluster, opts, read)
+    # CatalogServiceNodes reads through the agent cache with ?cached; the connect read does not.
+    cache = {} if connect else cache_headers(request)
     return opts.respond(
-        [svc.render_service_node(node) for node, svc in pairs], index, headers=acl.headers()
+        [svc.render_service_node(node) for node, svc in pairs],
+        index,
+        headers={**(acl.headers() or {}), **cache},
     )
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from fastapi import Request
 from starlette.responses import Response
 
+from consul_sim.api.agent_cache import cache_headers
 from consul_sim.api.http import (
     ConsulRouter,
     QueryOptions,
@@ -174,7 +175,8 @@ async def _service_health(request: Request, connect: bool, ingress: bool = False
         return index, csns
 
     index, csns = await blocking(request, cluster, opts, read)
-    headers = acl.headers(backend)
+    # healthServiceNodes reads through the agent cache with ?cached (not the ingress read).
+    headers = {**(acl.headers(backend) or {}), **({} if ingress else cache_headers(request))}
     if not opts.pretty:
         return bytes_response(
             b"[" + b",".join(c.json_bytes for c in csns) + b"]",

@@ -31,6 +31,21 @@ def _fail(message: str) -> ConsulError:
     return ConsulError(message, 500)
 
 
+def definition_type(check: HealthCheck) -> str:
+    """The type Consul's Catalog.Register gives a check registered without one
+    (``agent/consul/catalog_endpoint.go``: ``check.CheckType().Type()``, following
+    ``agent/structs/check_type.go``): the kind its definition names, when it has an interval;
+    "" for anything else. TTL, script and alias definitions are not part of the catalog's
+    ``Definition`` here, so they stay ""."""
+    d = check.definition
+    if d is None or d.interval in ("", "0s"):
+        return ""
+    for kind, target in (("http", d.http), ("tcp", d.tcp), ("udp", d.udp), ("grpc", d.grpc)):
+        if target:
+            return kind
+    return ""
+
+
 def register(store: Store, datacenter: str, req: RegisterRequest, peer: str = "") -> None:
     if not req.node:
         raise _fail(MISSING_NODE)
@@ -64,7 +79,12 @@ def register(store: Store, datacenter: str, req: RegisterRequest, peer: str = ""
             raise _fail(f"Invalid check status: '{status}'")
         prepared.append(
             check.model_copy(
-                update={"check_id": check_id, "node": check.node or req.node, "status": status}
+                update={
+                    "check_id": check_id,
+                    "node": check.node or req.node,
+                    "status": status,
+                    "type": check.type or definition_type(check),
+                }
             )
         )
 

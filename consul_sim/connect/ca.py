@@ -318,7 +318,7 @@ class ConnectCA:
             self._config = CAConfiguration(
                 provider,
                 json.loads(json.dumps(config)),
-                stored.state,
+                _provider_state(config, stored.state),
                 force_without_cross_signing,
                 stored.create_index,
                 txn.touch(CONFIG_TABLE),
@@ -556,3 +556,15 @@ def _ca_extensions(
             critical=False,
         )
     )
+
+
+def _provider_state(config: dict[str, Any], stored: dict[str, str] | None) -> dict[str, str] | None:
+    """The ``State`` a configuration write stores: the built-in provider keeps its state in
+    Consul's own tables and reports none, except the ``test_state`` map its ``Configure``
+    takes from the raw configuration and ``State()`` hands back
+    (``agent/connect/ca/provider_consul.go``); the Go client's
+    ``TestAPI_ConnectCAConfig_get_set`` reads it back. Assumed: only string values count."""
+    raw = config.get("test_state")
+    if not isinstance(raw, dict):
+        return stored
+    return {str(k): v for k, v in raw.items() if isinstance(v, str)}

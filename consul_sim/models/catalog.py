@@ -123,9 +123,14 @@ class NodeService(RenderCached):
     modify_index: Uint64 = 0
 
     def weights_json(self) -> dict[str, int]:
-        if self.weights is None:
+        """Consul stores a service as a ``ServiceNode`` (``NodeService.ToServiceNode``,
+        ``agent/structs/structs.go``), which keeps the weights only when ``ValidateWeights``
+        passes (Passing at least 1, Warning not negative) and otherwise 1/1: the Go client
+        sends Weights 0/0 whenever the caller sets none (catalog register, txn)."""
+        w = self.weights
+        if w is None or w.passing < 1 or w.warning < 0:
             return dict(DEFAULT_WEIGHTS)
-        return {"Passing": self.weights.passing, "Warning": self.weights.warning}
+        return {"Passing": w.passing, "Warning": w.warning}
 
     def proxy_json(self) -> dict[str, Any]:
         """``structs.ConnectProxyConfig``'s JSON (agent/structs/connect_proxy_config.go)."""

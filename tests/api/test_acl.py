@@ -211,7 +211,22 @@ def test_create_token_rejects_malformed_grants(deny: Cluster) -> None:
 
 
 # -- token resolution -----------------------------------------------------------------------------
-def test_unknown_token_is_acl_not_found(deny: Cluster) -> None:
+NOT_BOOTSTRAPPED = (
+    "ACL system must be bootstrapped before making any requests that require authorization: "
+    "ACL not found"
+)
+
+
+def test_unknown_token_is_acl_not_found_wrapped_until_bootstrap(deny: Cluster) -> None:
+    """``ResolveIdentityFromToken`` (agent/consul/acl_server.go) wraps ``ACL not found`` while
+    the ACL system can still be bootstrapped (the Go client's TestAPI_ACLBootstrap)."""
+    r = deny.client.put(
+        "/v1/agent/service/register", json={"Name": "web"}, headers=token_header("nope")
+    )
+    assert (r.status_code, r.text) == (403, NOT_BOOTSTRAPPED)
+    r = deny.client.get("/v1/peerings", headers=token_header("nope"))
+    assert (r.status_code, r.text) == (403, f"rpc error: code = Unknown desc = {NOT_BOOTSTRAPPED}")
+    assert deny.client.put("/v1/acl/bootstrap").status_code == 200
     r = deny.client.put(
         "/v1/agent/service/register", json={"Name": "web"}, headers=token_header("nope")
     )
@@ -221,7 +236,7 @@ def test_unknown_token_is_acl_not_found(deny: Cluster) -> None:
 
 
 ALLOWED = (200, "[]")
-UNKNOWN_TOKEN = (403, "rpc error: code = Unknown desc = ACL not found")
+UNKNOWN_TOKEN = (403, f"rpc error: code = Unknown desc = {NOT_BOOTSTRAPPED}")
 ANONYMOUS = (
     403,
     "rpc error: code = Unknown desc = Permission denied: anonymous token lacks permission "

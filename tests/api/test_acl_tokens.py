@@ -190,7 +190,11 @@ def test_an_expired_token_stops_resolving_on_the_cluster_clock(world: World, dc1
     assert dc1.client.get("/v1/acl/tokens", headers=hdr).status_code == 200
     world.advance(121)
     r = dc1.client.get("/v1/acl/tokens", headers=hdr)
-    assert (r.status_code, r.text) == (403, "ACL not found")
+    assert (r.status_code, r.text) == (
+        403,
+        "ACL system must be bootstrapped before making any requests that require "
+        "authorization: ACL not found",
+    )
     listed = dc1.client.get("/v1/acl/tokens", headers=mgmt(dc1)).json()
     assert token["AccessorID"] not in [t["AccessorID"] for t in listed]
 
@@ -210,6 +214,13 @@ def test_token_list_filters_by_policy_role_and_service_name(dc1: Cluster) -> Non
     assert listed(policy=str(web["ID"])) == [by_policy["AccessorID"]]
     assert listed(role=str(role["ID"])) == [by_role["AccessorID"]]
     assert listed(servicename="api") == [by_service["AccessorID"]]
+    r = dc1.client.get(
+        "/v1/acl/tokens", params={"servicename": "api", "authmethod": "a"}, headers=mgmt(dc1)
+    )
+    assert (r.status_code, r.text) == (
+        500,
+        "can only filter by one of policy, role, serviceName, or methodName at a time",
+    )
 
 
 def test_a_token_grants_what_its_policies_roles_and_identities_grant(dc1: Cluster) -> None:

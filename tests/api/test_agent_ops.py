@@ -6,7 +6,9 @@ none)."""
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 import time
 
 import httpx
@@ -80,6 +82,9 @@ def test_metrics_answer_go_metrics_summary(client: httpx.Client) -> None:
     assert gauges["consul.state.nodes"] == 1
     assert gauges["consul.state.services"] == 1
     assert gauges["consul.state.kv_entries"] == 1
+    host = socket.gethostname()
+    assert gauges[f"consul.{host}.runtime.alloc_bytes"] > 0
+    assert gauges[f"consul.{host}.runtime.num_goroutines"] >= 1
     assert all(g["Labels"] == {} for g in body["Gauges"])
 
 
@@ -144,6 +149,76 @@ def test_monitor_streams_log_lines_and_ends_when_the_client_leaves() -> None:
         while open_monitors(cluster) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert open_monitors(cluster) == 0
+    finally:
+        served.stop()
+        world.close()
+
+
+def test_join_takes_the_agents_own_serf_address_and_refuses_others(
+    client: httpx.Client, locked: Cluster
+) -> None:
+    """What the Go client's TestAPI_AgentJoin does: join the address /v1/agent/self
+    advertises. A simulated agent has no one else to gossip with."""
+    own = client.get("/v1/agent/self").json()["DebugConfig"]["SerfAdvertiseAddrLAN"]
+    own = own.removeprefix("tcp://")
+    r = client.put(f"/v1/agent/join/{own}")
+    assert (r.status_code, r.text) == (200, "null")
+    r = client.put("/v1/agent/join/10.9.9.9")
+    assert (r.status_code, r.text) == (
+        500,
+        "1 error occurred:\n\t* Failed to join 10.9.9.9:8301: dial tcp 10.9.9.9:8301: "
+        "connect: connection refused\n\n",
+    )
+    r = locked.client.put(f"/v1/agent/join/{own}")
+    assert (r.status_code, r.text) == (
+        403,
+        f"Permission denied: anonymous token lacks permission 'agent:write' on "
+        f'"{locked.node_name}"{ANON}',
+    )
+
+
+def test_host_answers_the_machines_figures_for_operator_read(
+    client: httpx.Client, locked: Cluster
+) -> None:
+    body = client.get("/v1/agent/host").json()
+    assert list(body) == ["Memory", "CPU", "Host", "Disk", "CollectionTime", "Errors"]
+    assert body["Host"]["hostname"] == socket.gethostname()
+    assert body["CollectionTime"] > 0 and body["Memory"]["total"] > 0
+    r = locked.client.get("/v1/agent/host")
+    assert (r.status_code, r.text) == (
+        403,
+        f"Permission denied: anonymous token lacks permission 'operator:read'{ANON}",
+    )
+
+
+@pytest.mark.slow
+def test_monitor_json_shows_the_service_sync_a_register_logs() -> None:
+    """What the Go client's TestAPI_AgentMonitor(JSON) waits for: registering a service logs
+    the local state's sync, and ``?logjson`` gives each line as hclog's JSON."""
+    from consul_sim.cli.commands.agent import log_line
+
+    world = World(clock="wall", seed=3)
+    cluster = world.add_cluster("dc1")
+    control = AgentControl()
+    control.log = lambda level, name, message, **fields: control.publish(
+        level, log_line(level, name, message, **fields)
+    )
+    attach_control(cluster, control)
+    served = ServedWorld(world, {"dc1": 0}).start()
+    try:
+        with httpx.Client(base_url=served.url("dc1"), timeout=5.0) as http:
+            with http.stream("GET", "/v1/agent/monitor?loglevel=debug&logjson") as stream:
+                assert stream.status_code == 200
+                r = http.put("/v1/agent/service/register", json={"Name": "redis"})
+                assert r.status_code == 200
+                record = json.loads(next(stream.iter_lines()))
+        assert {k: record[k] for k in ("@level", "@message", "@module", "service")} == {
+            "@level": "info",
+            "@message": "Synced service",
+            "@module": "agent",
+            "service": "redis",
+        }
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["@timestamp"])
     finally:
         served.stop()
         world.close()

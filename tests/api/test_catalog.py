@@ -248,3 +248,20 @@ def test_node_services_lists_a_nodes_services(client: httpx.Client) -> None:
     assert client.get("/v1/catalog/node-services/ghost").json() == {"Node": None, "Services": None}
     missing = client.get("/v1/catalog/node-services/")
     assert (missing.status_code, missing.text) == (400, "Missing node name")
+
+
+def test_a_cached_read_is_a_miss_then_a_hit_of_age_zero(client: httpx.Client) -> None:
+    """``?cached`` goes through the agent cache (CatalogServiceNodes, HealthServiceNodes):
+    ``X-Cache: MISS`` the first time a query is asked, then ``HIT`` with ``Age: 0`` (a
+    background-refreshed entry); each query (path, parameters, token) is its own entry."""
+    register(client, {"Node": "n1", "Address": "10.0.0.1", "Service": {"Service": "web"}})
+    for path in ("/v1/catalog/service/web", "/v1/health/service/web"):
+        first = client.get(path, params={"cached": ""})
+        assert (first.status_code, first.headers["X-Cache"]) == (200, "MISS")
+        assert "Age" not in first.headers
+        again = client.get(path, params={"cached": ""})
+        assert (again.headers["X-Cache"], again.headers["Age"]) == ("HIT", "0")
+        assert again.json() == first.json()
+        tagged = client.get(path, params={"cached": "", "tag": "x"})
+        assert (tagged.headers["X-Cache"], tagged.json()) == ("MISS", [])
+        assert "X-Cache" not in client.get(path).headers

@@ -65,6 +65,19 @@ def test_a_ttl_change_keeps_the_root_and_stores_the_config_verbatim(
     assert _roots(client) == roots
 
 
+def test_test_state_in_the_config_becomes_the_provider_state(client: httpx.Client) -> None:
+    """The built-in provider reports ``test_state`` as its State (provider_consul.go)."""
+    config = {"LeafCertTTL": "24h", "test_state": {"foo": "bar"}}
+    r = _put(client, {"Provider": "consul", "Config": config, "State": None})
+    assert (r.status_code, r.text) == (200, "")
+    after = client.get(PATH).json()
+    assert (after["Config"], after["State"]) == (config, {"foo": "bar"})
+    # The state read back may be sent again with the next write.
+    after["Config"]["LeafCertTTL"] = "48h"
+    assert _put(client, after).status_code == 200
+    assert client.get(PATH).json()["State"] == {"foo": "bar"}
+
+
 def test_the_same_config_again_changes_nothing(client: httpx.Client) -> None:
     body = {"Provider": "consul", "Config": {"LeafCertTTL": "24h"}}
     assert _put(client, body).status_code == 200

@@ -163,7 +163,11 @@ def test_event_acls_guard_fire_and_filter_the_list(world: World) -> None:
     assert (r.text, r.headers["X-Consul-Index"]) == ("[]", "1")
     assert "X-Consul-Results-Filtered-By-ACLs" not in r.headers
     r = client.put("/v1/event/fire/deploy", headers={"X-Consul-Token": "nobody"})
-    assert (r.status_code, r.text) == (500, "ACL not found")
+    assert (r.status_code, r.text) == (
+        500,
+        "ACL system must be bootstrapped before making any requests that require "
+        "authorization: ACL not found",
+    )
 
 
 @pytest.mark.slow

@@ -43,7 +43,7 @@ def test_document_describes_every_route_the_cluster_serves(
 ) -> None:
     documented = {(p, m) for p, ops in document["paths"].items() for m in ops}
     assert documented == _served_routes(world, dc1)
-    assert len(documented) == 168
+    assert len(documented) == 170
     assert document["openapi"] == "3.1.0"
     assert document["info"]["title"] == "consul-sim dc1"
     assert not any("openapi" in p or p.startswith("/v1/docs") for p in document["paths"])

@@ -228,7 +228,8 @@ def test_acl_token_must_read_the_service(world: World) -> None:
         {
             "Code": "acl",
             "Holds": False,
-            "Text": "cluster-02 refuses the token: ACL not found",
+            "Text": "cluster-02 refuses the token: ACL system must be bootstrapped before "
+            "making any requests that require authorization: ACL not found",
         }
     ]
 

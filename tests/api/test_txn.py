@@ -233,7 +233,8 @@ def test_node_service_and_check_operations(client: httpx.Client) -> None:
         "ModifyIndex": index,
     }
     assert (service["ID"], service["Service"], service["Port"]) == ("web", "web", 80)
-    assert service["Weights"] == {"Passing": 0, "Warning": 0}
+    # The API's zero weights fail ValidateWeights, so ToServiceNode stores 1/1.
+    assert service["Weights"] == {"Passing": 1, "Warning": 1}
     assert (check["CheckID"], check["Status"], check["ServiceName"]) == (
         "alive",
         "critical",
@@ -259,6 +260,50 @@ def test_node_service_and_check_operations(client: httpx.Client) -> None:
         'service "db" on node "n1" doesn\'t exist',
         'check "dead" on node "n1" doesn\'t exist',
     ]
+
+
+def test_service_tagged_addresses_are_kept_and_unset_check_fields_are_consuls(
+    client: httpx.Client,
+) -> None:
+    """What the Go client's TestAPI_ClientTxn/TestAPI_ClientTxnWrite read back: a service's
+    tagged addresses and 1/1 weights, a node check's ServiceTags null, and the check type
+    Catalog.Register derives from a definition registered without one."""
+    register(
+        client,
+        {
+            "Node": "foo",
+            "Address": "2.2.2.2",
+            "Checks": [
+                {
+                    "CheckID": "bar",
+                    "Status": "passing",
+                    "Definition": {"TCP": "1.1.1.1", "Interval": "5s", "Timeout": "10s"},
+                }
+            ],
+        },
+    )
+    svc = {
+        "ID": "s1",
+        "Service": "s1",
+        "Port": 12345,
+        "TaggedAddresses": {"wlan": {"Address": "1.1.1.1", "Port": 12345}},
+        "Weights": {"Passing": 0, "Warning": 0},
+    }
+    r = txn(
+        client,
+        [
+            {"Service": {"Verb": "set", "Node": "foo", "Service": svc}},
+            {"Check": {"Verb": "get", "Check": {"Node": "foo", "CheckID": "bar"}}},
+        ],
+    )
+    assert r.status_code == 200, r.text
+    service, check = (next(iter(x.values())) for x in r.json()["Results"])
+    assert service["TaggedAddresses"] == {"wlan": {"Address": "1.1.1.1", "Port": 12345}}
+    assert service["Weights"] == {"Passing": 1, "Warning": 1}
+    assert (check["ServiceTags"], check["Type"]) == (None, "tcp")
+    # The health endpoints turn nil tags into [].
+    health = client.get("/v1/health/node/foo").json()
+    assert [(c["CheckID"], c["ServiceTags"], c["Type"]) for c in health] == [("bar", [], "tcp")]
 
 
 def test_catalog_cas_and_missing_registrations(client: httpx.Client) -> None:

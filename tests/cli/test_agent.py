@@ -11,6 +11,7 @@ The harness test writes the JSON HashiCorp's ``sdk/testutil`` (``server.go``) wr
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -384,3 +385,60 @@ def test_a_service_consul_would_refuse_stops_the_start(tmp_path: Path) -> None:
         "",
         '==> Error starting agent: Failed to register service "": Missing service name\n',
     )
+
+
+@pytest.mark.slow
+def test_peering_token_names_the_grpc_tls_address_and_a_peer_dials_it(tmp_path: Path) -> None:
+    """Consul's token carries the server's gRPC TLS address (``GetLocalServerAddresses``), not
+    its HTTP one; another agent establishing with that token reaches the peering through it."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    cfg_a, path_a = sdk_testutil_config(tmp_path / "a")
+    cfg_b, path_b = sdk_testutil_config(tmp_path / "b")
+    cfg_b["datacenter"] = "dc2"  # one CA cluster ID: the datacenter tells the servers apart
+    path_b.write_text(json.dumps(cfg_b))
+    procs = [launch("agent", "-config-file", str(p)) for p in (path_a, path_b)]
+    try:
+        base_a = f"http://127.0.0.1:{cfg_a['ports']['http']}"
+        base_b = f"http://127.0.0.1:{cfg_b['ports']['http']}"
+        wait_like_testutil(base_a, cfg_a["node_name"])
+        wait_like_testutil(base_b, cfg_b["node_name"])
+        r = httpx.post(f"{base_a}/v1/peering/token", json={"PeerName": "b"})
+        assert r.status_code == 200, r.text
+        token = json.loads(base64.b64decode(r.json()["PeeringToken"]))
+        assert token["ServerAddresses"] == [f"127.0.0.1:{cfg_a['ports']['grpc_tls']}"]
+        r = httpx.post(
+            f"{base_b}/v1/peering/establish",
+            json={"PeerName": "a", "PeeringToken": r.json()["PeeringToken"]},
+        )
+        assert (r.status_code, r.text) == (200, "{}")
+        deadline = time.monotonic() + READY_TIMEOUT
+        while httpx.get(f"{base_a}/v1/peering/b").json()["State"] != "ACTIVE":
+            assert time.monotonic() < deadline, "the peering never became active"
+            time.sleep(0.1)
+    finally:
+        for proc in procs:
+            stop(proc)
+
+
+@pytest.mark.slow
+def test_reload_loads_the_services_the_config_files_now_define(tmp_path: Path) -> None:
+    """As the Go client's TestAPI_AgentReload: a service written into a config file after
+    start is registered by PUT /v1/agent/reload; one the files no longer define goes."""
+    cfg, path = sdk_testutil_config(tmp_path)
+    extra = tmp_path / "reload.json"
+    extra.write_text("{}")
+    base = f"http://127.0.0.1:{cfg['ports']['http']}"
+    proc = launch("agent", "-config-file", str(path), "-config-file", str(extra))
+    try:
+        wait_like_testutil(base, cfg["node_name"])
+        extra.write_text('{"service":{"name":"redis", "port":1234, "Meta": {"some": "meta"}}}')
+        r = httpx.put(f"{base}/v1/agent/reload")
+        assert (r.status_code, r.text) == (200, "null")
+        redis = httpx.get(f"{base}/v1/agent/services").json()["redis"]
+        assert (redis["Port"], redis["Meta"]) == (1234, {"some": "meta"})
+        extra.write_text('{"service":{"name":"db", "port":5432}}')
+        assert httpx.put(f"{base}/v1/agent/reload").status_code == 200
+        assert sorted(httpx.get(f"{base}/v1/agent/services").json()) == ["db"]
+    finally:
+        stop(proc)

@@ -10,7 +10,8 @@ SIGTERM, or ``PUT /v1/agent/leave``, stops it within a second. Exit codes are Co
 that does not leave (a server's default, ``skip_leave_on_interrupt``/``leave_on_terminate``)
 exits 1, a leave exits 0.
 
-Only HTTP is served: DNS, gRPC, gRPC-TLS, Serf and server RPC ports are accepted and printed
+Only HTTP is served (on the gRPC TLS port too, else the gRPC port: the peering address, see
+``peering_port``): DNS, gRPC, gRPC-TLS, Serf and server RPC ports are accepted and printed
 like Consul prints them, and one log line says they are not opened.
 """
 
@@ -207,6 +208,14 @@ class _OptInt(OptString):
         return int(self.value or 0)
 
 
+def peering_port(cfg: AgentConfig) -> int:
+    """Where this agent takes peer streams, and so the port in the tokens it generates: the
+    gRPC TLS port when set, else the plaintext gRPC port (``GetLocalServerAddresses`` in
+    ``agent/consul/peering_backend.go``); -1 when neither is, and the HTTP port serves them."""
+    tls = cfg.ports.get("grpc_tls", -1)
+    return tls if tls > 0 else cfg.ports.get("grpc", -1)
+
+
 class AgentRun:
     """One agent's life: build the cluster, serve it, log, wait for a signal or a leave."""
 
@@ -215,6 +224,10 @@ class AgentRun:
     ) -> None:
         self.command = command
         self.services = list(services or [])
+        self.loaded_services: list[str] = [
+            str(b.get("ID") or b.get("Name") or "") for b in self.services
+        ]
+        """IDs of the services the config files defined, which a reload replaces."""
         self.ui = command.ui
         self.cfg = cfg
         name = cfg.log_level.lower()
@@ -285,8 +298,13 @@ class AgentRun:
             with caught_signals() as signals:
                 self._register_control(cluster, left, signals)
                 if port > 0:
+                    peer_port = peering_port(cfg)
                     served = ServedWorld(
-                        world, {cfg.datacenter: port}, host=host, listening=listening
+                        world,
+                        {cfg.datacenter: port},
+                        host=host,
+                        listening=listening,
+                        peer_ports={cfg.datacenter: peer_port} if peer_port > 0 else None,
                     )
                     listening.clear()
                     try:
@@ -295,6 +313,13 @@ class AgentRun:
                         self.ui.error(f"==> Error starting agent: {exc}")
                         return 1
                 self._startup_lines(cluster)
+                if served is not None and cfg.datacenter in served.peer_port_errors:
+                    self.log(
+                        "warn",
+                        "agent",
+                        "peering served on the HTTP port: cannot listen on the gRPC port",
+                        error=served.peer_port_errors[cfg.datacenter],
+                    )
                 checker = self._start_checker(world, cluster) if cfg.enable_local_checks else None
                 self.log("info", "agent", "Consul agent running!")
                 caught = signals.wait()
@@ -323,6 +348,26 @@ class AgentRun:
                 name = body.get("Name") or body.get("ID") or ""
                 return f"Failed to register service {go_quote(str(name))}: {r.text.strip()}"
         return ""
+
+    def _reload_services(self, cluster: Cluster, services: list[dict[str, Any]]) -> None:
+        """``Agent.reloadConfigInternal`` unloads the services the old files defined and
+        loads the new files' (``unloadServices``/``loadServices``, ``agent/agent.go``): here
+        on the event-loop thread the reload request runs on, so through the agent's domain
+        object rather than its HTTP API. A definition the agent refuses fails the reload with
+        the agent's sentence, as Consul's does."""
+        from consul_sim.models.agent import ServiceDefinition
+        from consul_sim.models.base import decode_body
+
+        definitions = [decode_body(ServiceDefinition, b, root="", strict=True) for b in services]
+        with cluster.store.lock:
+            for service_id in self.loaded_services:
+                if cluster.agent.service(service_id) is not None:
+                    cluster.agent.deregister_service(service_id)
+            self.loaded_services = []
+            for sd in definitions:
+                cluster.agent.register_service(sd, replace_existing_checks=False)
+                self.loaded_services.append(sd.id or sd.name)
+        self.services = list(services)
 
     def _exit_code(self, caught: str) -> int:
         """``command/agent/agent.go``: a signal leaves gracefully (exit 0) only on SIGINT without
@@ -356,7 +401,9 @@ class AgentRun:
                 flags=self.command.flag_values(),
                 dev=self.command.dev.value,
             )
+            services = load_service_files(list(self.command.config_paths.value)).services
             self.log("info", "agent", "Reloading configuration...")
+            self._reload_services(cluster, services)
             cluster.agent.enable_remote_script_checks = cfg.enable_script_checks
             self.cfg.enable_script_checks = cfg.enable_script_checks
             self.cfg.log_level = cfg.log_level
