@@ -77,3 +77,7 @@ class RPCError(ConsulError):
 
 
 NO_PATH_TO_DATACENTER = "No path to datacenter"
+
+CONNECT_NOT_ENABLED = "Connect must be enabled in order to use this endpoint"
+"""``structs.ErrConnectNotEnabled``: the Connect RPCs return it first when ``connect.enabled`` is
+off, and ``agent/http.go``'s error handler, matching no typed case, answers it as a 500."""

@@ -90,8 +90,11 @@ class Cluster:
         node_meta: Mapping[str, str] | None = None,
         ca_cluster_id: str | None = None,
         acl_initial_management: str | None = None,
+        connect_enabled: bool = True,
     ) -> None:
-        """``ca_cluster_id`` is ``connect.ca_config.cluster_id``: the CA's trust domain becomes
+        """``connect_enabled`` is the agent's ``connect.enabled``: off, the Connect CA endpoints
+        answer Consul's ``ErrConnectNotEnabled`` (``agent/consul/connect_ca_endpoint.go``).
+        ``ca_cluster_id`` is ``connect.ca_config.cluster_id``: the CA's trust domain becomes
         ``<cluster_id>.consul`` (``agent/connect/ca``'s SpiffeIDSigning); ``node_id`` and
         ``node_meta`` are the agent's ``node_id`` and ``node_meta`` keys."""
         self.world = world
@@ -108,6 +111,7 @@ class Cluster:
         self.store = Store(world.lock)
         self.agent = LocalAgent(self.store, world.scheduler, self.datacenter, self.node_name)
         self.http_address: str | None = None
+        self.connect_enabled = connect_enabled
         # Peering identity: no Connect CA yet, so the trust domain is a seeded UUID of its own.
         self.trust_domain = f"{world.rand.derive(f'cluster/{name}/peering').uuid()}.consul"
         if ca_cluster_id is not None:
@@ -383,11 +387,12 @@ class World(WorldFaults):
         node_meta: Mapping[str, str] | None = None,
         ca_cluster_id: str | None = None,
         acl_initial_management: str | None = None,
+        connect_enabled: bool = True,
     ) -> Cluster:
         """``acl_default_policy`` ``"allow"`` or ``"deny"`` turns ACLs on; None leaves them off.
         ``acl_initial_management`` is the management token's SecretID
         (``acl.tokens.initial_management``); ``ca_cluster_id`` makes the trust domain
-        ``<cluster_id>.consul``."""
+        ``<cluster_id>.consul``; ``connect_enabled=False`` is ``connect { enabled = false }``."""
         with self.lock:
             if name in self.clusters:
                 raise ValueError(f"cluster {name!r} already exists")
@@ -400,6 +405,7 @@ class World(WorldFaults):
                 node_meta=node_meta,
                 ca_cluster_id=ca_cluster_id,
                 acl_initial_management=acl_initial_management,
+                connect_enabled=connect_enabled,
             )
             self.clusters[name] = cluster
             return cluster

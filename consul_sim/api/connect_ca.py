@@ -3,12 +3,15 @@
 
 Thin, after ``agent/connect_ca_endpoint.go`` and ``agent/agent_endpoint.go``: the roots read is a
 blocking query on the CA roots table; ``?pem`` switches to the PEM chain; the configuration read
-sets no query meta (Consul's handler never calls ``setMeta`` there).
+sets no query meta (Consul's handler never calls ``setMeta`` there). With ``connect.enabled`` off
+every endpoint here but the trust bundle answers ``ErrConnectNotEnabled`` (500): Consul's
+``ConnectCA`` RPCs return it before forwarding or any ACL check, and the agent's handlers reach
+those RPCs only after parsing the request, so malformed input still gets its own 400.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from starlette.responses import Response
@@ -37,9 +40,12 @@ from consul_sim.api.openapi import (
     ok,
 )
 from consul_sim.connect.leaf import IssuedCert, check_service
-from consul_sim.errors import BadRequest, NotFound
+from consul_sim.errors import CONNECT_NOT_ENABLED, BadRequest, ConsulError, NotFound
 from consul_sim.gostd import NumError, parse_bool, quote
 from consul_sim.models.base import DecodeError, json_kind, parse_json
+
+if TYPE_CHECKING:
+    from consul_sim.world import Cluster
 
 router = ConsulRouter()
 
@@ -57,10 +63,18 @@ def _pem_requested(request: Request) -> bool:
         raise BadRequest("The 'pem' query parameter must be a boolean value") from None
 
 
+def _require_connect(cluster: Cluster) -> None:
+    """Each ``ConnectCA`` RPC's first step (``agent/consul/connect_ca_endpoint.go``); the error
+    matches none of ``agent/http.go``'s typed cases, so it is a 500 with the sentence as body."""
+    if not cluster.connect_enabled:
+        raise ConsulError(CONNECT_NOT_ENABLED)
+
+
 async def _roots(request: Request, *, pem_allowed: bool, extra: dict[str, str]) -> Response:
     cluster = cluster_of(request)
     opts = query_options(request, cluster)
     pem = _pem_requested(request) if pem_allowed else False
+    _require_connect(cluster)
     index, body = await blocking(request, cluster, opts, cluster.ca.indexed_roots)
     if pem:
         chain: list[str] = []
@@ -146,6 +160,9 @@ async def agent_leaf_cert(request: Request) -> Response:
     service = request.path_params["service"]
     opts = query_options(request, cluster)
     check_service(service)
+    # The leaf manager fetches the roots before it asks for a signature, so the disabled
+    # error comes before the signing RPC's ACL check.
+    _require_connect(cluster)
     authorizer(request, cluster).require("service", "write", service)
     leaves = cluster.ca.leaves
     held = leaves.ahead_of(service, opts.index)
@@ -216,12 +233,14 @@ async def ca_configuration(request: Request) -> Response:
     cluster = cluster_of(request)
     if request.method == "PUT":
         request_config = _decode_configuration(await request.body())
+        _require_connect(cluster)
         check_dc(request, cluster)
         authorizer(request, cluster).require("operator", "write")
         with cluster.store.lock:
             cluster.ca.update_configuration(**request_config)
         return Response(status_code=200)
     opts = query_options(request, cluster)
+    _require_connect(cluster)
     authorizer(request, cluster).require("operator", "write")
     body: dict[str, Any] = cluster.ca.configuration()
     return json_response(body, pretty=opts.pretty)

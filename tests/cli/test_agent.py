@@ -442,3 +442,29 @@ def test_reload_loads_the_services_the_config_files_now_define(tmp_path: Path) -
         assert sorted(httpx.get(f"{base}/v1/agent/services").json()) == ["db"]
     finally:
         stop(proc)
+
+
+@pytest.mark.slow
+def test_connect_disabled_in_the_config_file_turns_the_ca_endpoints_off(tmp_path: Path) -> None:
+    """What the api package's ``TestAPI_ConnectCARoots_empty`` configures: ``connect.enabled``
+    false, and the roots reads answer ``ErrConnectNotEnabled``."""
+    cfg, path = sdk_testutil_config(tmp_path)
+    cfg["connect"] = {"enabled": False}
+    path.write_text(json.dumps(cfg))
+    base = f"http://127.0.0.1:{cfg['ports']['http']}"
+    proc = launch("agent", "-config-file", str(path))
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            assert time.monotonic() < deadline, "agent never answered"
+            try:
+                r = httpx.get(f"{base}/v1/agent/connect/ca/roots")
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        expected = (500, "Connect must be enabled in order to use this endpoint")
+        assert (r.status_code, r.text) == expected
+        r = httpx.get(f"{base}/v1/connect/ca/roots")
+        assert (r.status_code, r.text) == expected
+    finally:
+        stop(proc)

@@ -285,6 +285,7 @@ class AgentRun:
             acl_default_policy=cfg.acl_default_policy if cfg.acl_enabled else None,
             acl_initial_management=cfg.acl_initial_management,
             ca_cluster_id=cfg.ca_cluster_id,
+            connect_enabled=cfg.connect_enabled,
         )
         cluster.agent.enable_remote_script_checks = cfg.enable_script_checks
         refused = self._register_services(cluster)
