@@ -175,6 +175,16 @@ class NodeService(RenderCached):
             return dict(TYPICAL_PROXY)
         return proxy_structs_json(self.proxy)
 
+    def default_port(self) -> int:
+        """``Port``, or for a multi-port service its Default port: the catalog endpoint fills
+        ServicePort that way for older readers (``DefaultPort``, api/agent.go; hashicorp/consul
+        issue 23815 quotes the catalog's backfill)."""
+        if self.port == 0:
+            for p in self.ports:
+                if p.default:
+                    return p.port
+        return self.port
+
     def ports_json(self) -> list[dict[str, Any]]:
         return [p.render() for p in self.ports]
 
@@ -234,7 +244,13 @@ class NodeService(RenderCached):
             {
                 "ServiceWeights": self.weights_json(),
                 "ServiceMeta": dict(self.meta),
-                "ServicePort": self.port,
+                "ServicePort": self.default_port(),
+            }
+        )
+        if self.ports:  # assumed omitempty like NodeService.Ports
+            out["ServicePorts"] = self.ports_json()
+        out.update(
+            {
                 "ServiceSocketPath": self.socket_path,
                 "ServiceEnableTagOverride": self.enable_tag_override,
                 "ServiceProxy": self.proxy_json(),

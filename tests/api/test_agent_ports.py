@@ -53,3 +53,16 @@ def test_invalid_ports_are_refused_and_nothing_is_registered(
     r = client.put("/v1/agent/service/register", json={"Name": "srv", "Ports": ports})
     assert (r.status_code, r.text) == (400, f"Invalid Service Ports: {problem}")
     assert client.get("/v1/agent/services").json() == {}
+
+
+def test_the_catalog_lists_the_ports_and_fills_service_port_with_the_default(
+    client: httpx.Client,
+) -> None:
+    body = {"Name": "srv-1", "Ports": PORTS}
+    client.put("/v1/agent/service/register", json=body).raise_for_status()
+    [node] = client.get("/v1/catalog/service/srv-1").json()
+    assert (node["ServicePort"], node["ServicePorts"]) == (8080, PORTS)
+    client.put("/v1/agent/service/register", json={"Name": "web", "Port": 80}).raise_for_status()
+    [web] = client.get("/v1/catalog/service/web").json()
+    assert web["ServicePort"] == 80
+    assert "ServicePorts" not in web
