@@ -47,6 +47,7 @@ from consul_sim.models.catalog import (
     NodeService,
     ServiceAddress,
     Weights,
+    service_ports_problem,
 )
 from consul_sim.models.proxy import unknown_proxy_field
 from consul_sim.scheduler import Scheduler, Timer
@@ -274,6 +275,9 @@ class LocalAgent:
         problem = validate_meta(sd.meta)
         if problem:
             raise BadRequest(f"Invalid Service Meta: {problem}")
+        problem = service_ports_problem(sd.ports)
+        if problem:
+            raise BadRequest(f"Invalid Service Ports: {problem}")
         svc = NodeService(
             kind=sd.kind,
             id=sd.id or sd.name,
@@ -283,6 +287,7 @@ class LocalAgent:
             tagged_addresses=_default_tagged_addresses(sd),
             meta=dict(sd.meta),
             port=sd.port,
+            ports=list(sd.ports),
             socket_path=sd.socket_path,
             weights=sd.weights if sd.weights is not None else Weights(passing=1, warning=1),
             enable_tag_override=sd.enable_tag_override,

@@ -144,6 +144,17 @@ def _weights(value: Any, path: str) -> dict[str, Any]:
     return _object(value, path, _WEIGHT_FIELDS)
 
 
+def _ports(value: Any, path: str) -> list[dict[str, Any]]:
+    """``ports`` of a service definition: a list of ``{name, port, default}`` objects, the
+    config-file form of ``ServicePorts`` (api/agent.go); a single object counts as a list of one,
+    as HCL blocks do."""
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise _unconvertible(path, "[]config.ServicePort", value)
+    return [_object(v, f"{path}[{i}]", _PORT_FIELDS) for i, v in enumerate(value)]
+
+
 def _passthrough(value: Any, path: str) -> Any:
     """Proxy/Connect blocks: forwarded with snake_case keys turned into the API's PascalCase."""
     value = _single(value, path)
@@ -190,6 +201,11 @@ class _UnknownKeys(ValueError):
 _ADDRESS_FIELDS: dict[str, tuple[str, Converter]] = {
     "address": ("Address", _str),
     "port": ("Port", _int),
+}
+_PORT_FIELDS: dict[str, tuple[str, Converter]] = {
+    "name": ("Name", _str),
+    "port": ("Port", _int),
+    "default": ("Default", _bool),
 }
 _WEIGHT_FIELDS: dict[str, tuple[str, Converter]] = {
     "passing": ("Passing", _int),
@@ -258,6 +274,7 @@ _SERVICE_FIELDS: dict[str, tuple[str, Converter]] = {
     "taggedaddresses": ("TaggedAddresses", _tagged_addresses),
     "meta": ("Meta", _str_map),
     "port": ("Port", _int),
+    "ports": ("Ports", _ports),
     "socketpath": ("SocketPath", _str),
     "check": ("Check", _check),
     "checks": ("Checks", _checks),

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from consul_sim.durations import parse_duration
 from consul_sim.models.base import ConsulModel, Duration
-from consul_sim.models.catalog import NodeService, ServiceAddress, Weights
+from consul_sim.models.catalog import NodeService, ServiceAddress, ServicePort, Weights
 from consul_sim.models.proxy import Locality, proxy_api_json
 
 
@@ -143,6 +143,7 @@ class ServiceDefinition(ConsulModel):
     tagged_addresses: dict[str, ServiceAddress] = Field(default_factory=dict)
     meta: dict[str, str] = Field(default_factory=dict)
     port: int = 0
+    ports: list[ServicePort] = Field(default_factory=list)
     socket_path: str = ""
     weights: Weights | None = None
     token: str = ""
@@ -208,6 +209,8 @@ def render_agent_service(
     out["Tags"] = list(svc.tags)
     out["Meta"] = dict(svc.meta)
     out["Port"] = svc.port
+    if svc.ports:  # api.AgentService.Ports, omitempty
+        out["Ports"] = svc.ports_json()
     out["Address"] = svc.address
     if svc.socket_path:
         out["SocketPath"] = svc.socket_path

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Self
 
 from pydantic import Field
 
+from consul_sim.gostd import quote
 from consul_sim.jsonenc import encode_json
 from consul_sim.models.base import ConsulModel, Duration, Uint64
 from consul_sim.models.proxy import Locality, proxy_structs_json
@@ -71,6 +72,41 @@ class ServiceAddress(ConsulModel):
     port: int = 0
 
 
+class ServicePort(ConsulModel):
+    """One named port of a multi-port service (``ServicePort``, api/agent.go)."""
+
+    go_name: ClassVar[str] = "ServicePort"
+    name: str = ""
+    port: int = 0
+    default: bool = False
+
+    def render(self) -> dict[str, Any]:
+        return {"Name": self.name, "Port": self.port, "Default": self.default}
+
+
+def service_ports_problem(ports: list[ServicePort]) -> str | None:
+    """``ServicePorts.Validate`` (api/agent.go): names present and unique, ports non-zero, exactly
+    one default. An empty list is valid (the service uses ``Port``)."""
+    if not ports:
+        return None
+    seen: set[str] = set()
+    has_default = False
+    for p in ports:
+        if not p.name.strip():
+            return "Ports.Name cannot be empty"
+        if p.port <= 0:
+            return "Ports.Port must be non-zero"
+        if p.name in seen:
+            return f"Ports.Name {quote(p.name)} has to be unique"
+        seen.add(p.name)
+        if p.default and has_default:
+            return "only one port can be marked as default"
+        has_default = has_default or p.default
+    if not has_default:
+        return "one of the Ports must be marked as Default"
+    return None
+
+
 class Node(RenderCached):
     go_name: ClassVar[str] = "Node"
     id: str = ""
@@ -112,6 +148,7 @@ class NodeService(RenderCached):
     tagged_addresses: dict[str, ServiceAddress] = Field(default_factory=dict)
     meta: dict[str, str] = Field(default_factory=dict)
     port: int = 0
+    ports: list[ServicePort] = Field(default_factory=list)
     socket_path: str = ""
     weights: Weights | None = None
     enable_tag_override: bool = False
@@ -138,6 +175,19 @@ class NodeService(RenderCached):
             return dict(TYPICAL_PROXY)
         return proxy_structs_json(self.proxy)
 
+    def default_port(self) -> int:
+        """``Port``, or for a multi-port service its Default port: the catalog endpoint fills
+        ServicePort that way for older readers (``DefaultPort``, api/agent.go; hashicorp/consul
+        issue 23815 quotes the catalog's backfill)."""
+        if self.port == 0:
+            for p in self.ports:
+                if p.default:
+                    return p.port
+        return self.port
+
+    def ports_json(self) -> list[dict[str, Any]]:
+        return [p.render() for p in self.ports]
+
     def locality_json(self) -> dict[str, str] | None:
         return self.locality.render() if self.locality is not None else None
 
@@ -158,6 +208,8 @@ class NodeService(RenderCached):
         out["Meta"] = dict(self.meta)
         if self.port:
             out["Port"] = self.port
+        if self.ports:  # NodeService.Ports is omitempty
+            out["Ports"] = self.ports_json()
         if self.socket_path:
             out["SocketPath"] = self.socket_path
         out["Weights"] = self.weights_json()
@@ -192,7 +244,13 @@ class NodeService(RenderCached):
             {
                 "ServiceWeights": self.weights_json(),
                 "ServiceMeta": dict(self.meta),
-                "ServicePort": self.port,
+                "ServicePort": self.default_port(),
+            }
+        )
+        if self.ports:  # assumed omitempty like NodeService.Ports
+            out["ServicePorts"] = self.ports_json()
+        out.update(
+            {
                 "ServiceSocketPath": self.socket_path,
                 "ServiceEnableTagOverride": self.enable_tag_override,
                 "ServiceProxy": self.proxy_json(),

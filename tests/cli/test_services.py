@@ -292,3 +292,21 @@ def test_deregister_argument_errors(run: Run) -> None:
         1,
         "Service deregistration requires arguments or -id, not both.\n",
     )
+
+
+def test_register_from_file_carries_named_ports(run: Run, dc1: Cluster, tmp_path: Path) -> None:
+    """A definition's ``ports`` list (the config-file form of api/agent.go ``ServicePorts``), as
+    the Go client's TestAPI_AgentReload_MultiPort writes it."""
+    path = tmp_path / "redis.json"
+    path.write_text(
+        '{"service":{"name":"redis", "ports": [{ "name": "http", "port": 8080, "default": true },'
+        ' { "name": "metrics", "port": 9090 }], "Meta": {"some": "meta"}}}'
+    )
+    result = run("services", "register", str(path))
+    assert (result.code, result.stdout, result.stderr) == (0, "Registered service: redis\n", "")
+    redis = agent_services(dc1)["redis"]
+    assert (redis["Port"], redis["Meta"]) == (0, {"some": "meta"})
+    assert redis["Ports"] == [
+        {"Name": "http", "Port": 8080, "Default": True},
+        {"Name": "metrics", "Port": 9090, "Default": False},
+    ]
