@@ -15,18 +15,11 @@ import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
 
-from consul_sim.config import gateways
 from consul_sim.durations import DurationError, Nanoseconds, parse_duration
 from consul_sim.errors import BadRequest
 from consul_sim.gostd import NumError, parse_bool, parse_float, parse_int
 from consul_sim.models.base import consul_alias
 from consul_sim.models.config_entries import ENTRY_CLASSES, KNOWN_KINDS, ConfigEntryBase, EntryModel
-
-DOMAIN_KINDS: dict[str, type[ConfigEntryBase]] = {
-    # Kinds modelled in config/ beside their own rules; one line per kind.
-    gateways.INGRESS_GATEWAY: gateways.IngressGatewayConfigEntry,
-    gateways.TERMINATING_GATEWAY: gateways.TerminatingGatewayConfigEntry,
-}
 
 IGNORED_TOP_LEVEL = frozenset({"CreateIndex", "ModifyIndex", "kind", "Kind"})
 
@@ -62,7 +55,7 @@ def entry_kind(raw: Any) -> str:
 
 def entry_class(kind: str) -> type[ConfigEntryBase]:
     """The model of a kind; Consul matches kinds case-sensitively."""
-    cls = ENTRY_CLASSES.get(kind) or DOMAIN_KINDS.get(kind)
+    cls = ENTRY_CLASSES.get(kind)
     if cls is not None:
         return cls
     if kind in KNOWN_KINDS:

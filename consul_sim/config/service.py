@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from consul_sim.config.chain_graph import GRAPH_KINDS, check_proposed
-from consul_sim.config.decode import DOMAIN_KINDS, decode_entry
+from consul_sim.config.decode import decode_entry
 from consul_sim.config.gateways import IngressGatewayConfigEntry, check_listener_protocols
 from consul_sim.config.hcl import parse_config
 from consul_sim.config.validate import WILDCARD, normalize, validate
@@ -47,7 +47,7 @@ def invalid_kind(kind: str) -> str:
 def make_entry(kind: str, name: str) -> ConfigEntryBase | None:
     """Consul's MakeConfigEntry: an empty entry of a kind, for deletes. None for a kind Consul
     knows but the simulator does not store; BadRequest for a kind Consul does not know."""
-    cls = ENTRY_CLASSES.get(kind) or DOMAIN_KINDS.get(kind)
+    cls = ENTRY_CLASSES.get(kind)
     if cls is None:
         if kind in KNOWN_KINDS:
             return None
